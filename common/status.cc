@@ -6,22 +6,38 @@ namespace meridian {
 
 const char* CodeName(Code code) {
   switch (code) {
-    case Code::kOk: return "OK";
-    case Code::kNotFound: return "NotFound";
-    case Code::kAlreadyExists: return "AlreadyExists";
-    case Code::kInvalidArgument: return "InvalidArgument";
-    case Code::kPermissionDenied: return "PermissionDenied";
-    case Code::kCorruption: return "Corruption";
-    case Code::kIOError: return "IOError";
-    case Code::kUnavailable: return "Unavailable";
-    case Code::kNotSupported: return "NotSupported";
-    case Code::kCrossDevice: return "CrossDevice";
-    case Code::kReadOnly: return "ReadOnly";
-    case Code::kNotEmpty: return "NotEmpty";
-    case Code::kNotDirectory: return "NotDirectory";
-    case Code::kIsDirectory: return "IsDirectory";
-    case Code::kFailedPrecondition: return "FailedPrecondition";
-    case Code::kInternal: return "Internal";
+    case Code::kOk:
+      return "OK";
+    case Code::kNotFound:
+      return "NotFound";
+    case Code::kAlreadyExists:
+      return "AlreadyExists";
+    case Code::kInvalidArgument:
+      return "InvalidArgument";
+    case Code::kPermissionDenied:
+      return "PermissionDenied";
+    case Code::kCorruption:
+      return "Corruption";
+    case Code::kIOError:
+      return "IOError";
+    case Code::kUnavailable:
+      return "Unavailable";
+    case Code::kNotSupported:
+      return "NotSupported";
+    case Code::kCrossDevice:
+      return "CrossDevice";
+    case Code::kReadOnly:
+      return "ReadOnly";
+    case Code::kNotEmpty:
+      return "NotEmpty";
+    case Code::kNotDirectory:
+      return "NotDirectory";
+    case Code::kIsDirectory:
+      return "IsDirectory";
+    case Code::kFailedPrecondition:
+      return "FailedPrecondition";
+    case Code::kInternal:
+      return "Internal";
   }
   return "Unknown";
 }
@@ -36,22 +52,38 @@ std::string Status::ToString() const {
 
 int Status::ToErrno() const {
   switch (code_) {
-    case Code::kOk: return 0;
-    case Code::kNotFound: return ENOENT;
-    case Code::kAlreadyExists: return EEXIST;
-    case Code::kInvalidArgument: return EINVAL;
-    case Code::kPermissionDenied: return EACCES;
-    case Code::kCorruption: return EIO;
-    case Code::kIOError: return EIO;
-    case Code::kUnavailable: return EAGAIN;
-    case Code::kNotSupported: return ENOTSUP;
-    case Code::kCrossDevice: return EXDEV;
-    case Code::kReadOnly: return EROFS;
-    case Code::kNotEmpty: return ENOTEMPTY;
-    case Code::kNotDirectory: return ENOTDIR;
-    case Code::kIsDirectory: return EISDIR;
-    case Code::kFailedPrecondition: return EIO;
-    case Code::kInternal: return EIO;
+    case Code::kOk:
+      return 0;
+    case Code::kNotFound:
+      return ENOENT;
+    case Code::kAlreadyExists:
+      return EEXIST;
+    case Code::kInvalidArgument:
+      return EINVAL;
+    case Code::kPermissionDenied:
+      return EACCES;
+    case Code::kCorruption:
+      return EIO;
+    case Code::kIOError:
+      return EIO;
+    case Code::kUnavailable:
+      return EAGAIN;
+    case Code::kNotSupported:
+      return ENOTSUP;
+    case Code::kCrossDevice:
+      return EXDEV;
+    case Code::kReadOnly:
+      return EROFS;
+    case Code::kNotEmpty:
+      return ENOTEMPTY;
+    case Code::kNotDirectory:
+      return ENOTDIR;
+    case Code::kIsDirectory:
+      return EISDIR;
+    case Code::kFailedPrecondition:
+      return EIO;
+    case Code::kInternal:
+      return EIO;
   }
   return EIO;
 }

@@ -17,21 +17,21 @@ namespace meridian {
 
 enum class Code {
   kOk = 0,
-  kNotFound,          // ENOENT; missing key, file, bucket
-  kAlreadyExists,     // EEXIST
-  kInvalidArgument,   // EINVAL; bad name, bad flag, bad URL
-  kPermissionDenied,  // EACCES; wrong credentials, 403, not on allow-list
-  kCorruption,        // EIO; checksum mismatch, malformed frame
-  kIOError,           // EIO; local I/O failure
-  kUnavailable,       // EAGAIN; server down, timeout, connection reset
-  kNotSupported,      // ENOTSUP
-  kCrossDevice,       // EXDEV; rename/link across top-level directories
-  kReadOnly,          // EROFS; write through a mirror
-  kNotEmpty,          // ENOTEMPTY
-  kNotDirectory,      // ENOTDIR
-  kIsDirectory,       // EISDIR
-  kFailedPrecondition,// the state does not allow this (not formatted, version skew)
-  kInternal,          // a bug
+  kNotFound,            // ENOENT; missing key, file, bucket
+  kAlreadyExists,       // EEXIST
+  kInvalidArgument,     // EINVAL; bad name, bad flag, bad URL
+  kPermissionDenied,    // EACCES; wrong credentials, 403, not on allow-list
+  kCorruption,          // EIO; checksum mismatch, malformed frame
+  kIOError,             // EIO; local I/O failure
+  kUnavailable,         // EAGAIN; server down, timeout, connection reset
+  kNotSupported,        // ENOTSUP
+  kCrossDevice,         // EXDEV; rename/link across top-level directories
+  kReadOnly,            // EROFS; write through a mirror
+  kNotEmpty,            // ENOTEMPTY
+  kNotDirectory,        // ENOTDIR
+  kIsDirectory,         // EISDIR
+  kFailedPrecondition,  // the state does not allow this (not formatted, version skew)
+  kInternal,            // a bug
 };
 
 const char* CodeName(Code code);
@@ -87,7 +87,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {  // NOLINT
     assert(!status_.ok() && "Result constructed from an OK status without a value");
   }
@@ -119,17 +119,16 @@ class [[nodiscard]] Result {
 }  // namespace meridian
 
 // Returns early from the enclosing function if `expr` (a Status) is not OK.
-#define MERIDIAN_RETURN_IF_ERROR(expr)              \
-  do {                                              \
-    ::meridian::Status _st = (expr);                \
-    if (!_st.ok()) return _st;                      \
+#define MERIDIAN_RETURN_IF_ERROR(expr) \
+  do {                                 \
+    ::meridian::Status _st = (expr);   \
+    if (!_st.ok()) return _st;         \
   } while (0)
 
 #define MERIDIAN_CONCAT_INNER(a, b) a##b
 #define MERIDIAN_CONCAT(a, b) MERIDIAN_CONCAT_INNER(a, b)
 // ASSIGN_OR_RETURN(auto x, F()); declares x from a Result or returns its Status.
-#define MERIDIAN_ASSIGN_OR_RETURN(lhs, rexpr)                                    \
-  auto MERIDIAN_CONCAT(_res_, __LINE__) = (rexpr);                               \
-  if (!MERIDIAN_CONCAT(_res_, __LINE__).ok())                                    \
-    return MERIDIAN_CONCAT(_res_, __LINE__).status();                            \
+#define MERIDIAN_ASSIGN_OR_RETURN(lhs, rexpr)                                                   \
+  auto MERIDIAN_CONCAT(_res_, __LINE__) = (rexpr);                                              \
+  if (!MERIDIAN_CONCAT(_res_, __LINE__).ok()) return MERIDIAN_CONCAT(_res_, __LINE__).status(); \
   lhs = std::move(MERIDIAN_CONCAT(_res_, __LINE__)).value()

@@ -1,0 +1,91 @@
+// The command table: names, help text and the flags each verb reads.
+#include "cmd/cli.h"
+
+namespace meridian::cli {
+
+int RunFormat(const std::vector<std::string>&);
+int RunImport(const std::vector<std::string>&);
+int RunLs(const std::vector<std::string>&);
+int RunStat(const std::vector<std::string>&);
+int RunCat(const std::vector<std::string>&);
+int RunMkdir(const std::vector<std::string>&);
+int RunMv(const std::vector<std::string>&);
+int RunRm(const std::vector<std::string>&);
+int RunLn(const std::vector<std::string>&);
+
+const std::vector<Command>& Commands() {
+  static const std::vector<Command> kCommands = {
+      {"format",
+       "NAME",
+       "Create a volume: its metadata schema and a checked bucket",
+       "Migrates the metadata database given by --meta to the current schema, records the\n"
+       "volume (name, bucket, block size, compression) and checks that the bucket can be\n"
+       "written, creating it if needed. Running it again with the same settings is a no-op;\n"
+       "different settings are refused, so stored data is never reinterpreted.\n"
+       "S3 credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, never from flags.",
+       {"meta", "bucket", "block_size", "compression", "endpoint", "region", "path_style", "json"},
+       RunFormat},
+      {"import",
+       "LOCAL DEST",
+       "Copy a local file or directory tree into the volume",
+       "A directory's contents land under DEST (created with parents); a file lands at DEST,\n"
+       "or inside DEST if it is a directory. Files are cut into blocks and uploaded in\n"
+       "parallel; each file becomes visible only once all its blocks are stored, in one\n"
+       "metadata transaction, so an interrupted import leaves no partial file. Re-running\n"
+       "skips files whose size and mtime already match. Exits 1 if any file failed.",
+       {"meta", "threads", "list", "progress", "json", "endpoint", "region"},
+       RunImport},
+      {"ls",
+       "[PATH...]",
+       "List a directory (default /)",
+       "Lists directory entries by name; -l adds mode, size and mtime; --json prints\n"
+       "an array of entries with all attributes.",
+       {"meta", "l", "json"},
+       RunLs},
+      {"stat",
+       "PATH...",
+       "Show a file's attributes and block count",
+       "Prints type, inode, size, mode, owner, link count, mtime and, for files, the\n"
+       "number of blocks and 64 MiB chunks. --json prints an array.",
+       {"meta", "json"},
+       RunStat},
+      {"cat",
+       "PATH...",
+       "Write files to stdout, verified",
+       "Reads every block, checks its SHA-256 against the metadata and writes the bytes\n"
+       "in order. A corrupt or missing block stops the command with an error before any\n"
+       "wrong byte is written. --threads blocks are fetched ahead in parallel.",
+       {"meta", "threads", "endpoint", "region"},
+       RunCat},
+      {"mkdir",
+       "PATH...",
+       "Create directories",
+       "-p creates missing parents and accepts existing directories.",
+       {"meta", "p"},
+       RunMkdir},
+      {"mv",
+       "SRC DST",
+       "Move or rename within a top-level directory",
+       "Like mv(1): moving onto an existing directory moves inside it; a file replaces a\n"
+       "file. Moving across top-level directories (tenants) fails with EXDEV, as between\n"
+       "file systems: copy and remove instead.",
+       {"meta"},
+       RunMv},
+      {"rm",
+       "PATH...",
+       "Remove files, symlinks or directories",
+       "-r removes directories with their contents. Blocks of removed files are queued\n"
+       "for garbage collection; their objects are not deleted by rm.",
+       {"meta", "r", "json"},
+       RunRm},
+      {"ln",
+       "-s TARGET PATH",
+       "Create a symbolic link",
+       "TARGET is stored as given.",
+       {"meta", "s"},
+       RunLn},
+  };
+  return kCommands;
+}
+
+}  // namespace meridian::cli

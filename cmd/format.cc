@@ -1,0 +1,73 @@
+// meridian format: create a volume's metadata and check its bucket.
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include "cmd/cli.h"
+#include "primary/format.h"
+
+DEFINE_string(bucket, "",
+              "where blocks go: file:///DIR, s3://BUCKET (with --endpoint), "
+              "http(s)://HOST:PORT/BUCKET, or a plain local directory "
+              "(default: ~/.meridian/buckets/NAME)");
+DEFINE_string(block_size, "4M", "block size, fixed for the life of the volume (64K..64M)");
+DEFINE_string(compression, "none", "per-block compression: none or zstd");
+
+namespace meridian::cli {
+
+int RunFormat(const std::vector<std::string>& args) {
+  if (args.size() != 1) return Usage("format", "expected one volume NAME");
+  primary::FormatOptions o;
+  o.name = args[0];
+  if (Status s = primary::ValidateVolumeName(o.name); !s.ok()) return Fail("format", s);
+  std::string bucket = FLAGS_bucket;
+  if (bucket.empty()) {
+    const char* home = std::getenv("HOME");
+    bucket = std::string(home ? home : "/root") + "/.meridian/buckets/" + o.name;
+  }
+  if (bucket.find("://") == std::string::npos) {
+    bucket = "file://" + std::filesystem::absolute(bucket).lexically_normal().string();
+  }
+  o.bucket = bucket;
+  o.endpoint = FLAGS_endpoint;
+  auto bs = ParseSize(FLAGS_block_size);
+  if (!bs.ok()) return Fail("format", bs.status());
+  o.block_size = static_cast<uint32_t>(*bs);
+  auto comp = ParseCompression(FLAGS_compression);
+  if (!comp.ok()) return Fail("format", comp.status());
+  o.compression = *comp;
+
+  // The bucket first: a volume whose bucket cannot be written is useless.
+  auto store = objstore::Open(o.bucket, StoreOptions(o.endpoint));
+  if (!store.ok()) return Fail("format", store.status());
+  if (Status s = (*store)->CreateBucket(); !s.ok()) return Fail("format", s);
+  const std::string probe = o.name + "/.format-probe";
+  Status s = (*store)->Put(probe, "meridian");
+  if (s.ok()) s = (*store)->Get(probe).status();
+  if (s.ok()) s = (*store)->Delete(probe);
+  if (!s.ok()) return Fail("format", s.With("checking bucket " + (*store)->Describe()));
+
+  auto url = MetaUrl();
+  if (!url.ok()) return Fail("format", url.status());
+  auto conn = meta::PgConn::Connect(*url);
+  if (!conn.ok()) return Fail("format", conn.status());
+  bool created = false;
+  auto vol = primary::Format(conn->get(), o, &created);
+  if (!vol.ok()) return Fail("format", vol.status());
+  if (FLAGS_json) {
+    PrintJson({{"volume", vol->name},
+               {"uuid", vol->uuid},
+               {"bucket", vol->bucket},
+               {"block_size", vol->block_size},
+               {"compression", CompressionName(vol->compression)},
+               {"created", created}});
+  } else {
+    std::cout << (created ? "formatted" : "already formatted") << " volume " << vol->name << " ("
+              << vol->uuid << "): bucket " << vol->bucket << ", block size "
+              << HumanBytes(vol->block_size) << ", compression "
+              << CompressionName(vol->compression) << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace meridian::cli

@@ -1,0 +1,107 @@
+#include <gtest/gtest.h>
+
+#include "common/block.h"
+#include "common/hash.h"
+#include "common/path.h"
+#include "common/status.h"
+
+namespace meridian {
+namespace {
+
+TEST(Status, CodesMapToErrno) {
+  EXPECT_EQ(Status::CrossDevice("x").ToErrno(), EXDEV);
+  EXPECT_EQ(Status::ReadOnly("x").ToErrno(), EROFS);
+  EXPECT_EQ(Status::NotFound("x").ToErrno(), ENOENT);
+  EXPECT_TRUE(Status::Unavailable("x").retryable());
+  EXPECT_FALSE(Status::Corruption("x").retryable());
+  Status s = Status::IOError("disk full").With("writing block 3");
+  EXPECT_EQ(s.ToString(), "IOError: writing block 3: disk full");
+}
+
+TEST(Result, CarriesValueOrStatus) {
+  Result<int> good = 7;
+  ASSERT_TRUE(good.ok());
+  EXPECT_EQ(*good, 7);
+  Result<int> bad = Status::NotFound("nope");
+  EXPECT_TRUE(bad.status().IsNotFound());
+}
+
+TEST(Hash, Sha256KnownVector) {
+  EXPECT_EQ(ToHex(Sha256("abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  std::string raw;
+  ASSERT_TRUE(FromHex("00ff7a", &raw));
+  EXPECT_EQ(raw, std::string("\x00\xff\x7a", 3));
+  EXPECT_FALSE(FromHex("0g", &raw));
+}
+
+TEST(Path, RefusesBadNames) {
+  EXPECT_TRUE(ValidateName("model.safetensors").ok());
+  EXPECT_FALSE(ValidateName("").ok());
+  EXPECT_FALSE(ValidateName(".").ok());
+  EXPECT_FALSE(ValidateName("..").ok());
+  EXPECT_FALSE(ValidateName("a/b").ok());
+  EXPECT_FALSE(ValidateName(std::string("a\0b", 3)).ok());
+  EXPECT_TRUE(ValidateName(std::string(255, 'x')).ok());
+  EXPECT_FALSE(ValidateName(std::string(256, 'x')).ok());
+}
+
+TEST(Path, SplitsAndNormalizes) {
+  auto p = SplitPath("//a/./b/");
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(*p, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(JoinPath(*p), "/a/b");
+  EXPECT_EQ(JoinPath({}), "/");
+  EXPECT_EQ(SplitPath("/a/../etc").status().code(), Code::kInvalidArgument);
+  EXPECT_FALSE(SplitPath(std::string("/a\0b", 4)).ok());
+  EXPECT_FALSE(SplitPath("/" + std::string(300, 'y')).ok());
+}
+
+TEST(Block, KeyLayoutSpreadsLowBits) {
+  EXPECT_EQ(BlockKey("vol", 0x1234), "vol/blocks/34/12/0000000000001234");
+  EXPECT_NE(BlockKey("vol", 1), BlockKey("vol", 2));
+}
+
+TEST(Block, RoundTripRawAndZstd) {
+  std::string text(1 << 20, 'a');
+  for (size_t i = 0; i < text.size(); i += 97) text[i] = static_cast<char>('a' + i % 26);
+  for (Compression c : {Compression::kNone, Compression::kZstd}) {
+    std::string stored;
+    BlockRef ref = EncodeBlock(9, 2, text, c, &stored);
+    EXPECT_EQ(ref.length, text.size());
+    EXPECT_EQ(ref.stored_length, stored.size());
+    EXPECT_EQ(ref.compression, c);
+    if (c == Compression::kZstd) {
+      EXPECT_LT(stored.size(), text.size() / 4);
+    }
+    auto back = DecodeBlock(ref, stored, "test block");
+    ASSERT_TRUE(back.ok()) << back.status().ToString();
+    EXPECT_EQ(*back, text);
+  }
+}
+
+TEST(Block, IncompressibleBlockIsStoredRaw) {
+  std::string noise(4096, '\0');
+  uint32_t x = 12345;
+  for (auto& ch : noise) ch = static_cast<char>((x = x * 1103515245 + 12345) >> 16);
+  std::string stored;
+  BlockRef ref = EncodeBlock(1, 0, noise, Compression::kZstd, &stored);
+  EXPECT_EQ(ref.compression, Compression::kNone);
+  EXPECT_EQ(stored, noise);
+}
+
+TEST(Block, FlippedOrTruncatedBytesAreCorruption) {
+  std::string data(10000, 'q');
+  std::string stored;
+  BlockRef ref = EncodeBlock(1, 0, data, Compression::kZstd, &stored);
+  std::string flipped = stored;
+  flipped[flipped.size() / 2] ^= 0x01;
+  auto r = DecodeBlock(ref, flipped, "f block 0");
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().IsCorruption());
+  EXPECT_NE(r.status().message().find("f block 0"), std::string::npos);
+  EXPECT_TRUE(DecodeBlock(ref, stored.substr(1), "f").status().IsCorruption());
+}
+
+}  // namespace
+}  // namespace meridian

@@ -1,0 +1,134 @@
+#include "meta/catalog.h"
+
+#include <cstring>
+
+#include "common/path.h"
+
+namespace meridian::meta {
+namespace {
+
+constexpr const char* kAttrCols =
+    "i.ino, i.kind, i.mode, i.uid, i.gid, i.size, i.mtime_ns, i.ctime_ns, i.nlink, i.target";
+
+Attr AttrFromRow(const PgResult& r, int row) {
+  Attr a;
+  a.ino = r.GetInt(row, 0);
+  a.kind = static_cast<FileKind>(r.GetInt(row, 1));
+  a.mode = static_cast<uint32_t>(r.GetInt(row, 2));
+  a.uid = static_cast<uint32_t>(r.GetInt(row, 3));
+  a.gid = static_cast<uint32_t>(r.GetInt(row, 4));
+  a.size = r.GetInt(row, 5);
+  a.mtime_ns = r.GetInt(row, 6);
+  a.ctime_ns = r.GetInt(row, 7);
+  a.nlink = static_cast<uint32_t>(r.GetInt(row, 8));
+  if (!r.IsNull(row, 9)) a.target = r.GetBytes(row, 9);
+  return a;
+}
+
+}  // namespace
+
+const char* KindName(FileKind k) {
+  switch (k) {
+    case FileKind::kFile:
+      return "file";
+    case FileKind::kDir:
+      return "directory";
+    case FileKind::kSymlink:
+      return "symlink";
+  }
+  return "unknown";
+}
+
+Result<VolumeConfig> LoadVolume(PgConn* c) {
+  auto r =
+      c->Exec("SELECT name, uuid, bucket, endpoint, block_size, compression, role FROM volume");
+  if (!r.ok() || r->rows() == 0) {
+    return Status::FailedPrecondition("metadata database " + c->target() +
+                                      " holds no Meridian volume: run `meridian format` first");
+  }
+  VolumeConfig v;
+  v.name = r->Get(0, 0);
+  v.uuid = r->Get(0, 1);
+  v.bucket = r->Get(0, 2);
+  v.endpoint = r->Get(0, 3);
+  v.block_size = static_cast<uint32_t>(r->GetInt(0, 4));
+  MERIDIAN_ASSIGN_OR_RETURN(v.compression, ParseCompression(r->Get(0, 5)));
+  v.role = r->Get(0, 6);
+  return v;
+}
+
+Result<Attr> Catalog::GetAttr(uint64_t ino) {
+  MERIDIAN_ASSIGN_OR_RETURN(
+      auto r, c_->Exec(std::string("SELECT ") + kAttrCols + " FROM inodes i WHERE ino = $1",
+                       {Param::Int(static_cast<int64_t>(ino))}));
+  if (r.rows() == 0) return Status::NotFound("inode " + std::to_string(ino) + " not found");
+  return AttrFromRow(r, 0);
+}
+
+Result<Attr> Catalog::Lookup(uint64_t parent, std::string_view name) {
+  MERIDIAN_ASSIGN_OR_RETURN(
+      auto r, c_->Exec(std::string("SELECT ") + kAttrCols +
+                           " FROM dentries d JOIN inodes i ON i.ino = d.ino"
+                           " WHERE d.parent = $1 AND d.name = $2",
+                       {Param::Int(static_cast<int64_t>(parent)), Param::Bytes(name)}));
+  if (r.rows() == 0) return Status::NotFound("'" + std::string(name) + "' not found");
+  return AttrFromRow(r, 0);
+}
+
+Result<Attr> Catalog::Resolve(std::string_view path) {
+  MERIDIAN_ASSIGN_OR_RETURN(auto parts, SplitPath(path));
+  MERIDIAN_ASSIGN_OR_RETURN(Attr cur, GetAttr(kRootIno));
+  std::vector<std::string> walked;
+  for (const auto& part : parts) {
+    if (cur.kind != FileKind::kDir) {
+      return Status::NotDirectory(JoinPath(walked) + " is not a directory");
+    }
+    walked.push_back(part);
+    auto next = Lookup(cur.ino, part);
+    if (!next.ok()) {
+      if (next.status().IsNotFound()) {
+        return Status::NotFound(JoinPath(walked) + ": no such file or directory");
+      }
+      return next.status();
+    }
+    cur = std::move(next).value();
+  }
+  return cur;
+}
+
+Result<std::vector<DirEntry>> Catalog::ReadDir(uint64_t ino) {
+  MERIDIAN_ASSIGN_OR_RETURN(
+      auto r, c_->Exec("SELECT name, ino, kind FROM dentries WHERE parent = $1 ORDER BY name",
+                       {Param::Int(static_cast<int64_t>(ino))}));
+  std::vector<DirEntry> out(r.rows());
+  for (int i = 0; i < r.rows(); ++i) {
+    out[i].name = r.GetBytes(i, 0);
+    out[i].ino = r.GetInt(i, 1);
+    out[i].kind = static_cast<FileKind>(r.GetInt(i, 2));
+  }
+  return out;
+}
+
+Result<std::vector<BlockRef>> Catalog::Blocks(uint64_t ino) {
+  MERIDIAN_ASSIGN_OR_RETURN(auto r,
+                            c_->Exec("SELECT idx, id, len, stored_len, comp, sha256 FROM blocks"
+                                     " WHERE ino = $1 ORDER BY idx",
+                                     {Param::Int(static_cast<int64_t>(ino))}));
+  std::vector<BlockRef> out(r.rows());
+  for (int i = 0; i < r.rows(); ++i) {
+    out[i].index = static_cast<uint32_t>(r.GetInt(i, 0));
+    out[i].id = r.GetInt(i, 1);
+    out[i].length = static_cast<uint32_t>(r.GetInt(i, 2));
+    out[i].stored_length = static_cast<uint32_t>(r.GetInt(i, 3));
+    out[i].compression = static_cast<Compression>(r.GetInt(i, 4));
+    std::string sum = r.GetBytes(i, 5);
+    if (sum.size() != out[i].checksum.size()) {
+      return Status::Corruption("inode " + std::to_string(ino) + " block " +
+                                std::to_string(out[i].index) + " has a malformed checksum");
+    }
+    std::memcpy(out[i].checksum.data(), sum.data(), sum.size());
+  }
+  return out;
+}
+
+}  // namespace meridian::meta

@@ -1,0 +1,91 @@
+#include "meta/pg.h"
+
+#include <glog/logging.h>
+
+#include <cstdlib>
+#include <regex>
+
+namespace meridian::meta {
+
+int64_t PgResult::GetInt(int row, int col) const {
+  return std::strtoll(PQgetvalue(r_.get(), row, col), nullptr, 10);
+}
+
+std::string PgResult::GetBytes(int row, int col) const {
+  size_t n = 0;
+  unsigned char* p =
+      PQunescapeBytea(reinterpret_cast<const unsigned char*>(PQgetvalue(r_.get(), row, col)), &n);
+  if (!p) return {};
+  std::string out(reinterpret_cast<char*>(p), n);
+  PQfreemem(p);
+  return out;
+}
+
+std::string RedactConninfo(const std::string& conninfo) {
+  static const std::regex kUrlPass(R"(://([^:/@]*):[^@]*@)");
+  static const std::regex kKvPass(R"(password\s*=\s*('[^']*'|\S+))");
+  std::string s = std::regex_replace(conninfo, kUrlPass, "://$1:***@");
+  return std::regex_replace(s, kKvPass, "password=***");
+}
+
+Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& conninfo) {
+  PGconn* c = PQconnectdb(conninfo.c_str());
+  std::string target = RedactConninfo(conninfo);
+  if (PQstatus(c) != CONNECTION_OK) {
+    std::string msg = PQerrorMessage(c);
+    PQfinish(c);
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    return Status::Unavailable("cannot connect to metadata database " + target + ": " + msg +
+                               " (is PostgreSQL running? check --meta / MERIDIAN_META)");
+  }
+  // Quiet NOTICEs (e.g. "relation already exists, skipping").
+  PQsetNoticeProcessor(
+      c, [](void*, const char*) {}, nullptr);
+  return std::unique_ptr<PgConn>(new PgConn(c, std::move(target)));
+}
+
+PgConn::~PgConn() { PQfinish(conn_); }
+
+Result<PgResult> PgConn::Exec(const std::string& sql, const std::vector<Param>& params) {
+  std::vector<const char*> values(params.size());
+  std::vector<int> lengths(params.size()), formats(params.size());
+  for (size_t i = 0; i < params.size(); ++i) {
+    values[i] = params[i].value ? params[i].value->data() : nullptr;
+    lengths[i] = params[i].value ? static_cast<int>(params[i].value->size()) : 0;
+    formats[i] = params[i].binary ? 1 : 0;
+  }
+  return Check(PgResult(PQexecParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr,
+                                     values.data(), lengths.data(), formats.data(), 0)));
+}
+
+Status PgConn::RunScript(const std::string& sql) {
+  return Check(PgResult(PQexec(conn_, sql.c_str()))).status();
+}
+
+Result<PgResult> PgConn::Check(PgResult r) {
+  ExecStatusType est = PQresultStatus(r.raw());
+  if (est == PGRES_COMMAND_OK || est == PGRES_TUPLES_OK) return r;
+  const char* state = PQresultErrorField(r.raw(), PG_DIAG_SQLSTATE);
+  std::string code = state ? state : "";
+  std::string msg = r.raw() ? PQresultErrorMessage(r.raw()) : PQerrorMessage(conn_);
+  while (!msg.empty() && msg.back() == '\n') msg.pop_back();
+  if (PQstatus(conn_) != CONNECTION_OK || code.rfind("08", 0) == 0 || code == "57P01") {
+    return Status::Unavailable("lost connection to metadata database " + target_ + ": " + msg);
+  }
+  if (code == "40001" || code == "40P01") {
+    return Status(Code::kUnavailable, "transaction conflict: " + msg, true);
+  }
+  if (code == "23505") return Status::AlreadyExists(msg);
+  return Status::Internal("metadata query failed (SQLSTATE " + code + "): " + msg);
+}
+
+Status PgConn::Run(const std::string& sql, const std::vector<Param>& params) {
+  return Exec(sql, params).status();
+}
+
+void PgConn::Rollback() {
+  PGresult* r = PQexec(conn_, "ROLLBACK");
+  PQclear(r);
+}
+
+}  // namespace meridian::meta

@@ -1,0 +1,106 @@
+// A thin RAII wrapper over one libpq connection, returning Status/Result.
+//
+// Parameters are sent out of line ($1, $2 ...), never spliced into SQL. Text
+// parameters go in text format, BYTEA parameters (names, digests) in binary
+// format so any byte string round-trips. Results come back in text format;
+// GetBytes() decodes BYTEA.
+//
+// Errors: a failed connection or a lost server is Unavailable (retryable);
+// serialization failures and deadlocks (SQLSTATE 40001/40P01) are retryable
+// too; unique violations are AlreadyExists; anything else is Internal with the
+// server's message. Messages show the connection target without a password.
+//
+// Thread-safety: a PgConn is used by one thread at a time (libpq's rule).
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace meridian::meta {
+
+// One query parameter. Null when !value.
+struct Param {
+  std::optional<std::string> value;
+  bool binary = false;
+
+  static Param Text(std::string v) { return {std::move(v), false}; }
+  static Param Int(int64_t v) { return {std::to_string(v), false}; }
+  static Param Bytes(std::string_view v) { return {std::string(v), true}; }
+  static Param Null() { return {std::nullopt, false}; }
+};
+
+class PgResult {
+ public:
+  explicit PgResult(PGresult* r) : r_(r, &PQclear) {}
+  int rows() const { return PQntuples(r_.get()); }
+  bool IsNull(int row, int col) const { return PQgetisnull(r_.get(), row, col); }
+  std::string_view Get(int row, int col) const {
+    return {PQgetvalue(r_.get(), row, col), static_cast<size_t>(PQgetlength(r_.get(), row, col))};
+  }
+  int64_t GetInt(int row, int col) const;
+  std::string GetBytes(int row, int col) const;  // decodes a BYTEA column
+  PGresult* raw() const { return r_.get(); }
+
+ private:
+  std::unique_ptr<PGresult, void (*)(PGresult*)> r_;
+};
+
+class PgConn {
+ public:
+  // `conninfo`: a libpq key=value string or a postgres:// URL.
+  static Result<std::unique_ptr<PgConn>> Connect(const std::string& conninfo);
+  ~PgConn();
+  PgConn(const PgConn&) = delete;
+  PgConn& operator=(const PgConn&) = delete;
+
+  Result<PgResult> Exec(const std::string& sql, const std::vector<Param>& params = {});
+  // Exec for statements whose result rows do not matter.
+  Status Run(const std::string& sql, const std::vector<Param>& params = {});
+  // Runs several ;-separated statements without parameters (migrations).
+  Status RunScript(const std::string& sql);
+
+  Status Begin() { return Run("BEGIN"); }
+  Status Commit() { return Run("COMMIT"); }
+  // Best effort; used on error paths, so it returns nothing.
+  void Rollback();
+
+  // The target for messages: "postgresql://user@host:port/db" (no password).
+  const std::string& target() const { return target_; }
+  PGconn* raw() { return conn_; }
+
+ private:
+  Result<PgResult> Check(PgResult r);
+  PgConn(PGconn* c, std::string target) : conn_(c), target_(std::move(target)) {}
+  PGconn* conn_;
+  std::string target_;
+};
+
+// Runs `body` in a transaction, retrying it (up to `attempts` times) when it
+// fails with a retryable status such as a serialization failure. `body` must
+// be safe to run again from the start.
+template <typename F>
+Status InTransaction(PgConn* c, F&& body, int attempts = 5) {
+  Status st;
+  for (int i = 0; i < attempts; ++i) {
+    st = c->Begin();
+    if (st.ok()) st = body();
+    if (st.ok()) st = c->Commit();
+    if (st.ok()) return st;
+    c->Rollback();
+    if (!st.retryable()) return st;
+  }
+  return st;
+}
+
+// Removes the password from a conninfo or URL, for messages.
+std::string RedactConninfo(const std::string& conninfo);
+
+}  // namespace meridian::meta

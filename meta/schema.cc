@@ -1,0 +1,124 @@
+#include "meta/schema.h"
+
+#include <glog/logging.h>
+
+#include <string>
+#include <vector>
+
+namespace meridian::meta {
+namespace {
+
+// Append-only: never edit a migration that has shipped; add a new one.
+const std::vector<std::string>& Migrations() {
+  static const std::vector<std::string> kMigrations = {
+      // v1: volume, inodes, dentries, blocks, block GC queue, write serializer.
+      R"sql(
+CREATE TABLE volume (
+  singleton   boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+  name        text    NOT NULL,
+  uuid        text    NOT NULL,
+  bucket      text    NOT NULL,
+  endpoint    text    NOT NULL DEFAULT '',
+  block_size  integer NOT NULL,
+  compression text    NOT NULL,
+  role        text    NOT NULL CHECK (role IN ('primary', 'mirror')),
+  created_at  timestamptz NOT NULL DEFAULT now()
+);
+-- Every namespace mutation locks this row first, so writers commit one at a
+-- time, in the order they took the lock (the change log builds on it).
+CREATE TABLE write_lock (
+  singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+  mutations bigint  NOT NULL DEFAULT 0
+);
+INSERT INTO write_lock DEFAULT VALUES;
+CREATE SEQUENCE inode_seq START 2;  -- inode 1 is the root directory
+CREATE SEQUENCE block_seq START 1;
+CREATE TABLE inodes (
+  ino      bigint   PRIMARY KEY,
+  kind     smallint NOT NULL CHECK (kind IN (1, 2, 3)),  -- 1 file, 2 dir, 3 symlink
+  mode     integer  NOT NULL,
+  uid      integer  NOT NULL DEFAULT 0,
+  gid      integer  NOT NULL DEFAULT 0,
+  size     bigint   NOT NULL DEFAULT 0,
+  mtime_ns bigint   NOT NULL,
+  ctime_ns bigint   NOT NULL,
+  nlink    integer  NOT NULL,
+  target   bytea                                    -- symlink target
+);
+INSERT INTO inodes (ino, kind, mode, mtime_ns, ctime_ns, nlink)
+  VALUES (1, 2, 493, (extract(epoch FROM now()) * 1e9)::bigint,
+          (extract(epoch FROM now()) * 1e9)::bigint, 2);
+CREATE TABLE dentries (
+  parent bigint   NOT NULL REFERENCES inodes (ino),
+  name   bytea    NOT NULL CHECK (length(name) BETWEEN 1 AND 255),
+  ino    bigint   NOT NULL REFERENCES inodes (ino),
+  kind   smallint NOT NULL,
+  PRIMARY KEY (parent, name)
+);
+CREATE INDEX dentries_ino ON dentries (ino);
+CREATE TABLE blocks (
+  ino        bigint   NOT NULL REFERENCES inodes (ino) ON DELETE CASCADE,
+  idx        integer  NOT NULL,
+  id         bigint   NOT NULL UNIQUE,
+  len        integer  NOT NULL,
+  stored_len integer  NOT NULL,
+  comp       smallint NOT NULL,
+  sha256     bytea    NOT NULL CHECK (length(sha256) = 32),
+  PRIMARY KEY (ino, idx)
+);
+-- Blocks no file references any more; their objects are deleted later by GC.
+CREATE TABLE deleted_blocks (
+  id         bigint  PRIMARY KEY,
+  stored_len integer NOT NULL,
+  deleted_at timestamptz NOT NULL DEFAULT now()
+);
+)sql",
+  };
+  return kMigrations;
+}
+
+}  // namespace
+
+int CurrentSchemaVersion() { return static_cast<int>(Migrations().size()); }
+
+Result<int> SchemaVersion(PgConn* c) {
+  MERIDIAN_ASSIGN_OR_RETURN(auto r, c->Exec("SELECT to_regclass('meridian_schema') IS NOT NULL"));
+  if (r.Get(0, 0) != "t") return 0;
+  MERIDIAN_ASSIGN_OR_RETURN(auto v,
+                            c->Exec("SELECT coalesce(max(version), 0) FROM meridian_schema"));
+  return static_cast<int>(v.GetInt(0, 0));
+}
+
+Status Migrate(PgConn* c) {
+  // One migrator at a time per database; the lock ends with the session.
+  MERIDIAN_RETURN_IF_ERROR(c->Run("SELECT pg_advisory_lock(7310465)"));
+  auto unlock = [&] { (void)c->Run("SELECT pg_advisory_unlock(7310465)"); };
+  Status st = c->Run(
+      "CREATE TABLE IF NOT EXISTS meridian_schema (version integer PRIMARY KEY, "
+      "applied_at timestamptz NOT NULL DEFAULT now())");
+  Result<int> have = st.ok() ? SchemaVersion(c) : Result<int>(st);
+  if (!have.ok()) {
+    unlock();
+    return have.status();
+  }
+  if (*have > CurrentSchemaVersion()) {
+    unlock();
+    return Status::FailedPrecondition(
+        "metadata schema version " + std::to_string(*have) + " is newer than this binary (" +
+        std::to_string(CurrentSchemaVersion()) + "): upgrade meridian");
+  }
+  for (int v = *have + 1; v <= CurrentSchemaVersion() && st.ok(); ++v) {
+    st = InTransaction(
+        c,
+        [&] {
+          MERIDIAN_RETURN_IF_ERROR(c->RunScript(Migrations()[v - 1]));
+          return c->Run("INSERT INTO meridian_schema (version) VALUES ($1)", {Param::Int(v)});
+        },
+        1);
+    if (st.ok()) LOG(INFO) << "metadata schema migrated to version " << v;
+  }
+  unlock();
+  return st.With("migrating metadata schema");
+}
+
+}  // namespace meridian::meta

@@ -1,0 +1,57 @@
+#include "primary/format.h"
+
+#include "meta/schema.h"
+
+namespace meridian::primary {
+
+Status ValidateVolumeName(const std::string& name) {
+  bool ok = !name.empty() && name.size() <= 63;
+  for (char ch : name) {
+    ok = ok && (isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '_' || ch == '-');
+  }
+  if (!ok || name == "." || name == "..") {
+    return Status::InvalidArgument("volume name '" + name +
+                                   "' must be 1-63 characters of A-Z a-z 0-9 . _ -");
+  }
+  return Status::OK();
+}
+
+Result<meta::VolumeConfig> Format(meta::PgConn* c, const FormatOptions& o, bool* created) {
+  *created = false;
+  MERIDIAN_RETURN_IF_ERROR(ValidateVolumeName(o.name));
+  if (o.block_size < kMinBlockSize || o.block_size > kMaxBlockSize ||
+      (o.block_size & (o.block_size - 1)) != 0) {
+    return Status::InvalidArgument("block size " + std::to_string(o.block_size) +
+                                   " must be a power of two between 64 KiB and 64 MiB");
+  }
+  MERIDIAN_RETURN_IF_ERROR(meta::Migrate(c));
+  auto existing = meta::LoadVolume(c);
+  if (existing.ok()) {
+    const meta::VolumeConfig& v = *existing;
+    auto differs = [&](const char* what, const std::string& have, const std::string& want) {
+      return Status::FailedPrecondition(
+          "metadata database " + c->target() + " already holds volume '" + v.name + "' with " +
+          what + " " + have + " (asked for " + want +
+          "); formatting again would orphan its data: use a new database to start over");
+    };
+    if (v.name != o.name) return differs("name", v.name, o.name);
+    if (v.bucket != o.bucket) return differs("bucket", v.bucket, o.bucket);
+    if (v.block_size != o.block_size) {
+      return differs("block size", std::to_string(v.block_size), std::to_string(o.block_size));
+    }
+    if (v.compression != o.compression) {
+      return differs("compression", CompressionName(v.compression), CompressionName(o.compression));
+    }
+    return v;
+  }
+  Status st = c->Run(
+      "INSERT INTO volume (name, uuid, bucket, endpoint, block_size, compression, role)"
+      " VALUES ($1, gen_random_uuid()::text, $2, $3, $4, $5, 'primary')",
+      {meta::Param::Text(o.name), meta::Param::Text(o.bucket), meta::Param::Text(o.endpoint),
+       meta::Param::Int(o.block_size), meta::Param::Text(CompressionName(o.compression))});
+  if (!st.ok() && st.code() != Code::kAlreadyExists) return st;  // a racing format won
+  *created = st.ok();
+  return meta::LoadVolume(c);
+}
+
+}  // namespace meridian::primary

@@ -1,0 +1,30 @@
+// Formatting a volume: creating (or checking) its metadata at a primary site.
+// Thread-safety: stateless functions.
+#pragma once
+
+#include <string>
+
+#include "common/block.h"
+#include "common/status.h"
+#include "meta/catalog.h"
+#include "meta/pg.h"
+
+namespace meridian::primary {
+
+struct FormatOptions {
+  std::string name;      // [A-Za-z0-9._-]{1,63}; also the key prefix in the bucket
+  std::string bucket;    // URL without credentials
+  std::string endpoint;  // for s3:// buckets
+  uint32_t block_size = kDefaultBlockSize;
+  Compression compression = Compression::kNone;
+};
+
+// Migrates the schema and records the volume. Formatting a database that holds
+// the same volume again is a no-op (returns the existing config); a different
+// volume, bucket, block size or compression is refused: nothing stored is
+// ever reinterpreted. `*created` says which happened.
+Result<meta::VolumeConfig> Format(meta::PgConn* c, const FormatOptions& o, bool* created);
+
+Status ValidateVolumeName(const std::string& name);
+
+}  // namespace meridian::primary

@@ -1,0 +1,329 @@
+#include "primary/importer.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "common/block.h"
+#include "common/bounded_queue.h"
+#include "common/path.h"
+#include "primary/namespace_writer.h"
+
+namespace meridian::primary {
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Entry {
+  enum Kind { kDir, kFile, kSymlink } kind;
+  std::string src;   // local path
+  std::string dest;  // volume path
+  struct stat st;
+};
+
+int64_t MtimeNs(const struct stat& st) {
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+NewAttr AttrOf(const struct stat& st) {
+  return NewAttr{static_cast<uint32_t>(st.st_mode & 07777), st.st_uid, st.st_gid, MtimeNs(st)};
+}
+
+std::string ErrnoText(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+// One file in flight: its blocks are uploaded by any worker; the last one commits.
+struct FileJob {
+  Entry entry;
+  int fd = -1;
+  std::vector<uint64_t> ids;
+  std::vector<BlockRef> refs;
+  std::atomic<size_t> remaining{0};
+  std::atomic<bool> failed{false};
+  std::mutex mu;  // guards error
+  std::string error;
+  ~FileJob() {
+    if (fd >= 0) close(fd);
+  }
+  void Fail(const std::string& why) {
+    std::lock_guard<std::mutex> l(mu);
+    if (!failed.exchange(true)) error = why;
+  }
+};
+
+struct Task {
+  std::shared_ptr<FileJob> job;
+  size_t index = 0;  // block index; ignored for empty files
+};
+
+// Lists the source tree: directories before their contents.
+Status Scan(const std::string& local, const std::string& dest, std::vector<Entry>* out) {
+  struct stat st;
+  if (lstat(local.c_str(), &st) != 0) {
+    return Status::NotFound(ErrnoText("cannot read source " + local));
+  }
+  auto kind_of = [](const struct stat& s) -> int {
+    if (S_ISDIR(s.st_mode)) return Entry::kDir;
+    if (S_ISREG(s.st_mode)) return Entry::kFile;
+    if (S_ISLNK(s.st_mode)) return Entry::kSymlink;
+    return -1;
+  };
+  if (!S_ISDIR(st.st_mode)) {
+    int k = kind_of(st);
+    if (k < 0) return Status::InvalidArgument(local + " is not a file, directory or symlink");
+    out->push_back({static_cast<Entry::Kind>(k), local, dest, st});
+    return Status::OK();
+  }
+  out->push_back({Entry::kDir, local, dest, st});
+  std::error_code ec;
+  fs::recursive_directory_iterator it(local, fs::directory_options::none, ec), end;
+  if (ec) return Status::IOError("cannot list " + local + ": " + ec.message());
+  for (; it != end; it.increment(ec)) {
+    if (ec) return Status::IOError("cannot list " + local + ": " + ec.message());
+    const std::string path = it->path().string();
+    if (lstat(path.c_str(), &st) != 0) return Status::IOError(ErrnoText("cannot stat " + path));
+    int k = kind_of(st);
+    if (k < 0) continue;  // sockets, fifos, devices have no place in a model store
+    std::string rel = it->path().lexically_relative(local).string();
+    std::string d = dest == "/" ? "/" + rel : dest + "/" + rel;
+    MERIDIAN_RETURN_IF_ERROR(SplitPath(d).status().With("source " + path));
+    out->push_back({static_cast<Entry::Kind>(k), path, d, st});
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Importer::Importer(std::string conninfo, meta::VolumeConfig volume, objstore::ObjectStore* store,
+                   ImportOptions options)
+    : conninfo_(std::move(conninfo)),
+      volume_(std::move(volume)),
+      store_(store),
+      options_(std::move(options)) {}
+
+Result<ImportStats> Importer::Run(const std::string& local, const std::string& dest_in) {
+  auto start = std::chrono::steady_clock::now();
+  MERIDIAN_ASSIGN_OR_RETURN(auto dest_parts, SplitPath(dest_in));
+  std::string dest = JoinPath(dest_parts);
+  MERIDIAN_ASSIGN_OR_RETURN(auto main_conn, meta::PgConn::Connect(conninfo_));
+  meta::Catalog cat(main_conn.get());
+  NamespaceWriter writer(main_conn.get());
+
+  // A single file or symlink imported onto an existing directory lands inside it.
+  struct stat st;
+  if (lstat(local.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) {
+    auto d = cat.Resolve(dest);
+    if (d.ok() && d->kind == meta::FileKind::kDir) {
+      dest = (dest == "/" ? "" : dest) + "/" + fs::path(local).filename().string();
+    }
+  }
+  std::vector<Entry> entries;
+  MERIDIAN_RETURN_IF_ERROR(Scan(local, dest, &entries));
+
+  ImportStats stats;
+  std::mutex mu;  // guards stats and serializes on_committed
+  auto note_error = [&](const std::string& what, const Status& s) {
+    std::lock_guard<std::mutex> l(mu);
+    ++stats.failed;
+    stats.errors.push_back(what + ": " + s.ToString());
+  };
+  auto committed = [&](const std::string& path) {
+    if (options_.on_committed) options_.on_committed(path);
+  };
+
+  // Directories first (parents precede children in `entries`), then symlinks.
+  for (const Entry& e : entries) {
+    if (e.kind == Entry::kDir) {
+      auto r = writer.Mkdir(e.dest, AttrOf(e.st), /*parents=*/true);
+      if (!r.ok()) {
+        if (e.dest == dest) return r.status().With("creating destination " + dest);
+        note_error(e.dest, r.status());
+      } else {
+        ++stats.dirs;
+      }
+    }
+  }
+  for (const Entry& e : entries) {
+    if (e.kind != Entry::kSymlink) continue;
+    std::string target(4096, '\0');
+    ssize_t n = readlink(e.src.c_str(), target.data(), target.size());
+    if (n < 0) {
+      note_error(e.dest, Status::IOError(ErrnoText("readlink " + e.src)));
+      continue;
+    }
+    target.resize(n);
+    auto r = writer.Symlink(e.dest, target, AttrOf(e.st), /*replace=*/true);
+    if (!r.ok()) {
+      note_error(e.dest, r.status());
+    } else {
+      ++stats.symlinks;
+      std::lock_guard<std::mutex> l(mu);
+      committed(e.dest);
+    }
+  }
+
+  // Files: block tasks through a bounded queue.
+  ImportProgress progress;
+  for (const Entry& e : entries) {
+    if (e.kind == Entry::kFile) {
+      ++progress.files_total;
+      progress.bytes_total += e.st.st_size;
+    }
+  }
+  std::atomic<uint64_t> files_done{0}, bytes_done{0}, stored{0}, imported_bytes{0};
+  const int threads = std::max(1, options_.threads);
+  const uint32_t bs = volume_.block_size;
+  BoundedQueue<Task> queue(static_cast<size_t>(threads));
+  std::vector<std::thread> workers;
+  std::vector<Status> worker_status(threads);
+
+  auto finish = [&](FileJob& job, NamespaceWriter& w) {
+    Status s;
+    if (job.failed) {
+      std::lock_guard<std::mutex> l(job.mu);
+      s = Status::IOError(job.error);
+    } else {
+      s = w.CommitFile(job.entry.dest, AttrOf(job.entry.st), job.entry.st.st_size, job.refs, bs)
+              .status();
+    }
+    files_done++;
+    if (!s.ok()) {
+      note_error(job.entry.dest, s);
+      return;
+    }
+    imported_bytes += job.entry.st.st_size;
+    std::lock_guard<std::mutex> l(mu);
+    ++stats.files;
+    committed(job.entry.dest);
+  };
+
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      auto conn = meta::PgConn::Connect(conninfo_);
+      if (!conn.ok()) worker_status[t] = conn.status();
+      std::unique_ptr<NamespaceWriter> w;
+      if (conn.ok()) w = std::make_unique<NamespaceWriter>(conn->get());
+      std::string raw, enc;
+      Task task;
+      while (queue.Pop(&task)) {
+        FileJob& job = *task.job;
+        size_t nblocks = job.ids.size();
+        if (nblocks > 0 && !job.failed && w) {
+          uint64_t off = static_cast<uint64_t>(task.index) * bs;
+          size_t want = std::min<uint64_t>(bs, job.entry.st.st_size - off);
+          raw.resize(want);
+          ssize_t got = pread(job.fd, raw.data(), want, static_cast<off_t>(off));
+          if (got != static_cast<ssize_t>(want)) {
+            job.Fail(got < 0 ? ErrnoText("reading " + job.entry.src)
+                             : job.entry.src + " changed size while being imported");
+          } else {
+            BlockRef ref = EncodeBlock(job.ids[task.index], static_cast<uint32_t>(task.index), raw,
+                                       volume_.compression, &enc);
+            Status s = store_->Put(BlockKey(volume_.name, ref.id), enc);
+            if (!s.ok()) {
+              job.Fail("storing block " + std::to_string(task.index) + ": " + s.ToString());
+            } else {
+              job.refs[task.index] = ref;
+              stored += enc.size();
+              bytes_done += want;
+            }
+          }
+        }
+        if (!w) job.Fail(worker_status[t].ToString());
+        if (nblocks == 0 || job.remaining.fetch_sub(1) == 1) {
+          if (w) {
+            finish(job, *w);
+          } else {
+            files_done++;
+            note_error(job.entry.dest, worker_status[t]);
+          }
+        }
+        task = Task{};
+      }
+    });
+  }
+
+  std::atomic<bool> running{true};
+  std::mutex tick_mu;
+  std::condition_variable tick_cv;
+  std::thread ticker([&] {
+    std::unique_lock<std::mutex> l(tick_mu);
+    while (running) {
+      tick_cv.wait_for(l, std::chrono::milliseconds(500));
+      if (!options_.on_progress) continue;
+      ImportProgress p = progress;
+      p.files_done = files_done;
+      p.bytes_done = bytes_done;
+      p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      options_.on_progress(p);
+    }
+  });
+
+  for (const Entry& e : entries) {
+    if (e.kind != Entry::kFile) continue;
+    auto have = cat.Resolve(e.dest);
+    if (have.ok() && have->kind == meta::FileKind::kFile &&
+        have->size == static_cast<uint64_t>(e.st.st_size) && have->mtime_ns == MtimeNs(e.st)) {
+      std::lock_guard<std::mutex> l(mu);
+      ++stats.skipped;
+      files_done++;
+      bytes_done += e.st.st_size;
+      continue;
+    }
+    auto job = std::make_shared<FileJob>();
+    job->entry = e;
+    job->fd = open(e.src.c_str(), O_RDONLY | O_CLOEXEC);
+    if (job->fd < 0) {
+      note_error(e.dest, Status::IOError(ErrnoText("cannot open " + e.src)));
+      files_done++;
+      continue;
+    }
+    size_t nblocks = (static_cast<uint64_t>(e.st.st_size) + bs - 1) / bs;
+    if (nblocks > 0) {
+      auto ids = writer.AllocateBlockIds(nblocks);
+      if (!ids.ok()) {
+        note_error(e.dest, ids.status());
+        files_done++;
+        continue;
+      }
+      job->ids = std::move(ids).value();
+    }
+    job->refs.resize(nblocks);
+    job->remaining = nblocks;
+    if (nblocks == 0) {
+      queue.Push(Task{job, 0});
+    }
+    for (size_t i = 0; i < nblocks; ++i) queue.Push(Task{job, i});
+  }
+  queue.Close();
+  for (auto& w : workers) w.join();
+  {
+    std::lock_guard<std::mutex> l(tick_mu);
+    running = false;
+  }
+  tick_cv.notify_all();
+  ticker.join();
+
+  stats.bytes = imported_bytes;
+  stats.stored_bytes = stored;
+  stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (options_.on_progress) {
+    ImportProgress p = progress;
+    p.files_done = files_done;
+    p.bytes_done = bytes_done;
+    p.seconds = stats.seconds;
+    options_.on_progress(p);
+  }
+  return stats;
+}
+
+}  // namespace meridian::primary

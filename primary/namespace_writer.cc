@@ -1,0 +1,324 @@
+#include "primary/namespace_writer.h"
+
+#include <chrono>
+
+#include "common/path.h"
+
+namespace meridian::primary {
+namespace {
+
+using meta::Attr;
+using meta::FileKind;
+using meta::Param;
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Param I(int64_t v) { return Param::Int(v); }
+
+// Splits a path into (parent components, last name); refuses the root.
+Status SplitParent(std::string_view path, std::vector<std::string>* parent, std::string* name) {
+  MERIDIAN_ASSIGN_OR_RETURN(auto parts, SplitPath(path));
+  if (parts.empty()) return Status::InvalidArgument("the volume root cannot be changed");
+  *name = parts.back();
+  parts.pop_back();
+  *parent = std::move(parts);
+  return Status::OK();
+}
+
+}  // namespace
+
+template <typename F>
+Status NamespaceWriter::Mutate(F&& body) {
+  return meta::InTransaction(c_, [&]() -> Status {
+    MERIDIAN_RETURN_IF_ERROR(
+        c_->Run("UPDATE write_lock SET mutations = mutations + 1"));  // serializes writers
+    return body();
+  });
+}
+
+Result<uint64_t> NamespaceWriter::InsertInode(FileKind kind, const NewAttr& attr, uint64_t size,
+                                              std::string_view target) {
+  int64_t now = NowNs();
+  MERIDIAN_ASSIGN_OR_RETURN(
+      auto r,
+      c_->Exec("INSERT INTO inodes (ino, kind, mode, uid, gid, size, mtime_ns, ctime_ns,"
+               " nlink, target) VALUES (nextval('inode_seq'), $1, $2, $3, $4, $5, $6, $7,"
+               " $8, $9) RETURNING ino",
+               {I(static_cast<int16_t>(kind)), I(attr.mode & 07777), I(attr.uid), I(attr.gid),
+                I(static_cast<int64_t>(size)), I(attr.mtime_ns ? attr.mtime_ns : now), I(now),
+                I(kind == FileKind::kDir ? 2 : 1),
+                kind == FileKind::kSymlink ? Param::Bytes(target) : Param::Null()}));
+  return static_cast<uint64_t>(r.GetInt(0, 0));
+}
+
+Status NamespaceWriter::Link(uint64_t parent, std::string_view name, uint64_t ino, FileKind kind) {
+  int64_t now = NowNs();
+  MERIDIAN_RETURN_IF_ERROR(
+      c_->Run("INSERT INTO dentries (parent, name, ino, kind) VALUES ($1, $2, $3, $4)",
+              {I(parent), Param::Bytes(name), I(ino), I(static_cast<int16_t>(kind))}));
+  return c_->Run(
+      "UPDATE inodes SET mtime_ns = $2, ctime_ns = $2, nlink = nlink + $3 WHERE ino = $1",
+      {I(parent), I(now), I(kind == FileKind::kDir ? 1 : 0)});
+}
+
+Status NamespaceWriter::FreeInode(const Attr& a) {
+  if (a.kind != FileKind::kDir && a.nlink > 1) {
+    return c_->Run("UPDATE inodes SET nlink = nlink - 1, ctime_ns = $2 WHERE ino = $1",
+                   {I(a.ino), I(NowNs())});
+  }
+  MERIDIAN_RETURN_IF_ERROR(
+      c_->Run("INSERT INTO deleted_blocks (id, stored_len) SELECT id, stored_len FROM blocks"
+              " WHERE ino = $1 ON CONFLICT DO NOTHING",
+              {I(a.ino)}));
+  return c_->Run("DELETE FROM inodes WHERE ino = $1", {I(a.ino)});  // blocks cascade
+}
+
+Status NamespaceWriter::Unlink(uint64_t parent, std::string_view name, const Attr& victim) {
+  MERIDIAN_RETURN_IF_ERROR(c_->Run("DELETE FROM dentries WHERE parent = $1 AND name = $2",
+                                   {I(parent), Param::Bytes(name)}));
+  MERIDIAN_RETURN_IF_ERROR(
+      c_->Run("UPDATE inodes SET mtime_ns = $2, ctime_ns = $2, nlink = nlink - $3 WHERE ino = $1",
+              {I(parent), I(NowNs()), I(victim.kind == FileKind::kDir ? 1 : 0)}));
+  return FreeInode(victim);
+}
+
+Result<uint64_t> NamespaceWriter::Mkdir(std::string_view path, const NewAttr& attr, bool parents) {
+  MERIDIAN_ASSIGN_OR_RETURN(auto parts, SplitPath(path));
+  if (parts.empty()) {
+    if (parents) return meta::kRootIno;
+    return Status::AlreadyExists("/ already exists");
+  }
+  uint64_t ino = 0;
+  Status st = Mutate([&]() -> Status {
+    meta::Catalog cat(c_);
+    uint64_t cur = meta::kRootIno;
+    std::vector<std::string> walked;
+    for (size_t i = 0; i < parts.size(); ++i) {
+      walked.push_back(parts[i]);
+      bool last = i + 1 == parts.size();
+      auto found = cat.Lookup(cur, parts[i]);
+      if (found.ok()) {
+        if (found->kind != FileKind::kDir) {
+          return Status::NotDirectory(JoinPath(walked) + " exists and is not a directory");
+        }
+        if (last && !parents) return Status::AlreadyExists(JoinPath(walked) + " already exists");
+        cur = found->ino;
+        continue;
+      }
+      if (!found.status().IsNotFound()) return found.status();
+      if (!last && !parents) {
+        return Status::NotFound(JoinPath(walked) + ": no such directory (use -p to create it)");
+      }
+      NewAttr a = last ? attr : NewAttr{0755, attr.uid, attr.gid, 0};
+      MERIDIAN_ASSIGN_OR_RETURN(uint64_t made, InsertInode(FileKind::kDir, a, 0, {}));
+      MERIDIAN_RETURN_IF_ERROR(Link(cur, parts[i], made, FileKind::kDir));
+      cur = made;
+    }
+    ino = cur;
+    return Status::OK();
+  });
+  if (!st.ok()) return st;
+  return ino;
+}
+
+Result<std::vector<uint64_t>> NamespaceWriter::AllocateBlockIds(size_t n) {
+  MERIDIAN_ASSIGN_OR_RETURN(auto r,
+                            c_->Exec("SELECT nextval('block_seq') FROM generate_series(1, $1)",
+                                     {I(static_cast<int64_t>(n))}));
+  std::vector<uint64_t> ids(r.rows());
+  for (int i = 0; i < r.rows(); ++i) ids[i] = r.GetInt(i, 0);
+  return ids;
+}
+
+Result<uint64_t> NamespaceWriter::CommitFile(std::string_view path, const NewAttr& attr,
+                                             uint64_t size, const std::vector<BlockRef>& blocks,
+                                             uint32_t block_size) {
+  // The blocks must tile [0, size) exactly: a gap would read as corruption later.
+  uint64_t covered = 0;
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    bool full = i + 1 == blocks.size() || blocks[i].length == block_size;
+    if (blocks[i].index != i || !full) {
+      return Status::Internal("file blocks do not tile the file at block " + std::to_string(i));
+    }
+    covered += blocks[i].length;
+  }
+  if (covered != size) {
+    return Status::Internal("file blocks cover " + std::to_string(covered) + " of " +
+                            std::to_string(size) + " bytes");
+  }
+  std::vector<std::string> parent;
+  std::string name;
+  MERIDIAN_RETURN_IF_ERROR(SplitParent(path, &parent, &name));
+  uint64_t ino = 0;
+  Status st = Mutate([&]() -> Status {
+    meta::Catalog cat(c_);
+    MERIDIAN_ASSIGN_OR_RETURN(Attr dir, cat.Resolve(JoinPath(parent)));
+    if (dir.kind != FileKind::kDir) {
+      return Status::NotDirectory(JoinPath(parent) + " is not a directory");
+    }
+    auto old = cat.Lookup(dir.ino, name);
+    if (old.ok()) {
+      if (old->kind == FileKind::kDir) {
+        return Status::IsDirectory(std::string(path) + " is a directory");
+      }
+      MERIDIAN_RETURN_IF_ERROR(Unlink(dir.ino, name, *old));
+    } else if (!old.status().IsNotFound()) {
+      return old.status();
+    }
+    MERIDIAN_ASSIGN_OR_RETURN(ino, InsertInode(FileKind::kFile, attr, size, {}));
+    for (const BlockRef& b : blocks) {
+      MERIDIAN_RETURN_IF_ERROR(
+          c_->Run("INSERT INTO blocks (ino, idx, id, len, stored_len, comp, sha256)"
+                  " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                  {I(ino), I(b.index), I(static_cast<int64_t>(b.id)), I(b.length),
+                   I(b.stored_length), I(static_cast<int>(b.compression)),
+                   Param::Bytes(std::string_view(reinterpret_cast<const char*>(b.checksum.data()),
+                                                 b.checksum.size()))}));
+    }
+    return Link(dir.ino, name, ino, FileKind::kFile);
+  });
+  if (!st.ok()) return st;
+  return ino;
+}
+
+Result<uint64_t> NamespaceWriter::Symlink(std::string_view path, std::string_view target,
+                                          const NewAttr& attr, bool replace) {
+  if (target.empty() || target.size() > 4095 || target.find('\0') != std::string_view::npos) {
+    return Status::InvalidArgument("symlink target must be 1..4095 bytes without NUL");
+  }
+  std::vector<std::string> parent;
+  std::string name;
+  MERIDIAN_RETURN_IF_ERROR(SplitParent(path, &parent, &name));
+  uint64_t ino = 0;
+  Status st = Mutate([&]() -> Status {
+    meta::Catalog cat(c_);
+    MERIDIAN_ASSIGN_OR_RETURN(Attr dir, cat.Resolve(JoinPath(parent)));
+    if (dir.kind != FileKind::kDir) {
+      return Status::NotDirectory(JoinPath(parent) + " is not a directory");
+    }
+    auto old = cat.Lookup(dir.ino, name);
+    if (old.ok()) {
+      if (!replace || old->kind == FileKind::kDir) {
+        return Status::AlreadyExists(std::string(path) + " already exists");
+      }
+      MERIDIAN_RETURN_IF_ERROR(Unlink(dir.ino, name, *old));
+    } else if (!old.status().IsNotFound()) {
+      return old.status();
+    }
+    MERIDIAN_ASSIGN_OR_RETURN(ino, InsertInode(FileKind::kSymlink, attr, target.size(), target));
+    return Link(dir.ino, name, ino, FileKind::kSymlink);
+  });
+  if (!st.ok()) return st;
+  return ino;
+}
+
+Status NamespaceWriter::Rename(std::string_view from, std::string_view to) {
+  MERIDIAN_ASSIGN_OR_RETURN(auto src, SplitPath(from));
+  MERIDIAN_ASSIGN_OR_RETURN(auto dst, SplitPath(to));
+  if (src.empty() || dst.empty()) return Status::InvalidArgument("the volume root cannot move");
+  if (src.size() == 1 || dst.size() == 1 || src[0] != dst[0]) {
+    if (src != dst) {
+      return Status::CrossDevice(
+          "cannot move " + JoinPath(src) + " to " + JoinPath(dst) +
+          ": top-level directories are separate tenants (copy, then remove instead)");
+    }
+  }
+  if (src == dst) return Status::OK();
+  if (dst.size() > src.size() && std::equal(src.begin(), src.end(), dst.begin())) {
+    return Status::InvalidArgument("cannot move " + JoinPath(src) + " into itself");
+  }
+  std::string src_name = src.back(), dst_name = dst.back();
+  src.pop_back();
+  dst.pop_back();
+  return Mutate([&]() -> Status {
+    meta::Catalog cat(c_);
+    MERIDIAN_ASSIGN_OR_RETURN(Attr sdir, cat.Resolve(JoinPath(src)));
+    MERIDIAN_ASSIGN_OR_RETURN(Attr ddir, cat.Resolve(JoinPath(dst)));
+    if (ddir.kind != FileKind::kDir) {
+      return Status::NotDirectory(JoinPath(dst) + " is not a directory");
+    }
+    auto moving = cat.Lookup(sdir.ino, src_name);
+    if (!moving.ok()) return moving.status().With(std::string(from));
+    auto old = cat.Lookup(ddir.ino, dst_name);
+    if (old.ok()) {
+      if (old->ino == moving->ino) return Status::OK();
+      if (moving->kind == FileKind::kDir && old->kind != FileKind::kDir) {
+        return Status::NotDirectory(std::string(to) + " exists and is not a directory");
+      }
+      if (moving->kind != FileKind::kDir && old->kind == FileKind::kDir) {
+        return Status::IsDirectory(std::string(to) + " is a directory");
+      }
+      if (old->kind == FileKind::kDir) {
+        MERIDIAN_ASSIGN_OR_RETURN(auto kids, cat.ReadDir(old->ino));
+        if (!kids.empty()) return Status::NotEmpty(std::string(to) + " is not empty");
+      }
+      MERIDIAN_RETURN_IF_ERROR(Unlink(ddir.ino, dst_name, *old));
+    } else if (!old.status().IsNotFound()) {
+      return old.status();
+    }
+    // Detach from the old parent without freeing, then attach under the new name.
+    MERIDIAN_RETURN_IF_ERROR(c_->Run("DELETE FROM dentries WHERE parent = $1 AND name = $2",
+                                     {I(sdir.ino), Param::Bytes(src_name)}));
+    MERIDIAN_RETURN_IF_ERROR(
+        c_->Run("UPDATE inodes SET mtime_ns = $2, ctime_ns = $2, nlink = nlink - $3 WHERE ino = $1",
+                {I(sdir.ino), I(NowNs()), I(moving->kind == FileKind::kDir ? 1 : 0)}));
+    MERIDIAN_RETURN_IF_ERROR(
+        c_->Run("UPDATE inodes SET ctime_ns = $2 WHERE ino = $1", {I(moving->ino), I(NowNs())}));
+    return Link(ddir.ino, dst_name, moving->ino, moving->kind);
+  });
+}
+
+Result<uint64_t> NamespaceWriter::RemoveTree(const Attr& dir) {
+  meta::Catalog cat(c_);
+  MERIDIAN_ASSIGN_OR_RETURN(auto kids, cat.ReadDir(dir.ino));
+  uint64_t removed = 0;
+  for (const auto& kid : kids) {
+    MERIDIAN_ASSIGN_OR_RETURN(Attr a, cat.GetAttr(kid.ino));
+    if (a.kind == FileKind::kDir) {
+      MERIDIAN_ASSIGN_OR_RETURN(uint64_t n, RemoveTree(a));
+      removed += n;
+      MERIDIAN_ASSIGN_OR_RETURN(a, cat.GetAttr(kid.ino));  // nlink changed
+    }
+    MERIDIAN_RETURN_IF_ERROR(Unlink(dir.ino, kid.name, a));
+    ++removed;
+  }
+  return removed;
+}
+
+Result<uint64_t> NamespaceWriter::Remove(std::string_view path, bool recursive) {
+  std::vector<std::string> parent;
+  std::string name;
+  MERIDIAN_RETURN_IF_ERROR(SplitParent(path, &parent, &name));
+  uint64_t removed = 0;
+  Status st = Mutate([&]() -> Status {
+    removed = 0;
+    meta::Catalog cat(c_);
+    MERIDIAN_ASSIGN_OR_RETURN(Attr dir, cat.Resolve(JoinPath(parent)));
+    auto victim = cat.Lookup(dir.ino, name);
+    if (!victim.ok()) {
+      return victim.status().IsNotFound()
+                 ? Status::NotFound(std::string(path) + ": no such file or directory")
+                 : victim.status();
+    }
+    Attr a = *victim;
+    if (a.kind == FileKind::kDir) {
+      MERIDIAN_ASSIGN_OR_RETURN(auto kids, cat.ReadDir(a.ino));
+      if (!kids.empty() && !recursive) {
+        return Status::NotEmpty(std::string(path) + " is not empty (use rm -r)");
+      }
+      MERIDIAN_ASSIGN_OR_RETURN(removed, RemoveTree(a));
+      MERIDIAN_ASSIGN_OR_RETURN(a, cat.GetAttr(a.ino));
+    }
+    MERIDIAN_RETURN_IF_ERROR(Unlink(dir.ino, name, a));
+    ++removed;
+    return Status::OK();
+  });
+  if (!st.ok()) return st;
+  return removed;
+}
+
+}  // namespace meridian::primary

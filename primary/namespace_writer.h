@@ -1,0 +1,76 @@
+// NamespaceWriter: every mutation of a primary site's namespace.
+//
+// Each public method is one PostgreSQL transaction that first locks the
+// `write_lock` row, so mutations commit one at a time in lock order; the change
+// log (written in that same transaction) relies on this to be gapless and in
+// commit order. Paths are volume paths ("/tenant/dir/file"), validated with
+// common/path.h. Semantics follow POSIX: Rename is rename(2) (not mv), Remove
+// of a non-empty directory needs `recursive`. A rename across top-level
+// directories (tenants) fails with CrossDevice (EXDEV), as between file
+// systems. Freed blocks go to `deleted_blocks` for later garbage collection;
+// no object is deleted here.
+// Thread-safety: one NamespaceWriter per thread (it owns no lock; the database
+// serializes concurrent writers, in this or other processes).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/block.h"
+#include "common/status.h"
+#include "meta/catalog.h"
+#include "meta/pg.h"
+
+namespace meridian::primary {
+
+struct NewAttr {
+  uint32_t mode = 0644;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  int64_t mtime_ns = 0;  // 0 = now
+};
+
+class NamespaceWriter {
+ public:
+  explicit NamespaceWriter(meta::PgConn* c) : c_(c) {}
+
+  // Creates a directory. With `parents`, creates missing ancestors and
+  // succeeds if the directory exists (mkdir -p). Returns its inode.
+  Result<uint64_t> Mkdir(std::string_view path, const NewAttr& attr, bool parents);
+
+  // Reserves `n` block ids (never handed out again) for a file being uploaded.
+  Result<std::vector<uint64_t>> AllocateBlockIds(size_t n);
+
+  // Makes `path` a regular file of `size` bytes made of `blocks` (uploaded
+  // already). Replaces an existing file or symlink there atomically; the parent
+  // directory must exist. `blocks` must cover [0, size) in order.
+  Result<uint64_t> CommitFile(std::string_view path, const NewAttr& attr, uint64_t size,
+                              const std::vector<BlockRef>& blocks, uint32_t block_size);
+
+  // Creates a symlink. With `replace`, replaces an existing file or symlink.
+  Result<uint64_t> Symlink(std::string_view path, std::string_view target, const NewAttr& attr,
+                           bool replace);
+
+  // rename(2): replaces a file by a file, an empty directory by a directory.
+  Status Rename(std::string_view from, std::string_view to);
+
+  // Removes a file, symlink, or (with `recursive`, or if empty) a directory.
+  // Returns the number of entries removed.
+  Result<uint64_t> Remove(std::string_view path, bool recursive);
+
+ private:
+  template <typename F>
+  Status Mutate(F&& body);
+  Status FreeInode(const meta::Attr& a);
+  Result<uint64_t> RemoveTree(const meta::Attr& dir);
+  Status Unlink(uint64_t parent, std::string_view name, const meta::Attr& victim);
+  Result<uint64_t> InsertInode(meta::FileKind kind, const NewAttr& attr, uint64_t size,
+                               std::string_view target);
+  Status Link(uint64_t parent, std::string_view name, uint64_t ino, meta::FileKind kind);
+
+  meta::PgConn* c_;
+};
+
+}  // namespace meridian::primary

@@ -1,0 +1,79 @@
+#include "vfs/reader.h"
+
+#include <glog/logging.h>
+
+#include <algorithm>
+#include <deque>
+#include <future>
+
+namespace meridian::vfs {
+
+Reader::Reader(std::string volume, std::vector<objstore::ObjectStore*> sources, int readahead)
+    : volume_(std::move(volume)),
+      sources_(std::move(sources)),
+      readahead_(std::max(1, readahead)) {}
+
+Result<std::string> Reader::ReadBlock(const BlockRef& ref, std::string_view what) const {
+  const std::string key = BlockKey(volume_, ref.id);
+  Status last = Status::NotFound(std::string(what) + ": no data source configured");
+  for (objstore::ObjectStore* src : sources_) {
+    auto got = src->Get(key);
+    if (!got.ok()) {
+      last =
+          got.status().With(std::string(what) + " (object " + key + " in " + src->Describe() + ")");
+      if (got.status().IsNotFound()) continue;  // the next source may have it
+      return last;
+    }
+    auto raw = DecodeBlock(ref, std::move(got).value(), what);
+    if (raw.ok()) return raw;
+    LOG(WARNING) << raw.status().ToString() << " in " << src->Describe();
+    last = raw.status().With("object " + key + " in " + src->Describe());
+  }
+  return last;
+}
+
+Status Reader::Read(const std::vector<BlockRef>& blocks, uint32_t block_size, uint64_t file_size,
+                    uint64_t offset, uint64_t length, std::string_view what,
+                    const Sink& sink) const {
+  if (offset >= file_size || length == 0) return Status::OK();
+  length = std::min(length, file_size - offset);
+  const size_t first = offset / block_size;
+  const size_t last = (offset + length - 1) / block_size;
+  if (last >= blocks.size()) {
+    return Status::Corruption(std::string(what) + ": metadata lists " +
+                              std::to_string(blocks.size()) + " blocks for " +
+                              std::to_string(file_size) + " bytes");
+  }
+  std::deque<std::future<Result<std::string>>> inflight;
+  size_t next = first;
+  auto launch = [&] {
+    const BlockRef& ref = blocks[next];
+    std::string name = std::string(what) + " block " + std::to_string(next);
+    inflight.push_back(
+        std::async(std::launch::async, [this, &ref, name] { return ReadBlock(ref, name); }));
+    ++next;
+  };
+  Status st;
+  for (size_t i = first; i <= last; ++i) {
+    while (next <= last && inflight.size() < static_cast<size_t>(readahead_)) launch();
+    Result<std::string> raw = inflight.front().get();
+    inflight.pop_front();
+    if (!raw.ok()) {
+      st = raw.status();
+      break;
+    }
+    uint64_t block_start = static_cast<uint64_t>(i) * block_size;
+    uint64_t from = std::max(offset, block_start) - block_start;
+    uint64_t to = std::min<uint64_t>(offset + length - block_start, raw->size());
+    if (from > to) {
+      st = Status::Corruption(std::string(what) + " block " + std::to_string(i) + " is short");
+      break;
+    }
+    st = sink(std::string_view(*raw).substr(from, to - from));
+    if (!st.ok()) break;
+  }
+  for (auto& f : inflight) f.wait();  // never leave a thread touching `blocks`
+  return st;
+}
+
+}  // namespace meridian::vfs

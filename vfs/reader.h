@@ -1,0 +1,48 @@
+// Reader: turns a file's block list into verified bytes.
+//
+// Blocks are fetched from an ordered list of data sources (for a primary: its
+// bucket; for a mirror later: cache group, local bucket, primary bucket). A
+// source that lacks the block (NotFound) or holds bad bytes is skipped for the
+// next; every block is checked against its SHA-256 before a byte is handed
+// out, so wrong bytes are never returned (ARCHITECTURE invariant 4). Sequential
+// reads fetch up to `readahead` blocks in parallel and deliver them in order.
+//
+// Thread-safety: a Reader is safe to use from many threads (it only holds
+// pointers to thread-safe object stores).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/block.h"
+#include "common/status.h"
+#include "objstore/object_store.h"
+
+namespace meridian::vfs {
+
+using Sink = std::function<Status(std::string_view)>;
+
+class Reader {
+ public:
+  // `sources` outlive the Reader; tried in order.
+  Reader(std::string volume, std::vector<objstore::ObjectStore*> sources, int readahead = 8);
+
+  // One block's raw bytes. `what` names it in errors ("/m/w.bin block 3").
+  Result<std::string> ReadBlock(const BlockRef& ref, std::string_view what) const;
+
+  // Streams bytes [offset, offset+length) of a file to `sink`, in order.
+  // `blocks` is the file's full block list; `what` is its path, for errors.
+  // Stops at the first error (from a fetch or from the sink).
+  Status Read(const std::vector<BlockRef>& blocks, uint32_t block_size, uint64_t file_size,
+              uint64_t offset, uint64_t length, std::string_view what, const Sink& sink) const;
+
+ private:
+  std::string volume_;
+  std::vector<objstore::ObjectStore*> sources_;
+  int readahead_;
+};
+
+}  // namespace meridian::vfs
