@@ -4,6 +4,8 @@
 
 #include <cstring>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "cmd/cli.h"
 
@@ -66,12 +68,23 @@ int main(int argc, char** argv) {
   gflags::SetUsageMessage("meridian COMMAND [flags] [args]; run `meridian --help`");
   gflags::SetVersionString("0.1.0");
   NormalizeFlagNames(argc, argv);
+  // Everything after "--" is positional. gflags would move it ahead of the
+  // verb, so hide it from gflags and append it afterwards.
+  std::vector<std::string> after_dashes;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--") == 0) {
+      after_dashes.assign(argv + i + 1, argv + argc);
+      argc = i;
+      break;
+    }
+  }
   gflags::ParseCommandLineNonHelpFlags(&argc, &argv, /*remove_flags=*/true);
 
   std::string help;
   gflags::GetCommandLineOption("help", &help);
   bool want_help = help == "true";
   std::vector<std::string> args(argv + 1, argv + argc);
+  args.insert(args.end(), after_dashes.begin(), after_dashes.end());
   if (args.empty() || args[0] == "help") {
     if (args.size() > 1 && Find(args[1])) {
       PrintCommandHelp(*Find(args[1]));

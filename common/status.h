@@ -93,7 +93,8 @@ class [[nodiscard]] Result {
   }
 
   bool ok() const { return status_.ok(); }
-  const Status& status() const { return status_; }
+  const Status& status() const& { return status_; }
+  Status status() && { return std::move(status_); }  // no reference into a temporary
   T& value() & {
     assert(ok());
     return *value_;

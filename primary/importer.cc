@@ -128,6 +128,13 @@ Result<ImportStats> Importer::Run(const std::string& local, const std::string& d
   }
   std::vector<Entry> entries;
   MERIDIAN_RETURN_IF_ERROR(Scan(local, dest, &entries));
+  if (entries.size() == 1 && entries[0].kind != Entry::kDir) {  // like mkdir -p of its parent
+    MERIDIAN_ASSIGN_OR_RETURN(auto parts, SplitPath(dest));
+    parts.pop_back();
+    MERIDIAN_RETURN_IF_ERROR(writer.Mkdir(JoinPath(parts), NewAttr{0755}, /*parents=*/true)
+                                 .status()
+                                 .With("creating the parent of " + dest));
+  }
 
   ImportStats stats;
   std::mutex mu;  // guards stats and serializes on_committed

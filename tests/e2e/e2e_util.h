@@ -1,0 +1,45 @@
+// Helpers for end-to-end tests that drive the real `meridian` binary against a
+// real PostgreSQL (one throwaway cluster per test binary, a fresh database per
+// volume) and a real bucket: file:// in a temp dir, or a fresh bucket on the
+// run's radosgw (SigV4 checked).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "tests/harness/process.h"
+
+namespace meridian::e2e {
+
+using namespace ::meridian::harness;  // NOLINT: the harness is this code's vocabulary
+
+enum class BucketKind { kFile, kS3 };
+const char* BucketKindName(BucketKind k);
+
+// A formatted volume: its database, bucket and the environment its clients need.
+struct TestVolume {
+  std::string meta_url;
+  std::string bucket_url;  // file:///... or http://127.0.0.1:PORT/bucket
+  std::string name;
+  EnvChanges env;  // S3 credentials for s3 volumes
+  std::unique_ptr<TempDir> dir;
+
+  // Runs `meridian ARGS... --meta URL`.
+  RunResult Run(std::vector<std::string> args, double timeout_s = 300) const;
+  // Spawns `meridian ARGS... --meta URL` in the background.
+  Result<Child> Spawn(std::vector<std::string> args, const std::string& stdout_path) const;
+  // sha256 of `meridian cat PATH` (streamed through sha256sum), or the error.
+  Result<std::string> CatSha256(const std::string& path) const;
+};
+
+// A new database and bucket, formatted with `format_flags` (e.g. --block-size).
+Result<TestVolume> MakeVolume(BucketKind kind, std::vector<std::string> format_flags = {});
+
+// Writes `size` pseudo-random bytes (deterministic in `seed`) to `path`.
+Status WriteRandomFile(const std::string& path, uint64_t size, uint64_t seed);
+
+// Every regular file under `root`, as paths relative to it, sorted.
+std::vector<std::string> ListFiles(const std::string& root);
+
+}  // namespace meridian::e2e
