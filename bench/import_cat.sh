@@ -13,7 +13,8 @@ size_mib=${1:-1024}
 json_out=${2:-bench/results/import_cat.json}
 m=$root/build/cmd/meridian
 [ -x "$m" ] || { echo "build first: scripts/build.sh" >&2; exit 1; }
-work=$(mktemp -d /tmp/meridian-bench-XXXXXX)
+work=$(mktemp -d /var/tmp/meridian-bench-XXXXXX)
+chmod 755 "$work"  # PostgreSQL runs as the postgres user
 cleanup() {
   scripts/pg.sh stop "$work/pg" >/dev/null 2>&1 || true
   bash tests/harness/rgw.sh stop "$work/rgw" >/dev/null 2>&1 || true
@@ -34,7 +35,8 @@ measure() {  # measure NAME CMD...: records MiB/s of $bytes in R[NAME]
 }
 
 echo "== setting up (PostgreSQL, radosgw, ${size_mib} MiB of random bytes)" >&2
-export MERIDIAN_META=$(scripts/pg.sh start "$work/pg")
+MERIDIAN_META=$(scripts/pg.sh start "$work/pg")
+export MERIDIAN_META
 MERIDIAN_RGW_BYTES=$(( (size_mib * 3 + 1024) << 20 )) bash tests/harness/rgw.sh start "$work/rgw" >/dev/null
 set -a; . "$work/rgw/env"; set +a
 unset AWS_CA_BUNDLE

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the embedded default, from a fresh Debian 12 machine:
 # installs what it needs, builds, starts a private PostgreSQL cluster under
-# .meridian/demo/pg, formats a volume on a file:// bucket, generates a sample
+# $MERIDIAN_DEMO_DIR/pg (default /var/tmp/meridian-demo: PostgreSQL runs as the
+# postgres user, which cannot enter a 0700 home such as /root), formats a volume on a file:// bucket, generates a sample
 # model (safetensors shards, tokenizer and config files, nested directories,
 # a symlink), imports it, lists it and reads every file back, bit-exact.
 #   scripts/demo.sh          run it (idempotent: a rerun starts from scratch)
@@ -9,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-work=$root/.meridian/demo
+work=${MERIDIAN_DEMO_DIR:-/var/tmp/meridian-demo}
 if [ "${1:-}" = stop ]; then scripts/pg.sh stop "$work/pg"; exit 0; fi
 
 step() { printf '\n== %s\n' "$*"; }
@@ -21,7 +22,8 @@ m=$root/build/cmd/meridian
 step "starting a private PostgreSQL under $work/pg"
 scripts/pg.sh stop "$work/pg" 2>/dev/null || true
 rm -rf "$work"; mkdir -p "$work"
-export MERIDIAN_META=$(scripts/pg.sh start "$work/pg")
+MERIDIAN_META=$(scripts/pg.sh start "$work/pg")
+export MERIDIAN_META
 echo "MERIDIAN_META=$MERIDIAN_META"
 
 step "formatting volume 'demo' on file://$work/bucket"

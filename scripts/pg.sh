@@ -26,6 +26,12 @@ start)
     echo "postgresql://postgres@127.0.0.1:$(cat "$dir/port")/meridian"; exit 0
   fi
   mkdir -p "$dir/sock"
+  if [ ${#as[@]} -gt 0 ] && ! "${as[@]}" test -x "$(dirname "$dir")"; then
+    echo "pg.sh: the postgres user cannot reach $dir (a parent directory is not" \
+         "searchable, e.g. /root is 0700): use a directory under /var/tmp, or chmod o+x the" \
+         "parents" >&2
+    exit 1
+  fi
   if [ ! -f "$dir/data/PG_VERSION" ]; then
     mkdir -p "$dir/data"; [ "$(id -u)" = 0 ] && chown -R postgres: "$dir"
     "${as[@]}" "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 \
