@@ -56,7 +56,14 @@ Result<std::string> DecodeBlock(const BlockRef& ref, std::string stored, std::st
                               ": checksum mismatch, the stored bytes are corrupt; "
                               "no data was returned");
   }
-  if (ref.compression == Compression::kNone) return stored;
+  if (ref.compression == Compression::kNone) {
+    if (ref.length != ref.stored_length) {
+      return Status::Corruption(std::string(what) + ": metadata says raw length " +
+                                std::to_string(ref.length) + " but stored length " +
+                                std::to_string(ref.stored_length) + " for an uncompressed block");
+    }
+    return stored;
+  }
   std::string raw(ref.length, '\0');
   size_t n = ZSTD_decompress(raw.data(), raw.size(), stored.data(), stored.size());
   if (ZSTD_isError(n) || n != ref.length) {

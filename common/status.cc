@@ -1,6 +1,8 @@
 #include "common/status.h"
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 
 namespace meridian {
 
@@ -86,6 +88,11 @@ int Status::ToErrno() const {
       return EIO;
   }
   return EIO;
+}
+
+void AbortOnBadResultAccess(const Status& s) {
+  std::fprintf(stderr, "fatal: value() of a failed Result: %s\n", s.ToString().c_str());
+  std::abort();
 }
 
 Status Status::With(std::string_view context) const {

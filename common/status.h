@@ -83,6 +83,8 @@ class [[nodiscard]] Status {
   bool retryable_ = false;
 };
 
+[[noreturn]] void AbortOnBadResultAccess(const Status& s);
+
 // A value or a non-OK Status. Accessing value() of an error is a bug (asserts).
 template <typename T>
 class [[nodiscard]] Result {
@@ -95,16 +97,18 @@ class [[nodiscard]] Result {
   bool ok() const { return status_.ok(); }
   const Status& status() const& { return status_; }
   Status status() && { return std::move(status_); }  // no reference into a temporary
+  // Accessing the value of an error aborts with the status, in every build
+  // type: a crash that names the error beats undefined behaviour.
   T& value() & {
-    assert(ok());
+    CheckOk();
     return *value_;
   }
   const T& value() const& {
-    assert(ok());
+    CheckOk();
     return *value_;
   }
   T&& value() && {
-    assert(ok());
+    CheckOk();
     return std::move(*value_);
   }
   T* operator->() { return &value(); }
@@ -113,6 +117,9 @@ class [[nodiscard]] Result {
   const T& operator*() const& { return value(); }
 
  private:
+  void CheckOk() const {
+    if (!ok()) AbortOnBadResultAccess(status_);
+  }
   Status status_;
   std::optional<T> value_;
 };

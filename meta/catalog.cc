@@ -42,7 +42,9 @@ const char* KindName(FileKind k) {
 Result<VolumeConfig> LoadVolume(PgConn* c) {
   auto r =
       c->Exec("SELECT name, uuid, bucket, endpoint, block_size, compression, role FROM volume");
-  if (!r.ok() || r->rows() == 0) {
+  bool no_table = !r.ok() && r.status().message().find("SQLSTATE 42P01") != std::string::npos;
+  if (!r.ok() && !no_table) return r.status().With("reading the volume record");
+  if (no_table || r->rows() == 0) {
     return Status::FailedPrecondition("metadata database " + c->target() +
                                       " holds no Meridian volume: run `meridian format` first");
   }
@@ -54,6 +56,11 @@ Result<VolumeConfig> LoadVolume(PgConn* c) {
   v.block_size = static_cast<uint32_t>(r->GetInt(0, 4));
   MERIDIAN_ASSIGN_OR_RETURN(v.compression, ParseCompression(r->Get(0, 5)));
   v.role = r->Get(0, 6);
+  if (v.block_size < kMinBlockSize || v.block_size > kMaxBlockSize ||
+      (v.block_size & (v.block_size - 1)) != 0) {
+    return Status::Corruption("volume record has block size " + std::to_string(v.block_size) +
+                              ", not a power of two in 64K..64M");
+  }
   return v;
 }
 

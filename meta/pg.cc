@@ -3,7 +3,6 @@
 #include <glog/logging.h>
 
 #include <cstdlib>
-#include <regex>
 
 namespace meridian::meta {
 
@@ -22,10 +21,28 @@ std::string PgResult::GetBytes(int row, int col) const {
 }
 
 std::string RedactConninfo(const std::string& conninfo) {
-  static const std::regex kUrlPass(R"(://([^:/@]*):[^@]*@)");
-  static const std::regex kKvPass(R"(password\s*=\s*('[^']*'|\S+))");
-  std::string s = std::regex_replace(conninfo, kUrlPass, "://$1:***@");
-  return std::regex_replace(s, kKvPass, "password=***");
+  // Parse it the way libpq will, then rebuild from the harmless fields only:
+  // no regex can follow libpq's quoting, escaping and multi-host URL rules.
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(conninfo.c_str(), &err);
+  if (err) PQfreemem(err);
+  if (!opts) return "<unparseable connection string>";
+  std::string user, host, port, db;
+  for (PQconninfoOption* o = opts; o->keyword; ++o) {
+    if (!o->val) continue;
+    std::string k = o->keyword;
+    if (k == "user") user = o->val;
+    if (k == "host" || (k == "hostaddr" && host.empty())) host = o->val;
+    if (k == "port") port = o->val;
+    if (k == "dbname") db = o->val;
+  }
+  PQconninfoFree(opts);
+  std::string out = "postgresql://";
+  if (!user.empty()) out += user + "@";
+  out += host.empty() ? "localhost" : host;
+  if (!port.empty()) out += ":" + port;
+  out += "/" + db;
+  return out;
 }
 
 Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& conninfo) {
@@ -70,7 +87,13 @@ Result<PgResult> PgConn::Check(PgResult r) {
   std::string msg = r.raw() ? PQresultErrorMessage(r.raw()) : PQerrorMessage(conn_);
   while (!msg.empty() && msg.back() == '\n') msg.pop_back();
   if (PQstatus(conn_) != CONNECTION_OK || code.rfind("08", 0) == 0 || code == "57P01") {
-    return Status::Unavailable("lost connection to metadata database " + target_ + ": " + msg);
+    // Not retryable here: libpq does not reconnect, and a COMMIT whose answer
+    // was lost may have been applied.
+    return Status(Code::kUnavailable,
+                  "lost connection to metadata database " + target_ + ": " + msg +
+                      " (if this was a change, it may or may not have been applied: check with "
+                      "`meridian stat`)",
+                  false);
   }
   if (code == "40001" || code == "40P01") {
     return Status(Code::kUnavailable, "transaction conflict: " + msg, true);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <deque>
 #include <future>
+#include <system_error>
 
 namespace meridian::vfs {
 
@@ -49,8 +50,12 @@ Status Reader::Read(const std::vector<BlockRef>& blocks, uint32_t block_size, ui
   auto launch = [&] {
     const BlockRef& ref = blocks[next];
     std::string name = std::string(what) + " block " + std::to_string(next);
-    inflight.push_back(
-        std::async(std::launch::async, [this, &ref, name] { return ReadBlock(ref, name); }));
+    auto fetch = [this, &ref, name] { return ReadBlock(ref, name); };
+    try {
+      inflight.push_back(std::async(std::launch::async, fetch));
+    } catch (const std::system_error&) {  // out of threads: read it when needed
+      inflight.push_back(std::async(std::launch::deferred, fetch));
+    }
     ++next;
   };
   Status st;
@@ -62,13 +67,18 @@ Status Reader::Read(const std::vector<BlockRef>& blocks, uint32_t block_size, ui
       st = raw.status();
       break;
     }
+    // Metadata must describe block i exactly; never serve a neighbour's bytes.
     uint64_t block_start = static_cast<uint64_t>(i) * block_size;
-    uint64_t from = std::max(offset, block_start) - block_start;
-    uint64_t to = std::min<uint64_t>(offset + length - block_start, raw->size());
-    if (from > to) {
-      st = Status::Corruption(std::string(what) + " block " + std::to_string(i) + " is short");
+    uint64_t expect = std::min<uint64_t>(block_size, file_size - block_start);
+    if (blocks[i].index != i || raw->size() != expect) {
+      st = Status::Corruption(std::string(what) + ": block " + std::to_string(i) +
+                              " is listed as index " + std::to_string(blocks[i].index) + " with " +
+                              std::to_string(raw->size()) + " bytes, expected " +
+                              std::to_string(expect));
       break;
     }
+    uint64_t from = std::max(offset, block_start) - block_start;
+    uint64_t to = std::min<uint64_t>(offset + length - block_start, raw->size());
     st = sink(std::string_view(*raw).substr(from, to - from));
     if (!st.ok()) break;
   }
