@@ -92,7 +92,7 @@ Result<uint64_t> ParseSize(const std::string& s) {
   } else {
     return Status::InvalidArgument("cannot read size '" + s + "': use e.g. 4M, 64K or 65536");
   }
-  if (end == s.c_str() || v < 0) {
+  if (end == s.c_str() || !(v >= 0) || v * static_cast<double>(mult) > 1e15) {
     return Status::InvalidArgument("cannot read size '" + s + "': use e.g. 4M, 64K or 65536");
   }
   return static_cast<uint64_t>(v * mult);

@@ -32,14 +32,34 @@ int RunFormat(const std::vector<std::string>& args) {
   o.endpoint = FLAGS_endpoint;
   auto bs = ParseSize(FLAGS_block_size);
   if (!bs.ok()) return Fail("format", bs.status());
+  if (*bs > kMaxBlockSize) {
+    return Fail("format", Status::InvalidArgument("block size " + FLAGS_block_size +
+                                                  " is over the 64 MiB limit"));
+  }
   o.block_size = static_cast<uint32_t>(*bs);
   auto comp = ParseCompression(FLAGS_compression);
   if (!comp.ok()) return Fail("format", comp.status());
   o.compression = *comp;
 
-  // The bucket first: a volume whose bucket cannot be written is useless.
+  // Everything is checked before the bucket is touched: the URL, credentials
+  // for S3, and the database (a conflicting volume is refused first).
   auto store = objstore::Open(o.bucket, StoreOptions(o.endpoint));
   if (!store.ok()) return Fail("format", store.status());
+  if (o.bucket.rfind("file://", 0) != 0 && o.bucket.rfind("mem://", 0) != 0 &&
+      (!std::getenv("AWS_ACCESS_KEY_ID") || !std::getenv("AWS_SECRET_ACCESS_KEY"))) {
+    return Fail("format",
+                Status::PermissionDenied("no S3 credentials for " + (*store)->Describe() +
+                                         ": set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"));
+  }
+  auto url = MetaUrl();
+  if (!url.ok()) return Fail("format", url.status());
+  auto conn = meta::PgConn::Connect(*url);
+  if (!conn.ok()) return Fail("format", conn.status());
+  if (auto check = primary::CheckFormat(conn->get(), o); !check.ok()) {
+    return Fail("format", check.status());
+  }
+
+  // The bucket next: a volume whose bucket cannot be written is useless.
   if (Status s = (*store)->CreateBucket(); !s.ok()) return Fail("format", s);
   const std::string probe = o.name + "/.format-probe";
   Status s = (*store)->Put(probe, "meridian");
@@ -47,10 +67,6 @@ int RunFormat(const std::vector<std::string>& args) {
   if (s.ok()) s = (*store)->Delete(probe);
   if (!s.ok()) return Fail("format", s.With("checking bucket " + (*store)->Describe()));
 
-  auto url = MetaUrl();
-  if (!url.ok()) return Fail("format", url.status());
-  auto conn = meta::PgConn::Connect(*url);
-  if (!conn.ok()) return Fail("format", conn.status());
   bool created = false;
   auto vol = primary::Format(conn->get(), o, &created);
   if (!vol.ok()) return Fail("format", vol.status());

@@ -14,6 +14,11 @@ namespace {
 using meridian::cli::Command;
 using meridian::cli::Commands;
 
+std::string FlagDisplayName(std::string name) {
+  for (auto& ch : name) ch = ch == '_' ? '-' : ch;
+  return (name.size() == 1 ? "-" : "--") + name;
+}
+
 const Command* Find(const std::string& name) {
   for (const auto& c : Commands()) {
     if (name == c.name) return &c;
@@ -39,24 +44,65 @@ void PrintCommandHelp(const Command& c) {
   for (const char* f : c.flags) {
     gflags::CommandLineFlagInfo info;
     if (!gflags::GetCommandLineFlagInfo(f, &info)) continue;
-    std::string name = info.name;
-    for (auto& ch : name) ch = ch == '_' ? '-' : ch;
-    std::cout << "  --" << name << " (" << info.type << ", default "
+    std::cout << "  " << FlagDisplayName(info.name) << " (" << info.type << ", default "
               << (info.default_value.empty() ? "\"\"" : info.default_value) << ")\n      "
               << info.description << "\n";
   }
 }
 
-// gflags wants --foo_bar; users type --foo-bar. Rewrite names before parsing.
+// gflags wants --foo_bar and --nofoo; users type --foo-bar and --no-foo.
+// Rewrites flag names in place before parsing ("--no-json" -> "--nojson").
 void NormalizeFlagNames(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--") == 0) break;
     if (argv[i][0] != '-') continue;
-    char* p = argv[i] + (argv[i][1] == '-' ? 2 : 1);
-    for (; *p && *p != '='; ++p) {
+    char* name = argv[i] + (argv[i][1] == '-' ? 2 : 1);
+    for (char* p = name; *p && *p != '='; ++p) {
       if (*p == '-') *p = '_';
     }
+    gflags::CommandLineFlagInfo info;
+    if (std::strncmp(name, "no_", 3) == 0 &&
+        gflags::GetCommandLineFlagInfo(std::string(name + 3).c_str(), &info) &&
+        info.type == "bool") {
+      std::memmove(name + 2, name + 3, std::strlen(name + 3) + 1);
+    }
   }
+}
+
+bool IsOurFlag(const gflags::CommandLineFlagInfo& info) {
+  return info.filename.find("/cmd/") != std::string::npos;
+}
+
+// An unknown flag makes gflags exit(1) with a bare message; catch it first so
+// it is a usage error (exit 2) with a hint. Returns the bad flag or "".
+std::string FindUnknownFlag(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--") == 0) break;
+    if (argv[i][0] != '-' || argv[i][1] == '\0') continue;
+    std::string name = argv[i] + (argv[i][1] == '-' ? 2 : 1);
+    name = name.substr(0, name.find('='));
+    gflags::CommandLineFlagInfo info;
+    if (gflags::GetCommandLineFlagInfo(name.c_str(), &info)) continue;
+    if (name.rfind("no", 0) == 0 && gflags::GetCommandLineFlagInfo(name.c_str() + 2, &info) &&
+        info.type == "bool") {
+      continue;
+    }
+    return argv[i];
+  }
+  return "";
+}
+
+// A flag of another verb, set on the command line ("mkdir -r"), or "".
+std::string FlagNotFor(const Command& c) {
+  std::vector<gflags::CommandLineFlagInfo> all;
+  gflags::GetAllFlags(&all);
+  for (const auto& f : all) {
+    if (f.is_default || !IsOurFlag(f)) continue;
+    bool allowed = false;
+    for (const char* name : c.flags) allowed = allowed || f.name == name;
+    if (!allowed) return f.name;
+  }
+  return "";
 }
 
 }  // namespace
@@ -78,7 +124,17 @@ int main(int argc, char** argv) {
       break;
     }
   }
+  if (std::string bad = FindUnknownFlag(argc, argv); !bad.empty()) {
+    std::cerr << "meridian: unknown flag " << bad << " (see `meridian COMMAND --help`)\n";
+    return meridian::cli::kExitUsage;
+  }
   gflags::ParseCommandLineNonHelpFlags(&argc, &argv, /*remove_flags=*/true);
+  std::string version;
+  gflags::GetCommandLineOption("version", &version);
+  if (version == "true") {
+    std::cout << "meridian " << gflags::VersionString() << "\n";
+    return 0;
+  }
 
   std::string help;
   gflags::GetCommandLineOption("help", &help);
@@ -101,6 +157,10 @@ int main(int argc, char** argv) {
   if (want_help) {
     PrintCommandHelp(*cmd);
     return 0;
+  }
+  if (std::string other = FlagNotFor(*cmd); !other.empty()) {
+    return meridian::cli::Usage(
+        cmd->name, "flag " + FlagDisplayName(other) + " does not apply to this command");
   }
   args.erase(args.begin());
   return cmd->run(args);

@@ -9,7 +9,10 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 #include <random>
+#include <set>
+#include <string>
 #include <vector>
 
 namespace meridian::objstore {
@@ -180,9 +183,13 @@ class FileStore final : public ObjectStore {
     while (pos != std::string::npos) {
       pos = root_.find('/', pos + 1);
       path = root_.substr(0, pos);
+      if (path.empty()) continue;  // "/" itself
       if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
         return ErrnoStatus("creating bucket directory", path, errno);
       }
+      // Make each level's entry durable in its parent (created now or by someone else).
+      const size_t up = path.rfind('/');
+      if (fsync_) MERIDIAN_RETURN_IF_ERROR(FsyncDir(up == 0 ? "/" : path.substr(0, up)));
     }
     if (!IsDir(root_))
       return Status::InvalidArgument(Describe() + " exists but is not a directory");
@@ -218,22 +225,32 @@ class FileStore final : public ObjectStore {
                                    "child path (file:// stores keys as files)");
   }
 
-  // mkdir -p root_/rel; fsyncs the parent of every directory it creates.
+  // mkdir -p root_/rel. A directory counts as durable only once its entry in
+  // its parent has been fsynced by THIS process: one that another thread or
+  // process just created (EEXIST) may not be yet, and a Put acknowledged
+  // inside it would vanish with it on power loss.
   Status MakeParents(const std::string& rel) const {
     size_t pos = 0;
     while (true) {
       pos = rel.find('/', pos);
       const std::string dir = root_ + "/" + rel.substr(0, pos);
-      if (::mkdir(dir.c_str(), 0755) == 0) {
+      if (!KnownDurable(dir)) {
+        if (::mkdir(dir.c_str(), 0755) != 0) {
+          if (errno == ENOTDIR || (errno == EEXIST && !IsDir(dir))) return Conflict(rel);
+          if (errno != EEXIST) return ErrnoStatus("creating directory", dir, errno);
+        }
         if (fsync_) MERIDIAN_RETURN_IF_ERROR(FsyncDir(dir.substr(0, dir.rfind('/'))));
-      } else if (errno == ENOTDIR || (errno == EEXIST && !IsDir(dir))) {
-        return Conflict(rel);
-      } else if (errno != EEXIST) {
-        return ErrnoStatus("creating directory", dir, errno);
+        std::lock_guard<std::mutex> l(durable_mu_);
+        durable_dirs_.insert(dir);
       }
       if (pos == std::string::npos) return Status::OK();
       ++pos;
     }
+  }
+
+  bool KnownDurable(const std::string& dir) const {
+    std::lock_guard<std::mutex> l(durable_mu_);
+    return durable_dirs_.count(dir) > 0;
   }
 
   // Appends to `keys` every object key under directory `rel` ("" or ending in
@@ -286,6 +303,8 @@ class FileStore final : public ObjectStore {
   const bool fsync_;
   const uint64_t nonce_;
   std::atomic<uint64_t> counter_{0};
+  mutable std::mutex durable_mu_;               // guards durable_dirs_
+  mutable std::set<std::string> durable_dirs_;  // entries fsynced in their parent
 };
 
 }  // namespace

@@ -16,8 +16,7 @@ Status ValidateVolumeName(const std::string& name) {
   return Status::OK();
 }
 
-Result<meta::VolumeConfig> Format(meta::PgConn* c, const FormatOptions& o, bool* created) {
-  *created = false;
+Result<std::optional<meta::VolumeConfig>> CheckFormat(meta::PgConn* c, const FormatOptions& o) {
   MERIDIAN_RETURN_IF_ERROR(ValidateVolumeName(o.name));
   if (o.block_size < kMinBlockSize || o.block_size > kMaxBlockSize ||
       (o.block_size & (o.block_size - 1)) != 0) {
@@ -26,31 +25,46 @@ Result<meta::VolumeConfig> Format(meta::PgConn* c, const FormatOptions& o, bool*
   }
   MERIDIAN_RETURN_IF_ERROR(meta::Migrate(c));
   auto existing = meta::LoadVolume(c);
-  if (existing.ok()) {
-    const meta::VolumeConfig& v = *existing;
-    auto differs = [&](const char* what, const std::string& have, const std::string& want) {
-      return Status::FailedPrecondition(
-          "metadata database " + c->target() + " already holds volume '" + v.name + "' with " +
-          what + " " + have + " (asked for " + want +
-          "); formatting again would orphan its data: use a new database to start over");
-    };
-    if (v.name != o.name) return differs("name", v.name, o.name);
-    if (v.bucket != o.bucket) return differs("bucket", v.bucket, o.bucket);
-    if (v.block_size != o.block_size) {
-      return differs("block size", std::to_string(v.block_size), std::to_string(o.block_size));
+  if (!existing.ok()) {
+    if (existing.status().code() == Code::kFailedPrecondition) {
+      return std::optional<meta::VolumeConfig>();
     }
-    if (v.compression != o.compression) {
-      return differs("compression", CompressionName(v.compression), CompressionName(o.compression));
-    }
-    return v;
+    return existing.status();
   }
+  const meta::VolumeConfig& v = *existing;
+  auto differs = [&](const char* what, const std::string& have, const std::string& want) {
+    return Status::FailedPrecondition(
+        "metadata database " + c->target() + " already holds volume '" + v.name + "' whose " +
+        what + " is " + have + ", not " + want +
+        "; formatting again would orphan its data: use a new database to start over");
+  };
+  if (v.name != o.name) return differs("name", v.name, o.name);
+  if (v.bucket != o.bucket) return differs("bucket", v.bucket, o.bucket);
+  if (v.block_size != o.block_size) {
+    return differs("block size", std::to_string(v.block_size), std::to_string(o.block_size));
+  }
+  if (v.compression != o.compression) {
+    return differs("compression", CompressionName(v.compression), CompressionName(o.compression));
+  }
+  return std::optional<meta::VolumeConfig>(v);
+}
+
+Result<meta::VolumeConfig> Format(meta::PgConn* c, const FormatOptions& o, bool* created) {
+  *created = false;
+  MERIDIAN_ASSIGN_OR_RETURN(auto existing, CheckFormat(c, o));
+  if (existing) return *existing;
   Status st = c->Run(
       "INSERT INTO volume (name, uuid, bucket, endpoint, block_size, compression, role)"
       " VALUES ($1, gen_random_uuid()::text, $2, $3, $4, $5, 'primary')",
       {meta::Param::Text(o.name), meta::Param::Text(o.bucket), meta::Param::Text(o.endpoint),
        meta::Param::Int(o.block_size), meta::Param::Text(CompressionName(o.compression))});
-  if (!st.ok() && st.code() != Code::kAlreadyExists) return st;  // a racing format won
-  *created = st.ok();
+  if (!st.ok() && st.code() != Code::kAlreadyExists) return st;
+  if (!st.ok()) {  // a racing format won: its settings must match ours too
+    MERIDIAN_ASSIGN_OR_RETURN(existing, CheckFormat(c, o));
+    if (existing) return *existing;
+    return st;
+  }
+  *created = true;
   return meta::LoadVolume(c);
 }
 

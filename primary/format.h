@@ -2,6 +2,7 @@
 // Thread-safety: stateless functions.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "common/block.h"
@@ -24,6 +25,11 @@ struct FormatOptions {
 // volume, bucket, block size or compression is refused: nothing stored is
 // ever reinterpreted. `*created` says which happened.
 Result<meta::VolumeConfig> Format(meta::PgConn* c, const FormatOptions& o, bool* created);
+
+// The checks of Format without the insert: migrates the schema and returns the
+// recorded volume if it matches `o`, nullopt if there is none yet, or the
+// error Format would give. Lets a caller refuse before touching a bucket.
+Result<std::optional<meta::VolumeConfig>> CheckFormat(meta::PgConn* c, const FormatOptions& o);
 
 Status ValidateVolumeName(const std::string& name);
 

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -88,7 +89,6 @@ Status Scan(const std::string& local, const std::string& dest, std::vector<Entry
   fs::recursive_directory_iterator it(local, fs::directory_options::none, ec), end;
   if (ec) return Status::IOError("cannot list " + local + ": " + ec.message());
   for (; it != end; it.increment(ec)) {
-    if (ec) return Status::IOError("cannot list " + local + ": " + ec.message());
     const std::string path = it->path().string();
     if (lstat(path.c_str(), &st) != 0) return Status::IOError(ErrnoText("cannot stat " + path));
     int k = kind_of(st);
@@ -97,6 +97,14 @@ Status Scan(const std::string& local, const std::string& dest, std::vector<Entry
     std::string d = dest == "/" ? "/" + rel : dest + "/" + rel;
     MERIDIAN_RETURN_IF_ERROR(SplitPath(d).status().With("source " + path));
     out->push_back({static_cast<Entry::Kind>(k), path, d, st});
+  }
+  // Path order: deterministic, and a directory still precedes its contents.
+  std::sort(out->begin() + 1, out->end(),
+            [](const Entry& a, const Entry& b) { return a.src < b.src; });
+  // A failed step ends the iteration with `ec` set: never import half a tree.
+  if (ec) {
+    return Status::IOError("cannot list everything under " + local + ": " + ec.message() +
+                           " (fix the permissions; nothing was imported)");
   }
   return Status::OK();
 }
@@ -187,17 +195,31 @@ Result<ImportStats> Importer::Run(const std::string& local, const std::string& d
     }
   }
   std::atomic<uint64_t> files_done{0}, bytes_done{0}, stored{0}, imported_bytes{0};
-  const int threads = std::max(1, options_.threads);
+  const int threads = std::clamp(options_.threads, 1, 64);
   const uint32_t bs = volume_.block_size;
+  // Every worker's connection before any work: one that is refused (e.g. by
+  // max_connections) fails the import up front, not a random subset of files.
+  std::vector<std::unique_ptr<meta::PgConn>> conns;
+  for (int t = 0; t < threads; ++t) {
+    auto c = meta::PgConn::Connect(conninfo_);
+    if (!c.ok()) {
+      return c.status().With("opening database connection " + std::to_string(t + 1) + " of " +
+                             std::to_string(threads) +
+                             " (lower --threads or raise PostgreSQL's max_connections)");
+    }
+    conns.push_back(std::move(c).value());
+  }
   BoundedQueue<Task> queue(static_cast<size_t>(threads));
   std::vector<std::thread> workers;
-  std::vector<Status> worker_status(threads);
 
   auto finish = [&](FileJob& job, NamespaceWriter& w) {
     Status s;
     if (job.failed) {
       std::lock_guard<std::mutex> l(job.mu);
       s = Status::IOError(job.error);
+    } else if (struct stat now; fstat(job.fd, &now) != 0 || now.st_size != job.entry.st.st_size ||
+                                MtimeNs(now) != MtimeNs(job.entry.st)) {
+      s = Status::IOError(job.entry.src + " changed while being imported: run import again");
     } else {
       s = w.CommitFile(job.entry.dest, AttrOf(job.entry.st), job.entry.st.st_size, job.refs, bs)
               .status();
@@ -215,16 +237,13 @@ Result<ImportStats> Importer::Run(const std::string& local, const std::string& d
 
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&, t] {
-      auto conn = meta::PgConn::Connect(conninfo_);
-      if (!conn.ok()) worker_status[t] = conn.status();
-      std::unique_ptr<NamespaceWriter> w;
-      if (conn.ok()) w = std::make_unique<NamespaceWriter>(conn->get());
+      NamespaceWriter w(conns[t].get());
       std::string raw, enc;
       Task task;
       while (queue.Pop(&task)) {
         FileJob& job = *task.job;
         size_t nblocks = job.ids.size();
-        if (nblocks > 0 && !job.failed && w) {
+        if (nblocks > 0 && !job.failed) {
           uint64_t off = static_cast<uint64_t>(task.index) * bs;
           size_t want = std::min<uint64_t>(bs, job.entry.st.st_size - off);
           raw.resize(want);
@@ -245,15 +264,7 @@ Result<ImportStats> Importer::Run(const std::string& local, const std::string& d
             }
           }
         }
-        if (!w) job.Fail(worker_status[t].ToString());
-        if (nblocks == 0 || job.remaining.fetch_sub(1) == 1) {
-          if (w) {
-            finish(job, *w);
-          } else {
-            files_done++;
-            note_error(job.entry.dest, worker_status[t]);
-          }
-        }
+        if (nblocks == 0 || job.remaining.fetch_sub(1) == 1) finish(job, w);
         task = Task{};
       }
     });
@@ -275,9 +286,19 @@ Result<ImportStats> Importer::Run(const std::string& local, const std::string& d
     }
   });
 
+  Status fatal;  // the main connection failed: stop producing
   for (const Entry& e : entries) {
     if (e.kind != Entry::kFile) continue;
     auto have = cat.Resolve(e.dest);
+    if (!have.ok() && !have.status().IsNotFound()) {
+      if (have.status().code() == Code::kUnavailable) {
+        fatal = have.status();
+        break;
+      }
+      note_error(e.dest, have.status());
+      files_done++;
+      continue;
+    }
     if (have.ok() && have->kind == meta::FileKind::kFile &&
         have->size == static_cast<uint64_t>(e.st.st_size) && have->mtime_ns == MtimeNs(e.st)) {
       std::lock_guard<std::mutex> l(mu);
@@ -288,15 +309,28 @@ Result<ImportStats> Importer::Run(const std::string& local, const std::string& d
     }
     auto job = std::make_shared<FileJob>();
     job->entry = e;
-    job->fd = open(e.src.c_str(), O_RDONLY | O_CLOEXEC);
-    if (job->fd < 0) {
+    // The file read must be the file scanned: not a symlink or FIFO swapped in
+    // since, not rewritten in between.
+    job->fd = open(e.src.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    struct stat now;
+    if (job->fd < 0 || fstat(job->fd, &now) != 0) {
       note_error(e.dest, Status::IOError(ErrnoText("cannot open " + e.src)));
+      files_done++;
+      continue;
+    }
+    if (!S_ISREG(now.st_mode) || now.st_dev != e.st.st_dev || now.st_ino != e.st.st_ino ||
+        now.st_size != e.st.st_size || MtimeNs(now) != MtimeNs(e.st)) {
+      note_error(e.dest, Status::IOError(e.src + " changed since it was listed: run import again"));
       files_done++;
       continue;
     }
     size_t nblocks = (static_cast<uint64_t>(e.st.st_size) + bs - 1) / bs;
     if (nblocks > 0) {
       auto ids = writer.AllocateBlockIds(nblocks);
+      if (!ids.ok() && ids.status().code() == Code::kUnavailable) {
+        fatal = ids.status();
+        break;
+      }
       if (!ids.ok()) {
         note_error(e.dest, ids.status());
         files_done++;
@@ -320,6 +354,10 @@ Result<ImportStats> Importer::Run(const std::string& local, const std::string& d
   tick_cv.notify_all();
   ticker.join();
 
+  if (!fatal.ok()) {
+    return fatal.With("import stopped after committing " + std::to_string(stats.files) +
+                      " files (run it again to continue)");
+  }
   stats.bytes = imported_bytes;
   stats.stored_bytes = stored;
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -12,8 +12,9 @@
 // stays near threads x 2 blocks. The worker that stores a file's last block
 // commits the file on its own database connection.
 //
-// Thread-safety: Run() is called once, from one thread; callbacks are invoked
-// from worker threads but never concurrently with each other.
+// Thread-safety: Run() is called once, from one thread. on_committed is called
+// from worker threads, never concurrently with itself; on_progress from a
+// ticker thread, possibly while on_committed runs.
 #pragma once
 
 #include <cstdint>
@@ -57,8 +58,9 @@ class Importer {
   // Imports `local` (a directory's contents, a file, or a symlink) to the
   // volume path `dest`. A directory's contents land under `dest` (created with
   // parents); a file lands at `dest`, or inside it if `dest` is a directory.
-  // Per-entry failures are counted in the stats; only set-up failures (bad
-  // source, no database) return an error.
+  // Per-entry failures are counted in the stats; set-up failures (bad or
+  // unreadable source, no database) and a lost database connection return an
+  // error. `threads` is clamped to 1..64.
   Result<ImportStats> Run(const std::string& local, const std::string& dest);
 
  private:

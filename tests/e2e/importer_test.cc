@@ -1,0 +1,98 @@
+// The importer's acknowledgement rule at library level: a file whose block
+// upload fails is never committed (nothing half-visible), the other files
+// are, the failure is reported, and a rerun completes the import.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+
+#include "meta/catalog.h"
+#include "objstore/mem_store.h"
+#include "primary/format.h"
+#include "primary/importer.h"
+#include "tests/e2e/e2e_util.h"
+#include "tests/harness/pg_cluster.h"
+#include "tests/harness/status_matchers.h"
+
+namespace meridian::e2e {
+namespace {
+
+// Passes everything through to a real store but fails the Put of one key.
+class FailOnePut : public objstore::ObjectStore {
+ public:
+  explicit FailOnePut(objstore::ObjectStore* inner) : inner_(inner) {}
+  std::atomic<int> fail_at{-1};  // the Nth Put (0-based) fails; -1 = none
+  std::atomic<int> puts{0};
+  Status Put(const std::string& key, std::string_view data) override {
+    if (puts++ == fail_at) return Status::Unavailable("injected failure for " + key);
+    return inner_->Put(key, data);
+  }
+  Result<std::string> Get(const std::string& k, uint64_t o, int64_t l) override {
+    return inner_->Get(k, o, l);
+  }
+  Result<objstore::ObjectInfo> Head(const std::string& k) override { return inner_->Head(k); }
+  Status Delete(const std::string& k) override { return inner_->Delete(k); }
+  Result<objstore::ListPage> List(const std::string& p, const std::string& t, int m) override {
+    return inner_->List(p, t, m);
+  }
+  Status CreateBucket() override { return inner_->CreateBucket(); }
+  std::string Describe() const override { return inner_->Describe(); }
+
+ private:
+  objstore::ObjectStore* inner_;
+};
+
+TEST(Importer, AFailedBlockUploadNeverCommitsItsFile) {
+  ASSERT_OK_AND_ASSIGN(auto db, harness::NewTestDatabase());
+  ASSERT_OK_AND_ASSIGN(auto conn, meta::PgConn::Connect(db.conninfo));
+  bool created = false;
+  ASSERT_OK_AND_ASSIGN(
+      meta::VolumeConfig vol,
+      primary::Format(conn.get(), {"vol", "mem://x", "", 64 << 10, Compression::kNone}, &created));
+  harness::TempDir src("meridian-importer");
+  // Three files of 4 blocks each, one thread: Put 6 is a middle block of
+  // the second file imported.
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_OK(WriteRandomFile(src.Sub("f" + std::to_string(i)), 4 * (64 << 10), i));
+  }
+  auto mem = objstore::NewMemStore();
+  FailOnePut store(mem.get());
+  store.fail_at = 6;
+  primary::ImportOptions opts;
+  opts.threads = 1;
+  primary::Importer importer(db.conninfo, vol, &store, opts);
+  ASSERT_OK_AND_ASSIGN(primary::ImportStats stats, importer.Run(src.path(), "/t"));
+  EXPECT_EQ(stats.files, 2u);
+  EXPECT_EQ(stats.failed, 1u);
+  ASSERT_EQ(stats.errors.size(), 1u);
+  EXPECT_NE(stats.errors[0].find("injected failure"), std::string::npos) << stats.errors[0];
+  // Exactly the file whose block failed is missing; the others are complete.
+  meta::Catalog cat(conn.get());
+  int missing = 0;
+  for (int i = 0; i < 3; ++i) {
+    std::string path = "/t/f" + std::to_string(i);
+    auto a = cat.Resolve(path);
+    if (stats.errors[0].rfind(path + ":", 0) == 0) {
+      EXPECT_TRUE(a.status().IsNotFound()) << path << " has a lost block but is visible";
+      ++missing;
+    } else {
+      ASSERT_TRUE(a.ok()) << path;
+      EXPECT_EQ(a->size, 4u * (64 << 10));
+    }
+  }
+  EXPECT_EQ(missing, 1) << stats.errors[0];
+
+  // The rerun uploads only what is missing and completes.
+  primary::Importer again(db.conninfo, vol, &store, opts);
+  ASSERT_OK_AND_ASSIGN(primary::ImportStats s2, again.Run(src.path(), "/t"));
+  EXPECT_EQ(s2.files, 1u);
+  EXPECT_EQ(s2.skipped, 2u);
+  EXPECT_EQ(s2.failed, 0u);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_OK_AND_ASSIGN(meta::Attr f, cat.Resolve("/t/f" + std::to_string(i)));
+    EXPECT_EQ(f.size, 4u * (64 << 10));
+  }
+}
+
+}  // namespace
+}  // namespace meridian::e2e
