@@ -39,6 +39,8 @@ struct BlockRef {
   uint32_t stored_length = 0;  // bytes in the object
   Compression compression = Compression::kNone;
   Sha256Digest checksum{};  // SHA-256 of the stored bytes
+
+  bool operator==(const BlockRef&) const = default;
 };
 
 // "<volume>/blocks/<id%256 hex2>/<id/256%256 hex2>/<id hex16>". The two fan-out
