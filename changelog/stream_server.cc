@@ -1,0 +1,487 @@
+// The site-link server: one ROUTER socket, one thread, per-mirror state.
+//
+// Threads: the server thread owns router_, wake_rx_, peers_ and all calls into
+// the LogSource. Notify() (any thread) writes one byte to wake_tx_ under
+// wake_mu_; Mirrors() (any thread) copies mirrors_ under mirrors_mu_. Lock
+// order: the two mutexes are never held together.
+//
+// Snapshots: LogSource::Snapshot pushes chunks through a callback on the
+// server thread, so this version runs it to completion and buffers the chunks
+// in the peer's state; they leave only as credit allows (the credit rule holds,
+// memory is O(snapshot)). A bounded producer thread needs a LogSource that may
+// be called off the server thread.
+#include <glog/logging.h>
+
+#include <atomic>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "changelog/stream_io.h"
+#include "changelog/stream_server.h"
+#include "changelog/stream_zap.h"
+
+namespace meridian::changelog {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using link::Header;
+using link::Type;
+
+struct Peer {
+  std::string routing_id;
+  std::string public_key;  // Z85, from the ZAP User-Id
+  std::string name;
+  uint32_t session = 0;     // of the last valid HELLO
+  uint64_t next_after = 0;  // the next batch starts after this position
+  uint32_t credit = 0;      // batches/chunks it may still be sent
+  uint64_t acked = 0;
+  bool connected = true;
+  Clock::time_point last_seen;
+  Clock::time_point retry_at;  // after EAGAIN, leave it alone until then
+  // A snapshot in progress: BEGIN, chunks (front = next to send), END.
+  bool snapshot = false;
+  bool snapshot_begun = false;
+  uint64_t snapshot_pos = 0;
+  uint64_t chunks_sent = 0;
+  std::deque<std::string> chunks;
+};
+
+class Server final : public StreamServer {
+ public:
+  Server(Options options, LogSource* source, BatchSpanFn span)
+      : options_(std::move(options)), source_(source), span_(std::move(span)) {}
+  ~Server() override;
+
+  Status Init();
+  std::string endpoint() const override { return endpoint_; }
+  void Notify() override;
+  std::vector<MirrorState> Mirrors() const override;
+
+ private:
+  void Run();
+  void Loop();
+  void HandleMessage(link::Received& in, Clock::time_point now);
+  void HandleHello(Peer& peer, const link::Message& m);
+  bool StartSnapshot(Peer& peer);
+  void PumpAll(Clock::time_point now);
+  void Pump(Peer& peer, Clock::time_point now);
+  bool Send(Peer& peer, const Header& h, const std::string* payload, Clock::time_point now);
+  void SendError(std::string_view routing_id, uint32_t session, uint32_t code, std::string text);
+  void Tick(Clock::time_point now);
+  void RefreshHead();
+  void Publish(const Peer& peer);
+
+  const Options options_;
+  LogSource* const source_;
+  const BatchSpanFn span_;
+  std::string endpoint_;  // set in Init, then immutable
+
+  zmq::context_t ctx_;  // one per server; shut down in the destructor
+  std::unique_ptr<link::ZapHandler> zap_;
+  zmq::socket_t router_;   // server thread only (after Init)
+  zmq::socket_t wake_rx_;  // server thread only (after Init)
+  std::mutex wake_mu_;
+  zmq::socket_t wake_tx_;  // GUARDED_BY(wake_mu_)
+  std::atomic<bool> wake_pending_{false};
+
+  // Server-thread state.
+  std::unordered_map<std::string, Peer> peers_;  // by routing id
+  uint64_t head_ = 0;                            // cached source_->Head()
+  Clock::time_point next_tick_;
+
+  mutable std::mutex mirrors_mu_;
+  std::map<std::string, MirrorState> mirrors_;  // GUARDED_BY(mirrors_mu_); by routing id
+
+  std::thread thread_;
+};
+
+Server::~Server() {
+  ctx_.shutdown();  // blocking calls in the server thread return ETERM
+  if (thread_.joinable()) thread_.join();
+  {
+    std::lock_guard<std::mutex> l(wake_mu_);
+    wake_tx_.close();
+  }
+  router_.close();
+  wake_rx_.close();
+  zap_.reset();
+  ctx_.close();
+}
+
+Status Server::Init() {
+  MERIDIAN_RETURN_IF_ERROR(link::CheckZ85Key(options_.server_keys.secret_key, "server secret key"));
+  if (options_.heartbeat.count() <= 0 || options_.peer_timeout <= options_.heartbeat) {
+    return Status::InvalidArgument("site-link server: need 0 < heartbeat < peer_timeout");
+  }
+  if (options_.batch_max_entries == 0 || options_.batch_max_bytes == 0) {
+    return Status::InvalidArgument("site-link server: batch limits must be positive");
+  }
+  // The ZAP handler must be bound before the CURVE socket binds.
+  MERIDIAN_ASSIGN_OR_RETURN(zap_, link::ZapHandler::Start(&ctx_, options_.allowed_client_keys));
+  try {
+    const std::string wake =
+        "inproc://meridian-stream-wake-" + std::to_string(reinterpret_cast<uintptr_t>(this));
+    wake_rx_ = zmq::socket_t(ctx_, zmq::socket_type::pair);
+    wake_rx_.bind(wake);
+    wake_tx_ = zmq::socket_t(ctx_, zmq::socket_type::pair);
+    wake_tx_.set(zmq::sockopt::linger, 0);
+    wake_tx_.connect(wake);
+
+    router_ = zmq::socket_t(ctx_, zmq::socket_type::router);
+    router_.set(zmq::sockopt::linger, 0);
+    router_.set(zmq::sockopt::router_mandatory, true);
+    router_.set(zmq::sockopt::router_handover, true);  // a reconnecting mirror takes over its id
+    router_.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(options_.max_message_bytes));
+    router_.set(zmq::sockopt::curve_server, true);
+    router_.set(zmq::sockopt::curve_secretkey, options_.server_keys.secret_key);
+    router_.bind(options_.bind);
+    endpoint_ = router_.get(zmq::sockopt::last_endpoint);
+  } catch (const zmq::error_t& e) {
+    return Status::Unavailable("site-link server: binding " + options_.bind + ": " + e.what() +
+                               " (is the port in use or the address wrong?)");
+  }
+  RefreshHead();
+  LOG(INFO) << "site-link server listening on " << endpoint_ << " ("
+            << options_.allowed_client_keys.size() << " allowed mirror keys)";
+  thread_ = std::thread([this] { Run(); });
+  return Status::OK();
+}
+
+void Server::Notify() {
+  if (wake_pending_.exchange(true)) return;  // a wake-up is already on its way
+  std::lock_guard<std::mutex> l(wake_mu_);
+  try {
+    (void)wake_tx_.send(zmq::str_buffer("w"), zmq::send_flags::dontwait);
+  } catch (const zmq::error_t&) {
+    // Shutting down: nothing to wake.
+  }
+}
+
+std::vector<MirrorState> Server::Mirrors() const {
+  std::lock_guard<std::mutex> l(mirrors_mu_);
+  std::vector<MirrorState> out;
+  for (const auto& [id, m] : mirrors_) out.push_back(m);
+  return out;
+}
+
+void Server::Publish(const Peer& peer) {
+  MirrorState m;
+  m.name = peer.name;
+  m.public_key = peer.public_key;
+  m.acked = peer.acked;
+  m.connected = peer.connected;
+  m.last_seen = std::chrono::system_clock::now() -
+                std::chrono::duration_cast<std::chrono::system_clock::duration>(Clock::now() -
+                                                                                peer.last_seen);
+  std::lock_guard<std::mutex> l(mirrors_mu_);
+  mirrors_[peer.routing_id] = std::move(m);
+}
+
+void Server::Run() {
+  try {
+    Loop();
+  } catch (const zmq::error_t& e) {
+    if (e.num() != ETERM) LOG(ERROR) << "site-link server stopped: " << e.what();
+  }
+}
+
+void Server::Loop() {
+  next_tick_ = Clock::now() + options_.heartbeat;
+  link::Received in;
+  for (;;) {
+    zmq::pollitem_t items[] = {{router_.handle(), 0, ZMQ_POLLIN, 0},
+                               {wake_rx_.handle(), 0, ZMQ_POLLIN, 0}};
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_tick_ - Clock::now());
+    // Peers that hit EAGAIN are retried after a short pause.
+    for (const auto& [id, p] : peers_) {
+      if (p.retry_at > Clock::now()) wait = std::min(wait, std::chrono::milliseconds(10));
+    }
+    try {
+      zmq::poll(items, 2, std::max(wait, std::chrono::milliseconds(0)));
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;
+    }
+    Clock::time_point now = Clock::now();
+    if (items[1].revents & ZMQ_POLLIN) {
+      zmq::message_t drop;
+      while (wake_rx_.recv(drop, zmq::recv_flags::dontwait)) {
+      }
+      // After draining and before reading the head: a Notify() that still
+      // saw `true` is covered by the RefreshHead() below; a later one sends a
+      // new byte.
+      wake_pending_ = false;
+      RefreshHead();
+    }
+    // Bounded drain so that a chatty peer cannot starve the others' batches.
+    for (int i = 0; i < 256 && link::RecvBounded(router_, 3, options_.max_message_bytes, &in);
+         ++i) {
+      HandleMessage(in, now);
+    }
+    if (now >= next_tick_) {
+      Tick(now);
+      next_tick_ = now + options_.heartbeat;
+    }
+    PumpAll(now);
+  }
+}
+
+void Server::RefreshHead() {
+  Result<uint64_t> head = source_->Head();
+  if (head.ok()) {
+    head_ = *head;
+  } else {
+    LOG_EVERY_N(WARNING, 100) << "site-link server: reading the log head: "
+                              << head.status().ToString();
+  }
+}
+
+void Server::HandleMessage(link::Received& in, Clock::time_point now) {
+  if (in.frames.empty()) return;
+  const std::string routing_id = in.frames[0].to_string();
+  if (in.oversized || in.frames.size() < 2) {
+    LOG_EVERY_N(WARNING, 100) << "site-link server: dropped an oversized or empty message from "
+                              << in.user_id;
+    return;
+  }
+  Result<link::Message> parsed =
+      link::ParseMessage(link::Views(in.frames, 1), options_.max_message_bytes);
+  if (!parsed.ok()) {
+    if (link::IsHelloOfOtherVersion(in.frames[1].to_string_view())) {
+      SendError(routing_id, 0, link::kErrVersion,
+                "this primary speaks site-link protocol version " + std::to_string(link::kVersion));
+    }
+    LOG_EVERY_N(WARNING, 100) << "site-link server: dropped a message from mirror key "
+                              << in.user_id << ": " << parsed.status().ToString();
+    return;
+  }
+  const link::Message& m = *parsed;
+  auto it = peers_.find(routing_id);
+  if (m.header.type == Type::kHello) {
+    if (it == peers_.end() || it->second.public_key != in.user_id) {
+      Peer fresh;
+      fresh.routing_id = routing_id;
+      fresh.public_key = in.user_id;
+      it = peers_.insert_or_assign(routing_id, std::move(fresh)).first;
+    }
+    it->second.last_seen = now;
+    it->second.connected = true;
+    HandleHello(it->second, m);
+    return;
+  }
+  if (it == peers_.end() || it->second.session == 0 || it->second.public_key != in.user_id) {
+    if (m.header.type == Type::kAck || m.header.type == Type::kHeartbeat) {
+      SendError(routing_id, m.header.session, link::kErrNoSession, "send HELLO first");
+    } else {
+      LOG_EVERY_N(WARNING, 100) << "site-link server: unexpected " << link::TypeName(m.header.type)
+                                << " from a mirror without a session";
+    }
+    return;
+  }
+  Peer& peer = it->second;
+  const bool was_connected = peer.connected;
+  peer.last_seen = now;
+  peer.connected = true;
+  if (!was_connected) LOG(INFO) << "site-link: mirror " << peer.name << " is back";
+  switch (m.header.type) {
+    case Type::kAck:
+    case Type::kHeartbeat:
+      if (m.header.session != peer.session) break;  // from before the last HELLO
+      peer.acked = std::max(peer.acked, m.header.a);
+      if (m.header.type == Type::kAck) {
+        peer.credit = std::min<uint64_t>(link::kMaxCredit, uint64_t{peer.credit} + m.header.credit);
+      }
+      break;
+    default:
+      LOG_EVERY_N(WARNING, 100) << "site-link server: mirror " << peer.name << " sent "
+                                << link::TypeName(m.header.type) << ", which only servers send";
+      break;
+  }
+  if (!was_connected || m.header.type == Type::kAck) Publish(peer);
+}
+
+void Server::HandleHello(Peer& peer, const link::Message& m) {
+  peer.name = m.payload;
+  peer.session = m.header.session;
+  peer.next_after = m.header.a;
+  peer.acked = m.header.a;
+  peer.credit = m.header.credit;
+  peer.retry_at = {};
+  peer.snapshot = false;
+  peer.chunks.clear();
+  LOG(INFO) << "site-link: mirror " << peer.name << " (key " << peer.public_key
+            << ") subscribed after " << m.header.a << " with credit " << m.header.credit;
+  RefreshHead();
+  Result<uint64_t> oldest = source_->Oldest();
+  if (!oldest.ok()) {
+    LOG(WARNING) << "site-link server: reading the oldest log position: "
+                 << oldest.status().ToString();
+    SendError(peer.routing_id, peer.session, link::kErrServer, "primary cannot read its log");
+    peer.session = 0;
+  } else if (m.header.a + 1 < *oldest) {
+    StartSnapshot(peer);
+  } else if (m.header.a > head_) {
+    LOG(WARNING) << "site-link: mirror " << peer.name << " claims position " << m.header.a
+                 << " beyond the primary's head " << head_ << "; it will wait";
+  }
+  Publish(peer);
+}
+
+bool Server::StartSnapshot(Peer& peer) {
+  LOG(INFO) << "site-link: mirror " << peer.name << " is behind the log retention; snapshotting";
+  peer.chunks.clear();
+  Status st = source_->Snapshot(
+      [&](uint64_t s) {
+        peer.snapshot_pos = s;
+        return Status::OK();
+      },
+      [&](std::string chunk) {
+        peer.chunks.push_back(std::move(chunk));
+        return Status::OK();
+      });
+  if (!st.ok()) {
+    LOG(WARNING) << "site-link server: snapshot for " << peer.name << " failed: " << st.ToString();
+    peer.chunks.clear();
+    SendError(peer.routing_id, peer.session, link::kErrServer, "primary failed to snapshot");
+    peer.session = 0;
+    return false;
+  }
+  peer.snapshot = true;
+  peer.snapshot_begun = false;
+  peer.chunks_sent = 0;
+  LOG(INFO) << "site-link: snapshot for " << peer.name << " at " << peer.snapshot_pos << ": "
+            << peer.chunks.size() << " chunks";
+  return true;
+}
+
+void Server::PumpAll(Clock::time_point now) {
+  for (auto& [id, peer] : peers_) {
+    if (peer.connected && peer.session != 0 && peer.retry_at <= now) Pump(peer, now);
+  }
+}
+
+void Server::Pump(Peer& peer, Clock::time_point now) {
+  Header h;
+  h.session = peer.session;
+  for (;;) {
+    if (peer.snapshot) {
+      h.a = peer.snapshot_pos;
+      if (!peer.snapshot_begun) {
+        h.type = Type::kSnapshotBegin;
+        h.b = 0;
+        if (!Send(peer, h, nullptr, now)) return;
+        peer.snapshot_begun = true;
+      } else if (!peer.chunks.empty()) {
+        if (peer.credit == 0) return;
+        h.type = Type::kSnapshotChunk;
+        h.b = peer.chunks_sent;
+        if (!Send(peer, h, &peer.chunks.front(), now)) return;
+        peer.chunks.pop_front();
+        ++peer.chunks_sent;
+        --peer.credit;
+      } else {
+        h.type = Type::kSnapshotEnd;
+        h.b = peer.chunks_sent;
+        if (!Send(peer, h, nullptr, now)) return;
+        peer.snapshot = false;
+        peer.next_after = peer.snapshot_pos;
+      }
+      continue;
+    }
+    if (peer.credit == 0 || peer.next_after >= head_) return;
+    Result<std::string> frame =
+        source_->ReadBatch(peer.next_after, options_.batch_max_entries, options_.batch_max_bytes);
+    if (!frame.ok()) {
+      LOG_EVERY_N(WARNING, 100) << "site-link server: reading the log after " << peer.next_after
+                                << ": " << frame.status().ToString();
+      return;
+    }
+    if (frame->empty()) return;
+    Result<BatchSpan> span = span_(*frame);
+    if (!span.ok() || span->first > span->last) {
+      LOG_EVERY_N(ERROR, 100) << "site-link server: unreadable batch after " << peer.next_after
+                              << ": " << (span.ok() ? "bad range" : span.status().ToString());
+      return;
+    }
+    if (span->first != peer.next_after + 1) {
+      Result<uint64_t> oldest = source_->Oldest();
+      if (oldest.ok() && peer.next_after + 1 < *oldest) {  // retention passed it meanwhile
+        if (!StartSnapshot(peer)) return;
+        continue;
+      }
+      LOG_EVERY_N(ERROR, 100) << "site-link server: log gap: asked after " << peer.next_after
+                              << ", got a batch from " << span->first;
+      return;
+    }
+    h.type = Type::kBatch;
+    h.a = span->first;
+    h.b = span->last;
+    if (!Send(peer, h, &*frame, now)) return;  // dropped; read again on retry
+    peer.next_after = span->last;
+    --peer.credit;
+  }
+}
+
+bool Server::Send(Peer& peer, const Header& h, const std::string* payload, Clock::time_point now) {
+  try {
+    if (link::SendNoWait(router_, peer.routing_id, h, payload)) return true;
+    peer.retry_at = now + std::chrono::milliseconds(10);  // queue full: never block
+    VLOG(1) << "site-link: send queue to " << peer.name << " full; retrying later";
+  } catch (const zmq::error_t& e) {
+    if (e.num() == ETERM) throw;
+    if (e.num() != EHOSTUNREACH)
+      LOG(WARNING) << "site-link: sending to " << peer.name << ": " << e.what();
+    peer.connected = false;  // gone; a new HELLO revives it
+    Publish(peer);
+  }
+  return false;
+}
+
+void Server::SendError(std::string_view routing_id, uint32_t session, uint32_t code,
+                       std::string text) {
+  Header h;
+  h.type = Type::kError;
+  h.session = session;
+  h.credit = code;
+  try {
+    (void)link::SendNoWait(router_, routing_id, h, &text);
+  } catch (const zmq::error_t& e) {
+    if (e.num() == ETERM) throw;
+  }
+}
+
+void Server::Tick(Clock::time_point now) {
+  RefreshHead();
+  for (auto& [id, peer] : peers_) {
+    if (!peer.connected) continue;
+    if (now - peer.last_seen > options_.peer_timeout) {
+      peer.connected = false;
+      LOG(INFO) << "site-link: mirror " << peer.name << " silent for "
+                << options_.peer_timeout.count() << " ms; marked disconnected";
+      Publish(peer);
+      continue;
+    }
+    if (peer.session == 0) continue;
+    Header h;
+    h.type = Type::kHeartbeat;
+    h.session = peer.session;
+    h.a = head_;
+    Send(peer, h, nullptr, now);
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<StreamServer>> StartStreamServer(StreamServer::Options options,
+                                                        LogSource* source, BatchSpanFn span) {
+  if (source == nullptr || !span) {
+    return Status::InvalidArgument("site-link server needs a log source and a batch reader");
+  }
+  auto server = std::make_unique<Server>(std::move(options), source, std::move(span));
+  MERIDIAN_RETURN_IF_ERROR(server->Init());
+  return std::unique_ptr<StreamServer>(std::move(server));
+}
+
+}  // namespace meridian::changelog

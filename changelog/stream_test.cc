@@ -1,0 +1,481 @@
+// Site-link tests over real ZeroMQ CURVE sockets on 127.0.0.1 (OS-chosen
+// ports). The log is an in-memory fake whose batch frames are
+// "batch:<first>-<last>:<padding>", so the tests can check order and gaps; the
+// transport treats them as opaque and learns positions through a BatchSpanFn.
+#include <glog/logging.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "changelog/stream.h"
+#include "changelog/stream_protocol.h"
+#include "changelog/stream_server.h"
+
+namespace meridian::changelog {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+Result<BatchSpan> ParseSpan(std::string_view frame) {
+  BatchSpan s;
+  std::string head(frame.substr(0, 64));
+  if (std::sscanf(head.c_str(), "batch:%" SCNu64 "-%" SCNu64, &s.first, &s.last) != 2) {
+    return Status::Corruption("not a fake batch frame");
+  }
+  return s;
+}
+
+// Entries 1..head, of which oldest..head are retained; thread-safe.
+class FakeLog : public LogSource {
+ public:
+  explicit FakeLog(uint64_t head, size_t entry_bytes = 16)
+      : head_(head), entry_bytes_(entry_bytes) {}
+
+  void Append(uint64_t n) {
+    std::lock_guard<std::mutex> l(mu_);
+    head_ += n;
+  }
+  void SetRetention(uint64_t oldest, uint64_t snapshot_pos, int chunks) {
+    std::lock_guard<std::mutex> l(mu_);
+    oldest_ = oldest;
+    snapshot_pos_ = snapshot_pos;
+    chunks_ = chunks;
+  }
+
+  Result<uint64_t> Head() override {
+    std::lock_guard<std::mutex> l(mu_);
+    return head_;
+  }
+  Result<uint64_t> Oldest() override {
+    std::lock_guard<std::mutex> l(mu_);
+    return oldest_;
+  }
+  Result<std::string> ReadBatch(uint64_t after, size_t max_entries, size_t max_bytes) override {
+    std::lock_guard<std::mutex> l(mu_);
+    const uint64_t first = std::max(after + 1, oldest_);
+    if (first > head_) return std::string();
+    uint64_t n = std::min<uint64_t>(max_entries, head_ - first + 1);
+    n = std::max<uint64_t>(1, std::min<uint64_t>(n, max_bytes / entry_bytes_));
+    std::string frame =
+        "batch:" + std::to_string(first) + "-" + std::to_string(first + n - 1) + ":";
+    frame.resize(frame.size() + n * entry_bytes_, 'x');
+    return frame;
+  }
+  Status Snapshot(const std::function<Status(uint64_t)>& begin,
+                  const std::function<Status(std::string)>& chunk) override {
+    uint64_t pos;
+    int chunks;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      pos = snapshot_pos_;
+      chunks = chunks_;
+    }
+    MERIDIAN_RETURN_IF_ERROR(begin(pos));
+    for (int i = 0; i < chunks; ++i) MERIDIAN_RETURN_IF_ERROR(chunk("chunk:" + std::to_string(i)));
+    return Status::OK();
+  }
+
+ private:
+  std::mutex mu_;
+  uint64_t head_;              // GUARDED_BY(mu_)
+  uint64_t oldest_ = 1;        // GUARDED_BY(mu_)
+  uint64_t snapshot_pos_ = 0;  // GUARDED_BY(mu_)
+  int chunks_ = 0;             // GUARDED_BY(mu_)
+  const size_t entry_bytes_;
+};
+
+CurveKeyPair Keys() {
+  Result<CurveKeyPair> k = GenerateCurveKeyPair();
+  EXPECT_TRUE(k.ok()) << k.status().ToString();
+  return *k;
+}
+
+class StreamTest : public ::testing::Test {
+ protected:
+  StreamServer::Options ServerOptions(std::vector<std::string> allowed) {
+    StreamServer::Options o;
+    o.server_keys = server_keys_;
+    o.allowed_client_keys = std::move(allowed);
+    o.batch_max_entries = 100;
+    o.heartbeat = 200ms;
+    o.peer_timeout = 1000ms;
+    return o;
+  }
+  std::unique_ptr<StreamServer> StartServer(StreamServer::Options o, LogSource* log) {
+    Result<std::unique_ptr<StreamServer>> s = StartStreamServer(std::move(o), log, ParseSpan);
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    return s.ok() ? std::move(s).value() : nullptr;
+  }
+  StreamClient::Options ClientOptions(const std::string& endpoint, const CurveKeyPair& keys,
+                                      const std::string& name) {
+    StreamClient::Options o;
+    o.connect = endpoint;
+    o.server_public_key = server_keys_.public_key;
+    o.client_keys = keys;
+    o.site_name = name;
+    o.heartbeat = 200ms;
+    o.peer_timeout = 1000ms;
+    return o;
+  }
+  std::unique_ptr<StreamClient> Connect(StreamClient::Options o) {
+    Result<std::unique_ptr<StreamClient>> c = StreamClient::Connect(std::move(o));
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    return c.ok() ? std::move(c).value() : nullptr;
+  }
+
+  // Receives batches until `until`, requiring each to start right after *pos;
+  // acks each one if `ack`.
+  static ::testing::AssertionResult Drain(StreamClient* c, uint64_t* pos, uint64_t until, bool ack,
+                                          std::chrono::milliseconds limit = 20s) {
+    const auto deadline = Clock::now() + limit;
+    while (*pos < until) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left <= 0ms) return ::testing::AssertionFailure() << "stuck at " << *pos;
+      Result<StreamClient::Event> ev = c->Next(left);
+      if (!ev.ok()) return ::testing::AssertionFailure() << ev.status().ToString();
+      if (ev->kind == StreamClient::Event::kNone) continue;
+      if (ev->kind != StreamClient::Event::kBatch) {
+        return ::testing::AssertionFailure() << "unexpected event " << ev->kind;
+      }
+      Result<BatchSpan> span = ParseSpan(ev->frame);
+      if (!span.ok() || span->first != *pos + 1) {
+        return ::testing::AssertionFailure()
+               << "after " << *pos << " got " << ev->frame.substr(0, 40);
+      }
+      *pos = span->last;
+      if (ack) {
+        Status st = c->Ack(*pos);
+        if (!st.ok()) return ::testing::AssertionFailure() << st.ToString();
+      }
+    }
+    return ::testing::AssertionSuccess();
+  }
+
+  // A hand-driven DEALER: CURVE with `keys`, or plain if null.
+  zmq::socket_t RawDealer(const std::string& endpoint, const CurveKeyPair* keys,
+                          const std::string& server_key) {
+    zmq::socket_t s(raw_ctx_, zmq::socket_type::dealer);
+    s.set(zmq::sockopt::linger, 0);
+    if (keys != nullptr) {
+      s.set(zmq::sockopt::curve_serverkey, server_key);
+      s.set(zmq::sockopt::curve_publickey, keys->public_key);
+      s.set(zmq::sockopt::curve_secretkey, keys->secret_key);
+    }
+    s.connect(endpoint);
+    return s;
+  }
+  static void SendRaw(zmq::socket_t& s, std::vector<std::string> frames) {
+    zmq::multipart_t m;
+    for (auto& f : frames) m.addstr(std::move(f));
+    m.send(s);
+  }
+  static std::string Hello(uint32_t session, uint64_t after, uint32_t credit) {
+    link::Header h;
+    h.type = link::Type::kHello;
+    h.session = session;
+    h.a = after;
+    h.credit = credit;
+    return link::EncodeHeader(h, 3);
+  }
+  // Counts messages of `type` arriving on `s` within `window`.
+  static int Count(zmq::socket_t& s, link::Type type, std::chrono::milliseconds window) {
+    int n = 0;
+    const auto end = Clock::now() + window;
+    while (Clock::now() < end) {
+      zmq::pollitem_t item{s.handle(), 0, ZMQ_POLLIN, 0};
+      if (zmq::poll(&item, 1, 50ms) == 0) continue;
+      zmq::multipart_t m(s);
+      if (!m.empty() && m[0].size() > 5 &&
+          static_cast<uint8_t>(m[0].data<char>()[5]) == static_cast<uint8_t>(type)) {
+        ++n;
+      }
+    }
+    return n;
+  }
+
+  CurveKeyPair server_keys_ = Keys();
+  CurveKeyPair a_ = Keys();
+  CurveKeyPair b_ = Keys();
+  zmq::context_t raw_ctx_;
+};
+
+TEST_F(StreamTest, KeysAreZ85AndOptionsAreChecked) {
+  EXPECT_EQ(a_.public_key.size(), 40u);
+  EXPECT_EQ(a_.secret_key.size(), 40u);
+  EXPECT_NE(a_.public_key, b_.public_key);
+  FakeLog log(0);
+  StreamServer::Options o = ServerOptions({"not-a-key"});
+  EXPECT_FALSE(StartStreamServer(o, &log, ParseSpan).ok());
+  StreamClient::Options c = ClientOptions("tcp://127.0.0.1:1", a_, "x");
+  c.server_public_key = "short";
+  EXPECT_FALSE(StreamClient::Connect(c).ok());
+}
+
+// 1. Every entry exactly once, in order, with acks.
+TEST_F(StreamTest, DeliversEverythingInOrder) {
+  FakeLog log(10000);
+  auto server = StartServer(ServerOptions({a_.public_key}), &log);
+  ASSERT_NE(server, nullptr);
+  auto client = Connect(ClientOptions(server->endpoint(), a_, "site-a"));
+  ASSERT_TRUE(client->Subscribe(0).ok());
+  uint64_t pos = 0;
+  const auto t0 = Clock::now();
+  EXPECT_TRUE(Drain(client.get(), &pos, 10000, /*ack=*/true));
+  EXPECT_EQ(pos, 10000u);
+  LOG(INFO) << "10000 entries in 100 batches: "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count()
+            << " ms";
+  Result<StreamClient::Event> ev = client->Next(300ms);  // nothing more
+  ASSERT_TRUE(ev.ok());
+  EXPECT_EQ(ev->kind, StreamClient::Event::kNone);
+  EXPECT_TRUE(client->connected());
+}
+
+// 2. Notify() delivers new entries at once, not at the next heartbeat.
+TEST_F(StreamTest, NotifyDeliversLiveEntriesPromptly) {
+  FakeLog log(10);
+  StreamServer::Options so = ServerOptions({a_.public_key});
+  so.heartbeat = 5s;
+  so.peer_timeout = 15s;
+  auto server = StartServer(so, &log);
+  StreamClient::Options co = ClientOptions(server->endpoint(), a_, "site-a");
+  co.heartbeat = 5s;
+  co.peer_timeout = 15s;
+  auto client = Connect(co);
+  ASSERT_TRUE(client->Subscribe(0).ok());
+  uint64_t pos = 0;
+  ASSERT_TRUE(Drain(client.get(), &pos, 10, true));
+  std::this_thread::sleep_for(300ms);  // let the server go idle
+  for (int round = 0; round < 3; ++round) {
+    log.Append(5);
+    const auto t0 = Clock::now();
+    server->Notify();
+    ASSERT_TRUE(Drain(client.get(), &pos, pos + 5, true, 1000ms));
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count() / 1000.0;
+    LOG(INFO) << "live entry delivered " << ms << " ms after Notify()";
+    EXPECT_LT(ms, 1000);
+  }
+}
+
+// 3. A mirror that never acks gets `credit` batches; another gets everything.
+TEST_F(StreamTest, SlowMirrorIsNotFloodedAndStallsNobody) {
+  FakeLog log(5000);
+  auto server = StartServer(ServerOptions({a_.public_key, b_.public_key}), &log);
+  StreamClient::Options slow_options = ClientOptions(server->endpoint(), a_, "slow");
+  slow_options.credit = 4;
+  auto slow = Connect(slow_options);
+  auto fast = Connect(ClientOptions(server->endpoint(), b_, "fast"));
+  ASSERT_TRUE(slow->Subscribe(0).ok());
+  ASSERT_TRUE(fast->Subscribe(0).ok());
+  int slow_batches = 0;
+  uint64_t slow_pos = 0;
+  for (int i = 0; i < 8; ++i) {  // ~1.2 s: ample time to receive more than 4
+    Result<StreamClient::Event> ev = slow->Next(150ms);
+    ASSERT_TRUE(ev.ok());
+    if (ev->kind != StreamClient::Event::kBatch) continue;
+    ++slow_batches;
+    Result<BatchSpan> span = ParseSpan(ev->frame);
+    ASSERT_TRUE(span.ok());
+    EXPECT_EQ(span->first, slow_pos + 1);
+    slow_pos = span->last;
+  }
+  EXPECT_EQ(slow_batches, 4);
+  uint64_t fast_pos = 0;
+  EXPECT_TRUE(Drain(fast.get(), &fast_pos, 5000, true));
+  Result<StreamClient::Event> ev = slow->Next(300ms);
+  ASSERT_TRUE(ev.ok());
+  EXPECT_EQ(ev->kind, StreamClient::Event::kNone);
+  EXPECT_TRUE(slow->connected());  // heartbeats still flow without credit
+  // Acking returns credit: the slow one resumes.
+  ASSERT_TRUE(slow->Ack(slow_pos).ok());
+  EXPECT_TRUE(Drain(slow.get(), &slow_pos, 5000, true));
+}
+
+// 4. Only allow-listed CURVE clients that know the real server key get data.
+TEST_F(StreamTest, RefusesUnknownKeysPlainClientsAndWrongServerKey) {
+  FakeLog log(500);
+  auto server = StartServer(ServerOptions({a_.public_key}), &log);
+  const std::string ep = server->endpoint();
+
+  auto intruder = Connect(ClientOptions(ep, b_, "intruder"));  // b_ is not allowed
+  ASSERT_TRUE(intruder->Subscribe(0).ok());
+  StreamClient::Options wrong = ClientOptions(ep, a_, "wrong-server-key");
+  wrong.server_public_key = Keys().public_key;
+  auto wrong_server = Connect(wrong);
+  ASSERT_TRUE(wrong_server->Subscribe(0).ok());
+  zmq::socket_t plain = RawDealer(ep, nullptr, "");
+  SendRaw(plain, {Hello(1, 0, 8), "raw"});
+
+  auto good = Connect(ClientOptions(ep, a_, "good"));
+  ASSERT_TRUE(good->Subscribe(0).ok());
+  uint64_t pos = 0;
+  EXPECT_TRUE(Drain(good.get(), &pos, 500, true));
+
+  for (StreamClient* c : {intruder.get(), wrong_server.get()}) {
+    Result<StreamClient::Event> ev = c->Next(1200ms);
+    ASSERT_TRUE(ev.ok());
+    EXPECT_EQ(ev->kind, StreamClient::Event::kNone);
+    EXPECT_FALSE(c->connected());
+  }
+  EXPECT_EQ(Count(plain, link::Type::kBatch, 300ms), 0);
+  for (const MirrorState& m : server->Mirrors()) EXPECT_EQ(m.name, "good");
+}
+
+// 5. Behind the retention: BEGIN(s), chunks in order, END(s), batches after s.
+TEST_F(StreamTest, SnapshotThenStream) {
+  FakeLog log(1000);
+  log.SetRetention(/*oldest=*/501, /*snapshot_pos=*/500, /*chunks=*/25);
+  auto server = StartServer(ServerOptions({a_.public_key, b_.public_key}), &log);
+  StreamClient::Options co = ClientOptions(server->endpoint(), a_, "site-a");
+  co.credit = 4;
+  auto client = Connect(co);
+  ASSERT_TRUE(client->Subscribe(0).ok());
+  std::vector<StreamClient::Event> events;
+  while (events.empty() || events.back().kind != StreamClient::Event::kSnapshotEnd) {
+    Result<StreamClient::Event> ev = client->Next(3s);
+    ASSERT_TRUE(ev.ok());
+    ASSERT_NE(ev->kind, StreamClient::Event::kNone) << "stuck after " << events.size();
+    events.push_back(*ev);
+  }
+  ASSERT_EQ(events.size(), 27u);
+  EXPECT_EQ(events[0].kind, StreamClient::Event::kSnapshotBegin);
+  EXPECT_EQ(events[0].pos, 500u);
+  for (int i = 0; i < 25; ++i) {
+    EXPECT_EQ(events[i + 1].kind, StreamClient::Event::kSnapshotChunk);
+    EXPECT_EQ(events[i + 1].frame, "chunk:" + std::to_string(i));
+  }
+  EXPECT_EQ(events[26].pos, 500u);
+  ASSERT_TRUE(client->Ack(500).ok());
+  uint64_t pos = 500;
+  EXPECT_TRUE(Drain(client.get(), &pos, 1000, true));
+
+  // Chunks consume credit: a raw mirror granting 3 and never returning any
+  // receives exactly 3 chunks.
+  zmq::socket_t raw = RawDealer(server->endpoint(), &b_, server_keys_.public_key);
+  SendRaw(raw, {Hello(7, 0, 3), "raw"});
+  EXPECT_EQ(Count(raw, link::Type::kSnapshotChunk, 800ms), 3);
+}
+
+// 6. A new server on the same port: the client resumes after its last ack.
+TEST_F(StreamTest, ReconnectsToRestartedServerAndResumes) {
+  FakeLog log(6000);
+  auto server = StartServer(ServerOptions({a_.public_key}), &log);
+  const std::string ep = server->endpoint();
+  auto client = Connect(ClientOptions(ep, a_, "site-a"));
+  ASSERT_TRUE(client->Subscribe(0).ok());
+  uint64_t pos = 0;
+  ASSERT_TRUE(Drain(client.get(), &pos, 3000, true));
+  server.reset();
+  const auto t0 = Clock::now();
+  StreamServer::Options o = ServerOptions({a_.public_key});
+  o.bind = ep;
+  server = StartServer(o, &log);
+  ASSERT_NE(server, nullptr);
+  EXPECT_TRUE(Drain(client.get(), &pos, 6000, true, 15s));
+  LOG(INFO) << "resumed and caught up "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count()
+            << " ms after the restart";
+  EXPECT_TRUE(client->connected());
+
+  // Down for longer than peer_timeout: the client notices the silence, tears
+  // its socket down and resumes on a new one.
+  server.reset();
+  log.Append(2000);
+  Result<StreamClient::Event> ev = client->Next(1500ms);
+  ASSERT_TRUE(ev.ok());
+  EXPECT_EQ(ev->kind, StreamClient::Event::kNone);
+  EXPECT_FALSE(client->connected());
+  server = StartServer(o, &log);
+  ASSERT_NE(server, nullptr);
+  EXPECT_TRUE(Drain(client.get(), &pos, 8000, true, 15s));
+}
+
+// 7. Garbage from an authenticated peer: logged and dropped; others unaffected.
+TEST_F(StreamTest, SurvivesMalformedMessages) {
+  FakeLog log(1000);
+  auto server = StartServer(ServerOptions({a_.public_key, b_.public_key}), &log);
+  zmq::socket_t evil = RawDealer(server->endpoint(), &b_, server_keys_.public_key);
+  std::string hello = Hello(1, 0, 8);
+  std::string bad_magic = hello;
+  bad_magic[0] = 'X';
+  std::string huge_len = hello;  // declares a 4 GiB payload
+  for (int i = 32; i < 36; ++i) huge_len[i] = '\xff';
+  std::string unknown_type = hello;
+  unknown_type[5] = 99;
+  std::string other_version = hello;
+  other_version[4] = 9;
+  SendRaw(evil, {bad_magic, "raw"});
+  SendRaw(evil, {hello.substr(0, 10)});
+  SendRaw(evil, {huge_len, "raw"});
+  SendRaw(evil, {unknown_type, "raw"});
+  SendRaw(evil, {hello, "raw", "extra", "frames"});
+  SendRaw(evil, {Hello(1, 0, 0), "raw"});  // zero credit
+  SendRaw(evil, {""});
+  SendRaw(evil, {other_version, "raw"});
+  EXPECT_EQ(Count(evil, link::Type::kError, 500ms), 1);  // only the version mismatch is answered
+  EXPECT_TRUE(server->Mirrors().empty());
+
+  auto client = Connect(ClientOptions(server->endpoint(), a_, "site-a"));
+  ASSERT_TRUE(client->Subscribe(0).ok());
+  uint64_t pos = 0;
+  EXPECT_TRUE(Drain(client.get(), &pos, 1000, true));
+}
+
+// 8. Mirrors(): name, key, acked position, connected state.
+TEST_F(StreamTest, MirrorsReportsState) {
+  FakeLog log(1000);
+  auto server = StartServer(ServerOptions({a_.public_key}), &log);
+  auto client = Connect(ClientOptions(server->endpoint(), a_, "site-a"));
+  ASSERT_TRUE(client->Subscribe(0).ok());
+  uint64_t pos = 0;
+  ASSERT_TRUE(Drain(client.get(), &pos, 1000, true));
+  MirrorState m;
+  for (int i = 0; i < 50; ++i) {  // the last ACK is on its way
+    std::vector<MirrorState> all = server->Mirrors();
+    ASSERT_EQ(all.size(), 1u);
+    m = all[0];
+    if (m.acked == 1000) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(m.name, "site-a");
+  EXPECT_EQ(m.public_key, a_.public_key);
+  EXPECT_EQ(m.acked, 1000u);
+  EXPECT_TRUE(m.connected);
+  client.reset();
+  for (int i = 0; i < 100 && server->Mirrors()[0].connected; ++i) std::this_thread::sleep_for(30ms);
+  m = server->Mirrors()[0];
+  EXPECT_FALSE(m.connected);
+  EXPECT_EQ(m.acked, 1000u);
+}
+
+// Not a check: throughput of 1 MiB batches over CURVE on loopback.
+TEST_F(StreamTest, ThroughputOfOneMiBBatches) {
+  constexpr uint64_t kEntries = 16 * 256;  // 64 KiB entries, 16 per batch: 256 MiB
+  FakeLog log(kEntries, 64 << 10);
+  StreamServer::Options so = ServerOptions({a_.public_key});
+  so.batch_max_bytes = 1 << 20;
+  auto server = StartServer(so, &log);
+  StreamClient::Options co = ClientOptions(server->endpoint(), a_, "bench");
+  co.credit = 16;
+  auto client = Connect(co);
+  ASSERT_TRUE(client->Subscribe(0).ok());
+  uint64_t pos = 0;
+  const auto t0 = Clock::now();
+  ASSERT_TRUE(Drain(client.get(), &pos, kEntries, true, 60s));
+  const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::printf(
+      "site-link throughput: 256 x 1 MiB batches over CURVE loopback in %.2f s = %.0f MiB/s\n", s,
+      256 / s);
+}
+
+}  // namespace
+}  // namespace meridian::changelog
