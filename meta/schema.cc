@@ -11,7 +11,7 @@ namespace {
 // Append-only: never edit a migration that has shipped; add a new one.
 const std::vector<std::string>& Migrations() {
   static const std::vector<std::string> kMigrations = {
-      // v1: volume, inodes, dentries, blocks, block GC queue, write serializer.
+      // v1: volume, inodes, dentries, blocks, block GC queue, write serializer, change log.
       R"sql(
 CREATE TABLE volume (
   singleton   boolean PRIMARY KEY DEFAULT true CHECK (singleton),
@@ -24,13 +24,32 @@ CREATE TABLE volume (
   role        text    NOT NULL CHECK (role IN ('primary', 'mirror')),
   created_at  timestamptz NOT NULL DEFAULT now()
 );
--- Every namespace mutation locks this row first, so writers commit one at a
--- time, in the order they took the lock (the change log builds on it).
+-- Every namespace mutation increments `head` first: the row lock makes
+-- writers commit one at a time, and `head` is the position of the newest
+-- change-log entry (a rolled-back mutation rolls its increment back).
 CREATE TABLE write_lock (
   singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-  mutations bigint  NOT NULL DEFAULT 0
+  head      bigint  NOT NULL DEFAULT 0
 );
 INSERT INTO write_lock DEFAULT VALUES;
+-- The change log: one row per committed mutation, positions 1, 2, 3, ...
+-- `body` is a changelog::Change encoded as in docs/changelog-format.md.
+-- A mirror's position in the primary's log. It is updated in the same
+-- transaction as the changes it covers, so a crash resumes exactly once.
+CREATE TABLE site_state (
+  singleton       boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+  applied_pos     bigint  NOT NULL DEFAULT 0,
+  applied_time_ns bigint  NOT NULL DEFAULT 0,  -- commit time of that entry at the primary
+  applied_changes bigint  NOT NULL DEFAULT 0,  -- entries applied (each exactly once)
+  snapshot_pos    bigint  NOT NULL DEFAULT 0   -- position of the last snapshot installed
+);
+INSERT INTO site_state DEFAULT VALUES;
+CREATE TABLE changelog (
+  pos            bigint PRIMARY KEY,
+  commit_time_ns bigint NOT NULL,
+  tenant         bytea  NOT NULL,
+  body           bytea  NOT NULL
+);
 CREATE SEQUENCE inode_seq START 2;  -- inode 1 is the root directory
 CREATE SEQUENCE block_seq START 1;
 CREATE TABLE inodes (

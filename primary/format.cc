@@ -1,5 +1,9 @@
 #include "primary/format.h"
 
+#include <chrono>
+
+#include "changelog/codec.h"
+#include "changelog/entry.h"
 #include "meta/schema.h"
 
 namespace meridian::primary {
@@ -53,11 +57,30 @@ Result<meta::VolumeConfig> Format(meta::PgConn* c, const FormatOptions& o, bool*
   *created = false;
   MERIDIAN_ASSIGN_OR_RETURN(auto existing, CheckFormat(c, o));
   if (existing) return *existing;
-  Status st = c->Run(
-      "INSERT INTO volume (name, uuid, bucket, endpoint, block_size, compression, role)"
-      " VALUES ($1, gen_random_uuid()::text, $2, $3, $4, $5, 'primary')",
-      {meta::Param::Text(o.name), meta::Param::Text(o.bucket), meta::Param::Text(o.endpoint),
-       meta::Param::Int(o.block_size), meta::Param::Text(CompressionName(o.compression))});
+  // The volume record and its change-log entry (position 1) commit together:
+  // mirrors learn the volume from the log like everything else.
+  Status st = meta::InTransaction(c, [&]() -> Status {
+    MERIDIAN_ASSIGN_OR_RETURN(
+        auto r, c->Exec("INSERT INTO volume (name, uuid, bucket, endpoint, block_size,"
+                        " compression, role) VALUES ($1, gen_random_uuid()::text, $2, $3, $4,"
+                        " $5, 'primary') RETURNING uuid",
+                        {meta::Param::Text(o.name), meta::Param::Text(o.bucket),
+                         meta::Param::Text(o.endpoint), meta::Param::Int(o.block_size),
+                         meta::Param::Text(CompressionName(o.compression))}));
+    changelog::Change ch;
+    ch.ops.push_back(changelog::SetVolume{o.name, std::string(r.Get(0, 0)), o.bucket, o.endpoint,
+                                          CompressionName(o.compression), o.block_size});
+    MERIDIAN_ASSIGN_OR_RETURN(auto head,
+                              c->Exec("UPDATE write_lock SET head = head + 1 RETURNING head"));
+    ch.pos = static_cast<uint64_t>(head.GetInt(0, 0));
+    ch.commit_time_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    return c->Run(
+        "INSERT INTO changelog (pos, commit_time_ns, tenant, body) VALUES ($1, $2, '', $3)",
+        {meta::Param::Int(static_cast<int64_t>(ch.pos)), meta::Param::Int(ch.commit_time_ns),
+         meta::Param::Bytes(changelog::EncodeChange(ch))});
+  });
   if (!st.ok() && st.code() != Code::kAlreadyExists) return st;
   if (!st.ok()) {  // a racing format won: its settings must match ours too
     MERIDIAN_ASSIGN_OR_RETURN(existing, CheckFormat(c, o));

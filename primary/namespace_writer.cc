@@ -32,12 +32,28 @@ Status SplitParent(std::string_view path, std::vector<std::string>* parent, std:
 }  // namespace
 
 template <typename F>
-Status NamespaceWriter::Mutate(F&& body) {
-  return meta::InTransaction(c_, [&]() -> Status {
-    MERIDIAN_RETURN_IF_ERROR(
-        c_->Run("UPDATE write_lock SET mutations = mutations + 1"));  // serializes writers
-    return body();
-  });
+Status NamespaceWriter::Mutate(const std::string& tenant, F&& body) {
+  Status st;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    log_.Reset(tenant);
+    st = c_->Begin();
+    // Serializes writers and takes the next log position (see change_recorder.h).
+    Result<meta::PgResult> head =
+        st.ok() ? c_->Exec("UPDATE write_lock SET head = head + 1 RETURNING head")
+                : Result<meta::PgResult>(st);
+    st = head.ok() ? body() : head.status();
+    if (st.ok() && log_.empty()) {  // nothing changed: give the position back
+      c_->Rollback();
+      return Status::OK();
+    }
+    if (st.ok()) st = log_.Append(c_, static_cast<uint64_t>(head->GetInt(0, 0)));
+    if (st.ok() && before_commit_) before_commit_();
+    if (st.ok()) st = c_->Commit();
+    if (st.ok()) return st;
+    c_->Rollback();
+    if (!st.retryable()) return st;
+  }
+  return st;
 }
 
 Result<uint64_t> NamespaceWriter::InsertInode(FileKind kind, const NewAttr& attr, uint64_t size,
@@ -52,37 +68,50 @@ Result<uint64_t> NamespaceWriter::InsertInode(FileKind kind, const NewAttr& attr
                 I(static_cast<int64_t>(size)), I(attr.mtime_ns ? attr.mtime_ns : now), I(now),
                 I(kind == FileKind::kDir ? 2 : 1),
                 kind == FileKind::kSymlink ? Param::Bytes(target) : Param::Null()}));
-  return static_cast<uint64_t>(r.GetInt(0, 0));
+  uint64_t ino = static_cast<uint64_t>(r.GetInt(0, 0));
+  log_.TouchInode(ino);
+  return ino;
 }
 
 Status NamespaceWriter::Link(uint64_t parent, std::string_view name, uint64_t ino, FileKind kind) {
-  int64_t now = NowNs();
+  log_.TouchDentry(parent, std::string(name));
+  log_.TouchInode(parent);
   MERIDIAN_RETURN_IF_ERROR(
       c_->Run("INSERT INTO dentries (parent, name, ino, kind) VALUES ($1, $2, $3, $4)",
               {I(parent), Param::Bytes(name), I(ino), I(static_cast<int16_t>(kind))}));
   return c_->Run(
       "UPDATE inodes SET mtime_ns = $2, ctime_ns = $2, nlink = nlink + $3 WHERE ino = $1",
-      {I(parent), I(now), I(kind == FileKind::kDir ? 1 : 0)});
+      {I(parent), I(NowNs()), I(kind == FileKind::kDir ? 1 : 0)});
 }
 
 Status NamespaceWriter::FreeInode(const Attr& a) {
+  log_.TouchInode(a.ino);
   if (a.kind != FileKind::kDir && a.nlink > 1) {
     return c_->Run("UPDATE inodes SET nlink = nlink - 1, ctime_ns = $2 WHERE ino = $1",
                    {I(a.ino), I(NowNs())});
   }
-  MERIDIAN_RETURN_IF_ERROR(
-      c_->Run("INSERT INTO deleted_blocks (id, stored_len) SELECT id, stored_len FROM blocks"
-              " WHERE ino = $1 ON CONFLICT DO NOTHING",
-              {I(a.ino)}));
+  MERIDIAN_ASSIGN_OR_RETURN(
+      auto freed, c_->Exec("INSERT INTO deleted_blocks (id, stored_len) SELECT id, stored_len"
+                           " FROM blocks WHERE ino = $1 ON CONFLICT DO NOTHING RETURNING id",
+                           {I(a.ino)}));
+  std::vector<uint64_t> ids(freed.rows());
+  for (int i = 0; i < freed.rows(); ++i) ids[i] = freed.GetInt(i, 0);
+  log_.FreeBlocks(ids);
   return c_->Run("DELETE FROM inodes WHERE ino = $1", {I(a.ino)});  // blocks cascade
 }
 
-Status NamespaceWriter::Unlink(uint64_t parent, std::string_view name, const Attr& victim) {
+Status NamespaceWriter::Detach(uint64_t parent, std::string_view name, const Attr& victim) {
+  log_.TouchDentry(parent, std::string(name));
+  log_.TouchInode(parent);
   MERIDIAN_RETURN_IF_ERROR(c_->Run("DELETE FROM dentries WHERE parent = $1 AND name = $2",
                                    {I(parent), Param::Bytes(name)}));
-  MERIDIAN_RETURN_IF_ERROR(
-      c_->Run("UPDATE inodes SET mtime_ns = $2, ctime_ns = $2, nlink = nlink - $3 WHERE ino = $1",
-              {I(parent), I(NowNs()), I(victim.kind == FileKind::kDir ? 1 : 0)}));
+  return c_->Run(
+      "UPDATE inodes SET mtime_ns = $2, ctime_ns = $2, nlink = nlink - $3 WHERE ino = $1",
+      {I(parent), I(NowNs()), I(victim.kind == FileKind::kDir ? 1 : 0)});
+}
+
+Status NamespaceWriter::Unlink(uint64_t parent, std::string_view name, const Attr& victim) {
+  MERIDIAN_RETURN_IF_ERROR(Detach(parent, name, victim));
   return FreeInode(victim);
 }
 
@@ -93,7 +122,7 @@ Result<uint64_t> NamespaceWriter::Mkdir(std::string_view path, const NewAttr& at
     return Status::AlreadyExists("/ already exists");
   }
   uint64_t ino = 0;
-  Status st = Mutate([&]() -> Status {
+  Status st = Mutate(parts[0], [&]() -> Status {
     meta::Catalog cat(c_);
     uint64_t cur = meta::kRootIno;
     std::vector<std::string> walked;
@@ -154,7 +183,7 @@ Result<uint64_t> NamespaceWriter::CommitFile(std::string_view path, const NewAtt
   std::string name;
   MERIDIAN_RETURN_IF_ERROR(SplitParent(path, &parent, &name));
   uint64_t ino = 0;
-  Status st = Mutate([&]() -> Status {
+  Status st = Mutate(parent.empty() ? name : parent[0], [&]() -> Status {
     meta::Catalog cat(c_);
     MERIDIAN_ASSIGN_OR_RETURN(Attr dir, cat.Resolve(JoinPath(parent)));
     if (dir.kind != FileKind::kDir) {
@@ -179,6 +208,7 @@ Result<uint64_t> NamespaceWriter::CommitFile(std::string_view path, const NewAtt
                    Param::Bytes(std::string_view(reinterpret_cast<const char*>(b.checksum.data()),
                                                  b.checksum.size()))}));
     }
+    log_.SetBlocks(ino, blocks);
     return Link(dir.ino, name, ino, FileKind::kFile);
   });
   if (!st.ok()) return st;
@@ -194,7 +224,7 @@ Result<uint64_t> NamespaceWriter::Symlink(std::string_view path, std::string_vie
   std::string name;
   MERIDIAN_RETURN_IF_ERROR(SplitParent(path, &parent, &name));
   uint64_t ino = 0;
-  Status st = Mutate([&]() -> Status {
+  Status st = Mutate(parent.empty() ? name : parent[0], [&]() -> Status {
     meta::Catalog cat(c_);
     MERIDIAN_ASSIGN_OR_RETURN(Attr dir, cat.Resolve(JoinPath(parent)));
     if (dir.kind != FileKind::kDir) {
@@ -231,10 +261,11 @@ Status NamespaceWriter::Rename(std::string_view from, std::string_view to) {
   if (dst.size() > src.size() && std::equal(src.begin(), src.end(), dst.begin())) {
     return Status::InvalidArgument("cannot move " + JoinPath(src) + " into itself");
   }
+  const std::string tenant = src[0];
   std::string src_name = src.back(), dst_name = dst.back();
   src.pop_back();
   dst.pop_back();
-  return Mutate([&]() -> Status {
+  return Mutate(tenant, [&]() -> Status {
     meta::Catalog cat(c_);
     MERIDIAN_ASSIGN_OR_RETURN(Attr sdir, cat.Resolve(JoinPath(src)));
     MERIDIAN_ASSIGN_OR_RETURN(Attr ddir, cat.Resolve(JoinPath(dst)));
@@ -261,11 +292,8 @@ Status NamespaceWriter::Rename(std::string_view from, std::string_view to) {
       return old.status();
     }
     // Detach from the old parent without freeing, then attach under the new name.
-    MERIDIAN_RETURN_IF_ERROR(c_->Run("DELETE FROM dentries WHERE parent = $1 AND name = $2",
-                                     {I(sdir.ino), Param::Bytes(src_name)}));
-    MERIDIAN_RETURN_IF_ERROR(
-        c_->Run("UPDATE inodes SET mtime_ns = $2, ctime_ns = $2, nlink = nlink - $3 WHERE ino = $1",
-                {I(sdir.ino), I(NowNs()), I(moving->kind == FileKind::kDir ? 1 : 0)}));
+    MERIDIAN_RETURN_IF_ERROR(Detach(sdir.ino, src_name, *moving));
+    log_.TouchInode(moving->ino);
     MERIDIAN_RETURN_IF_ERROR(
         c_->Run("UPDATE inodes SET ctime_ns = $2 WHERE ino = $1", {I(moving->ino), I(NowNs())}));
     return Link(ddir.ino, dst_name, moving->ino, moving->kind);
@@ -294,7 +322,7 @@ Result<uint64_t> NamespaceWriter::Remove(std::string_view path, bool recursive) 
   std::string name;
   MERIDIAN_RETURN_IF_ERROR(SplitParent(path, &parent, &name));
   uint64_t removed = 0;
-  Status st = Mutate([&]() -> Status {
+  Status st = Mutate(parent.empty() ? name : parent[0], [&]() -> Status {
     removed = 0;
     meta::Catalog cat(c_);
     MERIDIAN_ASSIGN_OR_RETURN(Attr dir, cat.Resolve(JoinPath(parent)));

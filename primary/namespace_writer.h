@@ -8,12 +8,14 @@
 // of a non-empty directory needs `recursive`. A rename across top-level
 // directories (tenants) fails with CrossDevice (EXDEV), as between file
 // systems. Freed blocks go to `deleted_blocks` for later garbage collection;
-// no object is deleted here.
+// no object is deleted here. Every mutation appends exactly one change-log
+// entry in its own transaction (primary/change_recorder.h).
 // Thread-safety: one NamespaceWriter per thread (it owns no lock; the database
 // serializes concurrent writers, in this or other processes).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +24,7 @@
 #include "common/status.h"
 #include "meta/catalog.h"
 #include "meta/pg.h"
+#include "primary/change_recorder.h"
 
 namespace meridian::primary {
 
@@ -56,13 +59,21 @@ class NamespaceWriter {
   // rename(2): replaces a file by a file, an empty directory by a directory.
   Status Rename(std::string_view from, std::string_view to);
 
+  // Test hook: runs inside every mutation's transaction, after its change-log
+  // entry is written and before COMMIT (to delay commits in ordering tests).
+  void SetBeforeCommitHookForTest(std::function<void()> hook) { before_commit_ = std::move(hook); }
+
   // Removes a file, symlink, or (with `recursive`, or if empty) a directory.
   // Returns the number of entries removed.
   Result<uint64_t> Remove(std::string_view path, bool recursive);
 
  private:
+  // Runs `body` in a transaction that takes the write lock, then appends the
+  // change-log entry (for `tenant`) of what `body` touched.
   template <typename F>
-  Status Mutate(F&& body);
+  Status Mutate(const std::string& tenant, F&& body);
+  // Removes the entry (parent, name) -> victim without freeing victim.
+  Status Detach(uint64_t parent, std::string_view name, const meta::Attr& victim);
   Status FreeInode(const meta::Attr& a);
   Result<uint64_t> RemoveTree(const meta::Attr& dir);
   Status Unlink(uint64_t parent, std::string_view name, const meta::Attr& victim);
@@ -71,6 +82,8 @@ class NamespaceWriter {
   Status Link(uint64_t parent, std::string_view name, uint64_t ino, meta::FileKind kind);
 
   meta::PgConn* c_;
+  ChangeRecorder log_;
+  std::function<void()> before_commit_;
 };
 
 }  // namespace meridian::primary

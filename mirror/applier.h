@@ -1,0 +1,68 @@
+// Applier: applies the primary's change log to a mirror site's replica.
+//
+// Contract (ARCHITECTURE invariant 3): the replica always equals the primary's
+// namespace as of some log position. Apply() runs one replica transaction per
+// call that applies the changes in order AND advances `site_state.applied_pos`
+// to the last one, so a crash anywhere leaves the replica at the old position
+// or the new one, never between. Changes at or below the applied position are
+// skipped (counted in `skipped`), a gap is refused: every entry is applied
+// exactly once across crashes and reconnects.
+//
+// Selective mirrors: with a non-empty `include` list, changes of other tenants
+// are skipped but still advance the position.
+//
+// Thread-safety: one Applier per thread (it owns a PgConn's transaction).
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "changelog/entry.h"
+#include "common/status.h"
+#include "meta/pg.h"
+
+namespace meridian::mirror {
+
+struct SiteState {
+  uint64_t applied_pos = 0;
+  int64_t applied_time_ns = 0;
+  uint64_t applied_changes = 0;
+  uint64_t snapshot_pos = 0;
+};
+
+struct ApplyStats {
+  uint64_t applied = 0;   // changes applied now
+  uint64_t skipped = 0;   // already applied earlier (duplicates from the stream)
+  uint64_t filtered = 0;  // other tenants (selective mirror)
+};
+
+class Applier {
+ public:
+  // `include`: tenant names to carry; empty = all.
+  Applier(meta::PgConn* replica, std::set<std::string> include)
+      : c_(replica), include_(std::move(include)) {}
+
+  Result<SiteState> State();
+
+  // Applies `changes` (consecutive positions) in one transaction.
+  Result<ApplyStats> Apply(const std::vector<changelog::Change>& changes);
+
+  // Replaces the whole replica with a snapshot taken at position `pos`: the
+  // chunks (each a Change whose ops are upserts) are applied in one
+  // transaction that also sets the position, so readers see the old namespace
+  // until the new one is complete.
+  Status InstallSnapshot(uint64_t pos, const std::vector<changelog::Change>& chunks);
+
+ private:
+  Status ApplyOps(const changelog::Change& change);
+  bool Carries(const std::string& tenant) const {
+    return include_.empty() || tenant.empty() || include_.count(tenant) > 0;
+  }
+
+  meta::PgConn* c_;
+  std::set<std::string> include_;
+};
+
+}  // namespace meridian::mirror
