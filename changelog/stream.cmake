@@ -11,6 +11,7 @@ add_library(meridian_stream
   ${CMAKE_CURRENT_LIST_DIR}/stream_server.cc
   ${CMAKE_CURRENT_LIST_DIR}/stream_server_start.cc
   ${CMAKE_CURRENT_LIST_DIR}/stream_client.cc
+  ${CMAKE_CURRENT_LIST_DIR}/keys.cc
 )
 target_include_directories(meridian_stream PUBLIC ${CMAKE_CURRENT_LIST_DIR}/..)
 target_link_libraries(meridian_stream

@@ -12,6 +12,14 @@ int RunMkdir(const std::vector<std::string>&);
 int RunMv(const std::vector<std::string>&);
 int RunRm(const std::vector<std::string>&);
 int RunLn(const std::vector<std::string>&);
+int RunKeygen(const std::vector<std::string>&);
+int RunPrimaryDaemon(const std::vector<std::string>&);
+int RunStatus(const std::vector<std::string>&);
+int RunVerify(const std::vector<std::string>&);
+int RunKeygen(const std::vector<std::string>&);
+int RunPrimaryDaemon(const std::vector<std::string>&);
+int RunStatus(const std::vector<std::string>&);
+int RunVerify(const std::vector<std::string>&);
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
@@ -84,6 +92,39 @@ const std::vector<Command>& Commands() {
        "TARGET is stored as given.",
        {"meta", "s"},
        RunLn},
+      {"keygen",
+       "--out NAME",
+       "Make a CURVE key pair for a site link",
+       "Writes NAME.key (public and secret key, mode 0600) and NAME.pub (the public key).\n"
+       "Give a mirror's .pub to the primary's allow-list and the primary's .pub to mirrors.",
+       {"out", "json"},
+       RunKeygen},
+      {"primary",
+       "",
+       "Serve the change log to mirror sites (daemon)",
+       "Binds --listen with CURVE encryption and accepts only the mirror keys in --allow.\n"
+       "Woken by every commit (LISTEN/NOTIFY); each mirror gets entries as fast as it\n"
+       "acknowledges them. Entries more than --log-retention behind the head are deleted;\n"
+       "a mirror further behind bootstraps from a consistent snapshot. Prints\n"
+       "`listening on ADDRESS` once bound; stops cleanly on SIGTERM or SIGINT.",
+       {"meta", "listen", "key", "allow", "log_retention"},
+       RunPrimaryDaemon},
+      {"status",
+       "",
+       "Show a site's log position and its mirrors or lag",
+       "At a primary: head position, oldest retained entry, and each mirror's\n"
+       "acknowledged position, lag in entries and connection state. At a mirror: applied\n"
+       "position, entries applied and the age of the last applied commit. --json for scripts.",
+       {"meta", "json"},
+       RunStatus},
+      {"verify",
+       "[PATH]",
+       "Compare a mirror with the primary at the same position",
+       "Waits (up to --timeout) until the mirror's replica (--replica) has applied exactly\n"
+       "the primary's (--meta) head, then compares the trees under PATH (default /) and\n"
+       "lists every difference. Exits 0 if identical, 1 otherwise.",
+       {"meta", "replica", "timeout", "json"},
+       RunVerify},
   };
   return kCommands;
 }

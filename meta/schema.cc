@@ -44,6 +44,14 @@ CREATE TABLE site_state (
   snapshot_pos    bigint  NOT NULL DEFAULT 0   -- position of the last snapshot installed
 );
 INSERT INTO site_state DEFAULT VALUES;
+-- At a primary: what the site-link server last knew of each mirror.
+CREATE TABLE site_mirrors (
+  public_key text   PRIMARY KEY,
+  name       text   NOT NULL,
+  acked_pos  bigint NOT NULL,
+  connected  boolean NOT NULL,
+  last_seen  timestamptz NOT NULL
+);
 CREATE TABLE changelog (
   pos            bigint PRIMARY KEY,
   commit_time_ns bigint NOT NULL,

@@ -1,0 +1,26 @@
+// CURVE key files for site links.
+//
+// `meridian keygen --out NAME` writes NAME.key (mode 0600: "public=Z85\nsecret=Z85\n")
+// and NAME.pub (the Z85 public key and a newline). A primary's allow-list
+// file holds one Z85 public key per line; blank lines and '#' comments are
+// ignored. Wherever a public key is expected, a 40-character Z85 string or the
+// path of a .pub file is accepted. Secret keys are never logged or printed.
+// Thread-safety: free functions.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "changelog/stream.h"
+#include "common/status.h"
+
+namespace meridian::changelog {
+
+// Writes PREFIX.key and PREFIX.pub for a new key pair; refuses to overwrite.
+Result<CurveKeyPair> WriteNewKeyPair(const std::string& prefix);
+Result<CurveKeyPair> LoadKeyPair(const std::string& key_file);
+// A Z85 public key, or the path of a file whose first line is one.
+Result<std::string> LoadPublicKey(const std::string& key_or_path);
+Result<std::vector<std::string>> LoadAllowList(const std::string& path);
+
+}  // namespace meridian::changelog

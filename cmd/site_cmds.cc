@@ -1,0 +1,201 @@
+// Site verbs: keygen, primary (the daemon), status, verify.
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include "changelog/keys.h"
+#include "cmd/cli.h"
+#include "meta/tree.h"
+#include "primary/daemon.h"
+
+DEFINE_string(out, "", "keygen: write OUT.key (secret, mode 0600) and OUT.pub");
+DEFINE_string(listen, "tcp://0.0.0.0:7000", "primary: site-link address to bind");
+DEFINE_string(key, "", "this site's key file from `meridian keygen` (NAME.key)");
+DEFINE_string(allow, "", "primary: allow-list file, one mirror public key per line");
+DEFINE_uint64(log_retention, 1000000,
+              "primary: change-log entries kept behind the head (mirrors further behind "
+              "bootstrap from a snapshot); 0 keeps everything");
+DEFINE_string(replica, "", "verify: the mirror's replica database to compare with --meta");
+DEFINE_int32(timeout, 60, "verify: seconds to wait for the mirror to reach the primary");
+
+namespace meridian::cli {
+namespace {
+
+std::atomic<bool> g_stop{false};
+void OnSignal(int) { g_stop = true; }
+
+}  // namespace
+
+int RunKeygen(const std::vector<std::string>& args) {
+  if (!args.empty()) return Usage("keygen", "takes no arguments; use --out NAME");
+  if (FLAGS_out.empty()) return Usage("keygen", "--out NAME is required");
+  auto kp = changelog::WriteNewKeyPair(FLAGS_out);
+  if (!kp.ok()) return Fail("keygen", kp.status());
+  if (FLAGS_json) {
+    PrintJson({{"public_key", kp->public_key},
+               {"key_file", FLAGS_out + ".key"},
+               {"pub_file", FLAGS_out + ".pub"}});
+  } else {
+    std::cout << kp->public_key << "\n";
+    std::cerr << "wrote " << FLAGS_out << ".key (keep it secret) and " << FLAGS_out
+              << ".pub (give it to the other site)\n";
+  }
+  return kExitOk;
+}
+
+int RunPrimaryDaemon(const std::vector<std::string>& args) {
+  if (!args.empty()) return Usage("primary", "takes no arguments");
+  if (FLAGS_key.empty()) return Usage("primary", "--key is required (make one with keygen)");
+  if (FLAGS_allow.empty()) {
+    return Usage("primary", "--allow is required: the file of mirror public keys to accept");
+  }
+  auto url = MetaUrl();
+  if (!url.ok()) return Fail("primary", url.status());
+  auto keys = changelog::LoadKeyPair(FLAGS_key);
+  if (!keys.ok()) return Fail("primary", keys.status());
+  auto allow = changelog::LoadAllowList(FLAGS_allow);
+  if (!allow.ok()) return Fail("primary", allow.status());
+  {  // a primary serves a formatted primary volume, nothing else
+    auto vol = OpenVolume(false);
+    if (!vol.ok()) return Fail("primary", vol.status());
+    if (vol->config.role != "primary") {
+      return Fail("primary", Status::FailedPrecondition(
+                                 "this database is a mirror replica: run `meridian primary` "
+                                 "against the primary's database"));
+    }
+  }
+  primary::PrimaryDaemonOptions o;
+  o.conninfo = *url;
+  o.server.bind = FLAGS_listen;
+  o.server.server_keys = *keys;
+  o.server.allowed_client_keys = *allow;
+  o.log_retention = FLAGS_log_retention;
+  o.stop = &g_stop;
+  o.on_listening = [](const std::string& endpoint) {
+    std::printf("listening on %s\n", endpoint.c_str());
+    std::fflush(stdout);
+  };
+  signal(SIGTERM, OnSignal);
+  signal(SIGINT, OnSignal);
+  Status s = primary::RunPrimary(o);
+  return s.ok() ? kExitOk : Fail("primary", s);
+}
+
+int RunStatus(const std::vector<std::string>& args) {
+  if (!args.empty()) return Usage("status", "takes no arguments");
+  auto vol = OpenVolume(false);
+  if (!vol.ok()) return Fail("status", vol.status());
+  meta::PgConn* c = vol->conn.get();
+  nlohmann::json j = {{"volume", vol->config.name}, {"role", vol->config.role}};
+  if (vol->config.role == "primary") {
+    auto r = c->Exec(
+        "SELECT head, (SELECT coalesce(min(pos), head + 1) FROM changelog) FROM write_lock");
+    if (!r.ok()) return Fail("status", r.status());
+    uint64_t head = r->GetInt(0, 0);
+    j["head"] = head;
+    j["oldest_retained"] = r->GetInt(0, 1);
+    auto m = c->Exec(
+        "SELECT name, public_key, acked_pos, connected, extract(epoch FROM now() - last_seen)"
+        " FROM site_mirrors ORDER BY name");
+    if (!m.ok()) return Fail("status", m.status());
+    j["mirrors"] = nlohmann::json::array();
+    for (int i = 0; i < m->rows(); ++i) {
+      uint64_t acked = m->GetInt(i, 2);
+      j["mirrors"].push_back({{"name", std::string(m->Get(i, 0))},
+                              {"public_key", std::string(m->Get(i, 1))},
+                              {"acked_pos", acked},
+                              {"lag_entries", head > acked ? head - acked : 0},
+                              {"connected", m->Get(i, 3) == "t"},
+                              {"last_seen_seconds_ago", std::stod(std::string(m->Get(i, 4)))}});
+    }
+  } else {
+    auto r = c->Exec(
+        "SELECT applied_pos, applied_time_ns, applied_changes, snapshot_pos FROM site_state");
+    if (!r.ok()) return Fail("status", r.status());
+    int64_t t = r->GetInt(0, 1);
+    double age =
+        t ? std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+                    .count() -
+                t / 1e9
+          : 0;
+    j["applied_pos"] = r->GetInt(0, 0);
+    j["applied_changes"] = r->GetInt(0, 2);
+    j["snapshot_pos"] = r->GetInt(0, 3);
+    j["last_applied_commit_age_seconds"] = age;
+  }
+  if (FLAGS_json) {
+    PrintJson(j);
+  } else {
+    std::cout << j.dump(2) << "\n";
+  }
+  return kExitOk;
+}
+
+int RunVerify(const std::vector<std::string>& args) {
+  if (args.size() > 1) return Usage("verify", "expected at most one PATH");
+  if (FLAGS_replica.empty())
+    return Usage("verify", "--replica URL (the mirror's database) is required");
+  const std::string path = args.empty() ? "/" : args[0];
+  auto vol = OpenVolume(false);
+  if (!vol.ok()) return Fail("verify", vol.status());
+  auto mirror = meta::PgConn::Connect(FLAGS_replica);
+  if (!mirror.ok()) return Fail("verify", mirror.status());
+  meta::PgConn* p = vol->conn.get();
+  meta::PgConn* m = mirror->get();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(FLAGS_timeout);
+  // Compare both sites at one position: the primary's tree and head from one
+  // snapshot, the mirror's tree and applied position from one snapshot.
+  auto snap = [](meta::PgConn* c, const char* pos_sql, const std::string& path, uint64_t* pos,
+                 std::vector<meta::TreeEntry>* tree) -> Status {
+    MERIDIAN_RETURN_IF_ERROR(c->Run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+    auto r = c->Exec(pos_sql);
+    Result<std::vector<meta::TreeEntry>> t =
+        r.ok() ? meta::ListTree(c, path) : Result<std::vector<meta::TreeEntry>>(r.status());
+    c->Rollback();
+    if (!t.ok()) return t.status();
+    *pos = r->GetInt(0, 0);
+    *tree = std::move(t).value();
+    return Status::OK();
+  };
+  while (true) {
+    uint64_t ppos = 0, mpos = 0;
+    std::vector<meta::TreeEntry> ptree, mtree;
+    if (Status s = snap(p, "SELECT head FROM write_lock", path, &ppos, &ptree); !s.ok()) {
+      return Fail("verify", s.With("primary"));
+    }
+    Status s = snap(m, "SELECT applied_pos FROM site_state", path, &mpos, &mtree);
+    if (!s.ok() && !s.IsNotFound()) return Fail("verify", s.With("mirror"));
+    if (mpos == ppos) {
+      auto diff = meta::DiffTrees(ptree, mtree, "primary", "mirror");
+      if (FLAGS_json) {
+        PrintJson({{"position", ppos},
+                   {"path", path},
+                   {"entries", ptree.size()},
+                   {"identical", diff.empty()},
+                   {"primary_digest", meta::TreeDigest(ptree)},
+                   {"mirror_digest", meta::TreeDigest(mtree)},
+                   {"differences", diff}});
+      } else {
+        for (const auto& d : diff) std::cout << d << "\n";
+        std::cout << (diff.empty() ? "identical" : "DIFFERENT") << " at position " << ppos << ": "
+                  << ptree.size() << " entries under " << path << ", digest "
+                  << meta::TreeDigest(ptree).substr(0, 16) << "\n";
+      }
+      return diff.empty() ? kExitOk : kExitError;
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      return Fail("verify",
+                  Status::Unavailable("the mirror is at position " + std::to_string(mpos) +
+                                      ", the primary at " + std::to_string(ppos) + " after " +
+                                      std::to_string(FLAGS_timeout) +
+                                      " s: is `meridian mirror` running? (raise --timeout)"));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+}  // namespace meridian::cli

@@ -1,0 +1,93 @@
+#include "primary/daemon.h"
+
+#include <glog/logging.h>
+#include <poll.h>
+
+#include <thread>
+
+#include "meta/pg.h"
+#include "primary/pg_log_source.h"
+
+namespace meridian::primary {
+namespace {
+
+// Wakes the server on every NOTIFY meridian_changelog; reconnects as needed.
+void ListenLoop(const std::string& conninfo, changelog::StreamServer* server,
+                const std::atomic<bool>* stop) {
+  while (!stop->load()) {
+    auto conn = meta::PgConn::Connect(conninfo);
+    if (!conn.ok() || !(*conn)->Run("LISTEN meridian_changelog").ok()) {
+      LOG_EVERY_N(WARNING, 10) << "LISTEN connection failed, retrying: "
+                               << (conn.ok() ? "LISTEN failed" : conn.status().ToString());
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      continue;
+    }
+    server->Notify();  // anything committed while we were not listening
+    PGconn* raw = (*conn)->raw();
+    while (!stop->load()) {
+      pollfd p{PQsocket(raw), POLLIN, 0};
+      if (::poll(&p, 1, 250) < 0 && errno != EINTR) break;
+      if (!PQconsumeInput(raw)) break;  // lost: reconnect
+      bool any = false;
+      while (PGnotify* n = PQnotifies(raw)) {
+        any = true;
+        PQfreemem(n);
+      }
+      if (any) server->Notify();
+    }
+  }
+}
+
+Status RecordMirrors(meta::PgConn* c, const std::vector<changelog::MirrorState>& mirrors) {
+  for (const auto& m : mirrors) {
+    MERIDIAN_RETURN_IF_ERROR(
+        c->Run("INSERT INTO site_mirrors (public_key, name, acked_pos, connected, last_seen)"
+               " VALUES ($1, $2, $3, $4, to_timestamp($5::double precision))"
+               " ON CONFLICT (public_key) DO UPDATE SET name = $2, acked_pos = $3, connected = $4,"
+               " last_seen = to_timestamp($5::double precision)",
+               {meta::Param::Text(m.public_key), meta::Param::Text(m.name),
+                meta::Param::Int(static_cast<int64_t>(m.acked)),
+                meta::Param::Text(m.connected ? "true" : "false"),
+                meta::Param::Text(std::to_string(
+                    std::chrono::duration<double>(m.last_seen.time_since_epoch()).count()))}));
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status RunPrimary(const PrimaryDaemonOptions& o) {
+  MERIDIAN_ASSIGN_OR_RETURN(auto source, PgLogSource::Open(o.conninfo));
+  MERIDIAN_ASSIGN_OR_RETURN(auto maint_source, PgLogSource::Open(o.conninfo));
+  MERIDIAN_ASSIGN_OR_RETURN(auto maint, meta::PgConn::Connect(o.conninfo));
+  MERIDIAN_ASSIGN_OR_RETURN(auto head, source->Head());
+  MERIDIAN_ASSIGN_OR_RETURN(auto server, changelog::StreamServer::Start(o.server, source.get()));
+  LOG(INFO) << "primary serving the change log (head " << head << ") on " << server->endpoint()
+            << " to " << o.server.allowed_client_keys.size() << " allowed mirror key(s)";
+  if (o.on_listening) o.on_listening(server->endpoint());
+  std::thread listener(ListenLoop, o.conninfo, server.get(), o.stop);
+
+  Status st;
+  while (!o.stop->load()) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    Status s = RecordMirrors(maint.get(), server->Mirrors());
+    if (!s.ok() && s.code() == Code::kUnavailable) {
+      auto c = meta::PgConn::Connect(o.conninfo);
+      if (c.ok()) maint = std::move(c).value();
+    }
+    if (o.log_retention > 0) {
+      auto h = maint_source->Head();
+      if (h.ok() && *h > o.log_retention) {
+        auto n = maint_source->Truncate(*h - o.log_retention);
+        if (n.ok() && *n > 0) VLOG(1) << "log retention removed " << *n << " entries";
+      }
+    }
+  }
+  listener.join();
+  (void)RecordMirrors(maint.get(), server->Mirrors());
+  server.reset();
+  LOG(INFO) << "primary stopped";
+  return st;
+}
+
+}  // namespace meridian::primary

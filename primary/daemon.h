@@ -1,0 +1,33 @@
+// The `meridian primary` daemon: serves the change log to mirror sites.
+//
+// Runs the site-link server (changelog/stream.h) over the change log in
+// PostgreSQL, woken by LISTEN/NOTIFY on every commit (no polling), and
+// reconnects to PostgreSQL when it restarts. Once a second it records each
+// mirror's acknowledged position in `site_mirrors` (for `meridian status`)
+// and applies log retention: entries more than `log_retention` behind the
+// head are deleted, and a mirror that falls further behind bootstraps from a
+// snapshot.
+// Thread-safety: RunPrimary blocks until *stop; call it from one thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "changelog/stream.h"
+#include "common/status.h"
+
+namespace meridian::primary {
+
+struct PrimaryDaemonOptions {
+  std::string conninfo;
+  changelog::StreamServer::Options server;
+  uint64_t log_retention = 0;  // entries to keep behind the head; 0 = keep all
+  std::atomic<bool>* stop = nullptr;
+  std::function<void(const std::string& endpoint)> on_listening;  // once bound
+};
+
+Status RunPrimary(const PrimaryDaemonOptions& options);
+
+}  // namespace meridian::primary

@@ -1,0 +1,221 @@
+#include "primary/pg_log_source.h"
+
+#include <glog/logging.h>
+
+#include <cstring>
+#include <map>
+
+#include "changelog/codec.h"
+#include "changelog/entry.h"
+
+namespace meridian::primary {
+
+using meta::Param;
+
+Result<std::unique_ptr<PgLogSource>> PgLogSource::Open(const std::string& conninfo,
+                                                       size_t chunk_ops) {
+  MERIDIAN_ASSIGN_OR_RETURN(auto c, meta::PgConn::Connect(conninfo));
+  std::unique_ptr<PgLogSource> s(new PgLogSource(std::move(c), chunk_ops));
+  s->conninfo_ = conninfo;
+  return s;
+}
+
+Status PgLogSource::Reconnect() {
+  MERIDIAN_ASSIGN_OR_RETURN(c_, meta::PgConn::Connect(conninfo_));
+  LOG(INFO) << "reconnected to the primary's database " << c_->target();
+  return Status::OK();
+}
+
+Result<uint64_t> PgLogSource::Head() {
+  auto r = Retry([&] { return c_->Exec("SELECT head FROM write_lock"); });
+  if (!r.ok()) return r.status();
+  return static_cast<uint64_t>(r->GetInt(0, 0));
+}
+
+Result<uint64_t> PgLogSource::Oldest() {
+  auto r = Retry([&] {
+    return c_->Exec("SELECT coalesce(min(pos), (SELECT head + 1 FROM write_lock)) FROM changelog");
+  });
+  if (!r.ok()) return r.status();
+  return static_cast<uint64_t>(r->GetInt(0, 0));
+}
+
+Result<std::string> PgLogSource::ReadBatch(uint64_t after, size_t max_entries, size_t max_bytes) {
+  auto r = Retry([&] {
+    return c_->Exec("SELECT body FROM changelog WHERE pos > $1 ORDER BY pos LIMIT $2",
+                    {Param::Int(static_cast<int64_t>(after)),
+                     Param::Int(static_cast<int64_t>(std::max<size_t>(1, max_entries)))});
+  });
+  if (!r.ok()) return r.status();
+  if (r->rows() == 0) return std::string();
+  std::vector<changelog::Change> changes;
+  size_t bytes = 0;
+  for (int i = 0; i < r->rows(); ++i) {
+    std::string body = r->GetBytes(i, 0);
+    if (!changes.empty() && bytes + body.size() > max_bytes) break;
+    bytes += body.size();
+    MERIDIAN_ASSIGN_OR_RETURN(changelog::Change ch, changelog::DecodeChange(body));
+    if (ch.pos != after + 1 + changes.size()) {
+      return Status::Corruption("change log row " + std::to_string(ch.pos) + " found where " +
+                                std::to_string(after + 1 + changes.size()) + " was expected");
+    }
+    changes.push_back(std::move(ch));
+  }
+  return changelog::EncodeBatch(changes, /*compress=*/true);
+}
+
+Result<uint64_t> PgLogSource::Truncate(uint64_t upto) {
+  auto r = Retry([&] {
+    return c_->Exec("DELETE FROM changelog WHERE pos <= $1",
+                    {Param::Int(static_cast<int64_t>(upto))});
+  });
+  if (!r.ok()) return r.status();
+  return static_cast<uint64_t>(std::strtoull(PQcmdTuples(r->raw()), nullptr, 10));
+}
+
+namespace {
+
+// Emits ops as chunks of at most `limit`, never mixing tenants in one chunk.
+class ChunkWriter {
+ public:
+  ChunkWriter(uint64_t pos, size_t limit, const std::function<Status(std::string)>& sink)
+      : pos_(pos), limit_(limit), sink_(sink) {}
+  Status Add(const std::string& tenant, changelog::Op op) {
+    if (!cur_.ops.empty() && (cur_.tenant != tenant || cur_.ops.size() >= limit_)) {
+      MERIDIAN_RETURN_IF_ERROR(Flush());
+    }
+    cur_.tenant = tenant;
+    cur_.ops.push_back(std::move(op));
+    return Status::OK();
+  }
+  Status Flush() {
+    if (cur_.ops.empty()) return Status::OK();
+    cur_.pos = pos_;
+    Status s = sink_(changelog::EncodeChange(cur_));
+    cur_.ops.clear();
+    return s;
+  }
+
+ private:
+  uint64_t pos_;
+  size_t limit_;
+  const std::function<Status(std::string)>& sink_;
+  changelog::Change cur_;
+};
+
+constexpr const char* kTenantsCte =
+    "WITH RECURSIVE t(ino, tenant) AS ("
+    "  SELECT 1::bigint, ''::bytea"
+    "  UNION ALL"
+    "  SELECT d.ino, CASE WHEN t.ino = 1 THEN d.name ELSE t.tenant END"
+    "  FROM dentries d JOIN t ON d.parent = t.ino) ";
+
+}  // namespace
+
+Status PgLogSource::Snapshot(const std::function<Status(uint64_t)>& begin,
+                             const std::function<Status(std::string)>& chunk) {
+  // One REPEATABLE READ transaction: every query below sees the database as
+  // of the same instant, which is exactly log position `head`.
+  Status st = c_->Run("BEGIN ISOLATION LEVEL REPEATABLE READ");
+  if (!st.ok() && st.code() == Code::kUnavailable && Reconnect().ok()) {
+    st = c_->Run("BEGIN ISOLATION LEVEL REPEATABLE READ");
+  }
+  MERIDIAN_RETURN_IF_ERROR(st);
+  auto body = [&]() -> Status {
+    MERIDIAN_ASSIGN_OR_RETURN(auto h, c_->Exec("SELECT head FROM write_lock"));
+    const uint64_t s = static_cast<uint64_t>(h.GetInt(0, 0));
+    MERIDIAN_RETURN_IF_ERROR(begin(s));
+    ChunkWriter out(s, chunk_ops_, chunk);
+    MERIDIAN_ASSIGN_OR_RETURN(
+        auto v,
+        c_->Exec("SELECT name, uuid, bucket, endpoint, compression, block_size FROM volume"));
+    if (v.rows() != 1) return Status::FailedPrecondition("the primary has no volume record");
+    MERIDIAN_RETURN_IF_ERROR(out.Add(
+        "", changelog::SetVolume{std::string(v.Get(0, 0)), std::string(v.Get(0, 1)),
+                                 std::string(v.Get(0, 2)), std::string(v.Get(0, 3)),
+                                 std::string(v.Get(0, 4)), static_cast<uint32_t>(v.GetInt(0, 5))}));
+    MERIDIAN_RETURN_IF_ERROR(out.Flush());
+
+    // Inodes, grouped by tenant, with their blocks.
+    MERIDIAN_RETURN_IF_ERROR(c_->Run(
+        std::string("DECLARE snap_inodes NO SCROLL CURSOR FOR ") + kTenantsCte +
+        "SELECT i.ino, i.kind, i.mode, i.uid, i.gid, i.size, i.mtime_ns, i.ctime_ns, i.nlink,"
+        " i.target, t.tenant FROM t JOIN inodes i ON i.ino = t.ino ORDER BY t.tenant, i.ino"));
+    while (true) {
+      MERIDIAN_ASSIGN_OR_RETURN(
+          auto r, c_->Exec("FETCH FORWARD " + std::to_string(chunk_ops_) + " FROM snap_inodes"));
+      if (r.rows() == 0) break;
+      std::vector<changelog::UpsertInode> inodes(r.rows());
+      std::vector<std::string> tenants(r.rows());
+      std::string ids = "{";
+      for (int i = 0; i < r.rows(); ++i) {
+        auto& u = inodes[i];
+        u.ino = r.GetInt(i, 0);
+        u.kind = static_cast<int16_t>(r.GetInt(i, 1));
+        u.mode = static_cast<uint32_t>(r.GetInt(i, 2));
+        u.uid = static_cast<uint32_t>(r.GetInt(i, 3));
+        u.gid = static_cast<uint32_t>(r.GetInt(i, 4));
+        u.size = r.GetInt(i, 5);
+        u.mtime_ns = r.GetInt(i, 6);
+        u.ctime_ns = r.GetInt(i, 7);
+        u.nlink = static_cast<uint32_t>(r.GetInt(i, 8));
+        if (!r.IsNull(i, 9)) u.target = r.GetBytes(i, 9);
+        tenants[i] = r.GetBytes(i, 10);
+        u.has_blocks = u.kind == 1;
+        ids += (i ? "," : "") + std::to_string(u.ino);
+      }
+      ids += "}";
+      MERIDIAN_ASSIGN_OR_RETURN(
+          auto b, c_->Exec("SELECT ino, idx, id, len, stored_len, comp, sha256 FROM blocks"
+                           " WHERE ino = ANY($1::bigint[]) ORDER BY ino, idx",
+                           {Param::Text(ids)}));
+      std::map<uint64_t, std::vector<BlockRef>> blocks;
+      for (int i = 0; i < b.rows(); ++i) {
+        BlockRef ref;
+        ref.index = static_cast<uint32_t>(b.GetInt(i, 1));
+        ref.id = b.GetInt(i, 2);
+        ref.length = static_cast<uint32_t>(b.GetInt(i, 3));
+        ref.stored_length = static_cast<uint32_t>(b.GetInt(i, 4));
+        ref.compression = static_cast<Compression>(b.GetInt(i, 5));
+        std::string sum = b.GetBytes(i, 6);
+        if (sum.size() != ref.checksum.size())
+          return Status::Corruption("malformed block checksum");
+        std::memcpy(ref.checksum.data(), sum.data(), sum.size());
+        blocks[static_cast<uint64_t>(b.GetInt(i, 0))].push_back(ref);
+      }
+      for (size_t i = 0; i < inodes.size(); ++i) {
+        if (auto it = blocks.find(inodes[i].ino); it != blocks.end()) {
+          inodes[i].blocks = std::move(it->second);
+        }
+        MERIDIAN_RETURN_IF_ERROR(out.Add(tenants[i], std::move(inodes[i])));
+      }
+    }
+    MERIDIAN_RETURN_IF_ERROR(c_->Run("CLOSE snap_inodes"));
+
+    // Directory entries, each in the tenant of the inode it names.
+    MERIDIAN_RETURN_IF_ERROR(
+        c_->Run(std::string("DECLARE snap_dentries NO SCROLL CURSOR FOR ") + kTenantsCte +
+                "SELECT d.parent, d.name, d.ino, d.kind, t.tenant FROM dentries d"
+                " JOIN t ON t.ino = d.ino ORDER BY t.tenant, d.parent, d.name"));
+    while (true) {
+      MERIDIAN_ASSIGN_OR_RETURN(
+          auto r, c_->Exec("FETCH FORWARD " + std::to_string(chunk_ops_) + " FROM snap_dentries"));
+      if (r.rows() == 0) break;
+      for (int i = 0; i < r.rows(); ++i) {
+        MERIDIAN_RETURN_IF_ERROR(
+            out.Add(r.GetBytes(i, 4),
+                    changelog::UpsertDentry{static_cast<uint64_t>(r.GetInt(i, 0)), r.GetBytes(i, 1),
+                                            static_cast<uint64_t>(r.GetInt(i, 2)),
+                                            static_cast<int16_t>(r.GetInt(i, 3))}));
+      }
+    }
+    MERIDIAN_RETURN_IF_ERROR(out.Flush());
+    return c_->Run("CLOSE snap_dentries");
+  };
+  st = body();
+  if (st.ok()) return c_->Commit();
+  c_->Rollback();
+  return st.With("taking a snapshot");
+}
+
+}  // namespace meridian::primary

@@ -1,0 +1,62 @@
+// PgLogSource: the primary's change log in PostgreSQL, as the site link's
+// LogSource (changelog/stream.h).
+//
+// Batches are read with "pos > after ORDER BY pos": safe because positions are
+// assigned under the write lock in commit order (primary/change_recorder.h),
+// so when entry n+1 is visible, entry n is too.
+//
+// Snapshot chunk format (what a mirror's snapshot install reads): every chunk
+// is a change body (changelog/codec.h EncodeChange) whose `pos` is the
+// snapshot position s and whose `tenant` names the top-level directory the
+// ops belong to ("" for the volume record and the root directory). Chunks come
+// in this order, each at most ~`chunk_ops` ops: the SetVolume op; then every
+// inode (UpsertInode with its full block list), root first; then every
+// directory entry (UpsertDentry). A replica installs all chunks in one
+// transaction (mirror::Applier::InstallSnapshot), so inodes exist before
+// entries point at them.
+//
+// Thread-safety: one PgLogSource per thread (it owns a connection).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "changelog/stream.h"
+#include "meta/pg.h"
+
+namespace meridian::primary {
+
+class PgLogSource : public changelog::LogSource {
+ public:
+  static Result<std::unique_ptr<PgLogSource>> Open(const std::string& conninfo,
+                                                   size_t chunk_ops = 2000);
+
+  Result<uint64_t> Head() override;
+  Result<uint64_t> Oldest() override;
+  Result<std::string> ReadBatch(uint64_t after, size_t max_entries, size_t max_bytes) override;
+  Status Snapshot(const std::function<Status(uint64_t)>& begin,
+                  const std::function<Status(std::string)>& chunk) override;
+
+  // Deletes entries at or below `upto` (log retention). Mirrors behind it will
+  // bootstrap from a snapshot.
+  Result<uint64_t> Truncate(uint64_t upto);
+
+ private:
+  PgLogSource(std::unique_ptr<meta::PgConn> c, size_t chunk_ops)
+      : c_(std::move(c)), chunk_ops_(chunk_ops) {}
+  Status Reconnect();
+  // Runs `f` once more on a fresh connection if the connection was lost (the
+  // primary's PostgreSQL restarted); every caller is a read, so that is safe.
+  template <typename F>
+  auto Retry(F f) -> decltype(f()) {
+    auto r = f();
+    if (!r.ok() && r.status().code() == Code::kUnavailable && Reconnect().ok()) return f();
+    return r;
+  }
+
+  std::string conninfo_;
+  std::unique_ptr<meta::PgConn> c_;
+  size_t chunk_ops_;
+};
+
+}  // namespace meridian::primary
