@@ -91,8 +91,9 @@ Result<std::vector<std::string>> LoadAllowList(const std::string& path) {
   int n = 0;
   for (std::string line; std::getline(in, line);) {
     ++n;
-    line = Trim(line.substr(0, line.find('#')));
-    if (line.empty()) continue;
+    line = Trim(line);
+    // '#' is a Z85 digit: only a line that starts with it is a comment.
+    if (line.empty() || line[0] == '#') continue;
     if (!IsZ85Key(line)) {
       return Status::InvalidArgument("allow-list " + path + " line " + std::to_string(n) +
                                      ": not a Z85 public key");

@@ -2,10 +2,10 @@
 //
 // `meridian keygen --out NAME` writes NAME.key (mode 0600: "public=Z85\nsecret=Z85\n")
 // and NAME.pub (the Z85 public key and a newline). A primary's allow-list
-// file holds one Z85 public key per line; blank lines and '#' comments are
-// ignored. Wherever a public key is expected, a 40-character Z85 string or the
-// path of a .pub file is accepted. Secret keys are never logged or printed.
-// Thread-safety: free functions.
+// file holds one Z85 public key per line; blank lines and lines starting
+// with '#' are ignored ('#' is a Z85 digit, so there are no trailing comments). Wherever a public
+// key is expected, a 40-character Z85 string or the path of a .pub file is accepted. Secret keys
+// are never logged or printed. Thread-safety: free functions.
 #pragma once
 
 #include <string>

@@ -16,10 +16,7 @@ int RunKeygen(const std::vector<std::string>&);
 int RunPrimaryDaemon(const std::vector<std::string>&);
 int RunStatus(const std::vector<std::string>&);
 int RunVerify(const std::vector<std::string>&);
-int RunKeygen(const std::vector<std::string>&);
-int RunPrimaryDaemon(const std::vector<std::string>&);
-int RunStatus(const std::vector<std::string>&);
-int RunVerify(const std::vector<std::string>&);
+int RunMirror(const std::vector<std::string>&);
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
@@ -125,6 +122,21 @@ const std::vector<Command>& Commands() {
        "lists every difference. Exits 0 if identical, 1 otherwise.",
        {"meta", "replica", "timeout", "json"},
        RunVerify},
+      {"mirror",
+       "",
+       "Follow the primary: apply its change log to this site's replica (daemon)",
+       "Runs until SIGTERM or SIGINT (then exits 0). --meta is this site's OWN database, the\n"
+       "replica (migrated on start; a primary's database is refused). Connects to the primary\n"
+       "at --primary over CURVE: --primary-key is the primary's public key, --key this\n"
+       "mirror's key file, whose .pub must be on the primary's --allow list (one key per\n"
+       "mirror: the primary tells mirrors apart by key). Every change is applied in order,\n"
+       "each batch in one transaction with the applied position, so a restart resumes\n"
+       "exactly once; a corrupt frame is refused and requested again. A mirror behind the\n"
+       "primary's log retention installs a snapshot first. --include carries only the given\n"
+       "top-level directories; --status-file gets the position, lag and counters as JSON\n"
+       "about once a second.",
+       {"meta", "primary", "primary_key", "key", "name", "include", "status_file", "json"},
+       RunMirror},
   };
   return kCommands;
 }

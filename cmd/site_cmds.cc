@@ -151,15 +151,21 @@ int RunVerify(const std::vector<std::string>& args) {
   // snapshot, the mirror's tree and applied position from one snapshot.
   auto snap = [](meta::PgConn* c, const char* pos_sql, const std::string& path, uint64_t* pos,
                  std::vector<meta::TreeEntry>* tree) -> Status {
+    *pos = 0;
+    tree->clear();
     MERIDIAN_RETURN_IF_ERROR(c->Run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
     auto r = c->Exec(pos_sql);
-    Result<std::vector<meta::TreeEntry>> t =
-        r.ok() ? meta::ListTree(c, path) : Result<std::vector<meta::TreeEntry>>(r.status());
-    c->Rollback();
-    if (!t.ok()) return t.status();
+    if (!r.ok()) {
+      c->Rollback();
+      // A replica whose daemon has not created its schema yet is at position 0.
+      bool fresh = r.status().message().find("SQLSTATE 42P01") != std::string::npos;
+      return fresh ? Status::OK() : r.status();
+    }
     *pos = r->GetInt(0, 0);
-    *tree = std::move(t).value();
-    return Status::OK();
+    auto t = meta::ListTree(c, path);
+    c->Rollback();
+    if (t.ok()) *tree = std::move(t).value();
+    return t.ok() || t.status().IsNotFound() ? Status::OK() : t.status();
   };
   while (true) {
     uint64_t ppos = 0, mpos = 0;
@@ -168,7 +174,7 @@ int RunVerify(const std::vector<std::string>& args) {
       return Fail("verify", s.With("primary"));
     }
     Status s = snap(m, "SELECT applied_pos FROM site_state", path, &mpos, &mtree);
-    if (!s.ok() && !s.IsNotFound()) return Fail("verify", s.With("mirror"));
+    if (!s.ok()) return Fail("verify", s.With("mirror"));
     if (mpos == ppos) {
       auto diff = meta::DiffTrees(ptree, mtree, "primary", "mirror");
       if (FLAGS_json) {
