@@ -104,7 +104,7 @@ const std::vector<Command>& Commands() {
        "acknowledges them. Entries more than --log-retention behind the head are deleted;\n"
        "a mirror further behind bootstraps from a consistent snapshot. Prints\n"
        "`listening on ADDRESS` once bound; stops cleanly on SIGTERM or SIGINT.",
-       {"meta", "listen", "key", "allow", "log_retention"},
+       {"meta", "listen", "key", "allow", "log_retention", "metrics"},
        RunPrimaryDaemon},
       {"status",
        "",
@@ -135,7 +135,8 @@ const std::vector<Command>& Commands() {
        "primary's log retention installs a snapshot first. --include carries only the given\n"
        "top-level directories; --status-file gets the position, lag and counters as JSON\n"
        "about once a second.",
-       {"meta", "primary", "primary_key", "key", "name", "include", "status_file", "json"},
+       {"meta", "primary", "primary_key", "key", "name", "include", "status_file", "metrics",
+        "json"},
        RunMirror},
   };
   return kCommands;

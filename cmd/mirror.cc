@@ -7,13 +7,16 @@
 #include <atomic>
 #include <iostream>
 #include <set>
+#include <thread>
 
 #include "changelog/keys.h"
 #include "cmd/cli.h"
+#include "cmd/metrics.h"
 #include "common/path.h"
 #include "mirror/site.h"
 
 DECLARE_string(key);
+DECLARE_string(metrics);
 DEFINE_string(primary, "", "mirror: the primary's site-link address, e.g. tcp://10.0.0.5:7000");
 DEFINE_string(primary_key, "",
               "mirror: the primary's public key: 40 Z85 characters or the path of its .pub file");
@@ -105,7 +108,39 @@ int RunMirror(const std::vector<std::string>& args) {
               << meta::RedactConninfo(o.replica_conninfo) << "\n";
   }
   mirror::MirrorSite site(o);
+  std::unique_ptr<MetricsServer> metrics;
+  std::thread exporter;
+  if (!FLAGS_metrics.empty()) {
+    auto m = MetricsServer::Start(FLAGS_metrics);
+    if (!m.ok()) return Fail("mirror", m.status());
+    metrics = std::move(m).value();
+    std::cerr << "metrics on " << metrics->url() << "\n";
+    exporter = std::thread([&] {
+      while (!g_mirror_stop) {
+        mirror::MirrorSiteStats st = site.stats();
+        double now =
+            std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+                .count();
+        double lag = st.caught_up || st.applied_time_ns == 0 ? 0 : now - st.applied_time_ns / 1e9;
+        metrics->Set("meridian_mirror_applied_position", "last change-log position applied",
+                     st.applied_pos);
+        metrics->Set("meridian_mirror_applied_entries", "entries applied, ever",
+                     st.applied_changes);
+        metrics->Set("meridian_mirror_lag_seconds",
+                     "age of the last applied commit while behind, 0 when caught up",
+                     std::max(0.0, lag));
+        metrics->Set("meridian_mirror_connected", "1 while the site link is up", st.connected);
+        metrics->Set("meridian_mirror_snapshots", "snapshots installed by this process",
+                     st.snapshots);
+        metrics->Set("meridian_mirror_rejected_frames", "frames that failed to decode",
+                     st.rejected_frames);
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      }
+    });
+  }
   Status s = site.Run();
+  g_mirror_stop = true;
+  if (exporter.joinable()) exporter.join();
   if (FLAGS_json) std::cout << mirror::StatusJson(o, site.stats()) << std::endl;
   return s.ok() ? kExitOk : Fail("mirror", s);
 }

@@ -9,6 +9,7 @@
 
 #include "changelog/keys.h"
 #include "cmd/cli.h"
+#include "cmd/metrics.h"
 #include "meta/tree.h"
 #include "primary/daemon.h"
 
@@ -20,6 +21,8 @@ DEFINE_uint64(log_retention, 1000000,
               "primary: change-log entries kept behind the head (mirrors further behind "
               "bootstrap from a snapshot); 0 keeps everything");
 DEFINE_string(replica, "", "verify: the mirror's replica database to compare with --meta");
+DEFINE_string(metrics, "",
+              "primary, mirror: serve Prometheus metrics on HOST:PORT (e.g. 127.0.0.1:9400)");
 DEFINE_int32(timeout, 60, "verify: seconds to wait for the mirror to reach the primary");
 
 namespace meridian::cli {
@@ -79,6 +82,24 @@ int RunPrimaryDaemon(const std::vector<std::string>& args) {
     std::printf("listening on %s\n", endpoint.c_str());
     std::fflush(stdout);
   };
+  std::unique_ptr<MetricsServer> metrics;
+  if (!FLAGS_metrics.empty()) {
+    auto m = MetricsServer::Start(FLAGS_metrics);
+    if (!m.ok()) return Fail("primary", m.status());
+    metrics = std::move(m).value();
+    std::fprintf(stderr, "metrics on %s\n", metrics->url().c_str());
+    o.on_tick = [&metrics](uint64_t head, const std::vector<changelog::MirrorState>& mirrors) {
+      metrics->Set("meridian_changelog_head_position", "newest change-log position", head);
+      for (const auto& m : mirrors) {
+        metrics->Set("meridian_mirror_acked_position", "position a mirror has applied", m.acked,
+                     "mirror", m.name);
+        metrics->Set("meridian_mirror_lag_entries", "entries a mirror is behind the head",
+                     head > m.acked ? head - m.acked : 0, "mirror", m.name);
+        metrics->Set("meridian_mirror_connected", "1 while the mirror's link is up", m.connected,
+                     "mirror", m.name);
+      }
+    };
+  }
   signal(SIGTERM, OnSignal);
   signal(SIGINT, OnSignal);
   Status s = primary::RunPrimary(o);

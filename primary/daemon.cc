@@ -70,13 +70,15 @@ Status RunPrimary(const PrimaryDaemonOptions& o) {
   Status st;
   while (!o.stop->load()) {
     std::this_thread::sleep_for(std::chrono::seconds(1));
-    Status s = RecordMirrors(maint.get(), server->Mirrors());
+    const auto mirrors = server->Mirrors();
+    Status s = RecordMirrors(maint.get(), mirrors);
     if (!s.ok() && s.code() == Code::kUnavailable) {
       auto c = meta::PgConn::Connect(o.conninfo);
       if (c.ok()) maint = std::move(c).value();
     }
+    auto h = maint_source->Head();
+    if (h.ok() && o.on_tick) o.on_tick(*h, mirrors);
     if (o.log_retention > 0) {
-      auto h = maint_source->Head();
       if (h.ok() && *h > o.log_retention) {
         auto n = maint_source->Truncate(*h - o.log_retention);
         if (n.ok() && *n > 0) VLOG(1) << "log retention removed " << *n << " entries";

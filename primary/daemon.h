@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "changelog/stream.h"
 #include "common/status.h"
@@ -26,6 +27,8 @@ struct PrimaryDaemonOptions {
   uint64_t log_retention = 0;  // entries to keep behind the head; 0 = keep all
   std::atomic<bool>* stop = nullptr;
   std::function<void(const std::string& endpoint)> on_listening;  // once bound
+  // Called about once a second with the head and every mirror's state (metrics).
+  std::function<void(uint64_t head, const std::vector<changelog::MirrorState>&)> on_tick;
 };
 
 Status RunPrimary(const PrimaryDaemonOptions& options);

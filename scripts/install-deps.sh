@@ -8,9 +8,9 @@ set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config git ca-certificates
       libpq-dev postgresql libcurl4-openssl-dev libssl-dev libzmq3-dev cppzmq-dev
       libzstd-dev libgflags-dev libgoogle-glog-dev libfuse3-dev fuse3
-      libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev)
+      libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev prometheus-cpp-dev)
 if [ "${1:-}" = "--test" ]; then
-  pkgs+=(radosgw ceph-mon ceph-osd awscli rclone s3cmd python3-botocore procps psmisc)
+  pkgs+=(radosgw ceph-mon ceph-osd awscli rclone s3cmd python3-botocore procps psmisc curl)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

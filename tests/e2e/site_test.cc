@@ -232,5 +232,28 @@ TEST_F(SiteTest, AMirrorBehindTheRetainedLogBootstrapsFromASnapshot) {
   ASSERT_TRUE(v2.ok()) << v2.Describe();
 }
 
+TEST_F(SiteTest, DaemonsServePrometheusMetrics) {
+  StartPrimary({"--metrics=127.0.0.1:0"});
+  Mirror m = NewMirror("m1", {"--metrics=127.0.0.1:0"});
+  ASSERT_TRUE(primary_.Run({"mkdir", "-p", "/a/b/c"}).ok());
+  ASSERT_TRUE(Verify(m).ok());
+  std::this_thread::sleep_for(1500ms);  // gauges refresh about once a second
+  auto scrape = [](const std::string& log) -> std::string {
+    auto p = log.find("metrics on ");
+    if (p == std::string::npos) return "no metrics address in: " + log;
+    std::string url = log.substr(p + 11, log.find('\n', p) - p - 11);
+    return harness::Run({"curl", "-sf", url}).out;
+  };
+  const std::string head = Head();
+  std::string pm = scrape(primary_proc_->ReadStderr());
+  EXPECT_NE(pm.find("meridian_changelog_head_position " + head), std::string::npos) << pm;
+  EXPECT_NE(pm.find("meridian_mirror_acked_position{mirror=\"m1\"} " + head), std::string::npos)
+      << pm;
+  EXPECT_NE(pm.find("meridian_mirror_lag_entries{mirror=\"m1\"} 0"), std::string::npos) << pm;
+  std::string mm = scrape(ReadFile(primary_.dir->Sub("m1.err")).value());
+  EXPECT_NE(mm.find("meridian_mirror_applied_position " + head), std::string::npos) << mm;
+  EXPECT_NE(mm.find("meridian_mirror_connected 1"), std::string::npos) << mm;
+}
+
 }  // namespace
 }  // namespace meridian::e2e

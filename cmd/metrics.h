@@ -1,0 +1,49 @@
+// Prometheus /metrics for the daemons (prometheus-cpp's pull exposer).
+//
+// The daemons' libraries stay free of metrics: the CLI reads their state once
+// a second (MirrorSite::stats(), the primary's tick callback) and sets gauges
+// here. Metric names and labels are listed in docs/metrics.md.
+// Thread-safety: Set() may be called from any thread.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "common/status.h"
+
+namespace prometheus {
+class Exposer;
+class Registry;
+class Gauge;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace meridian::cli {
+
+class MetricsServer {
+ public:
+  // `bind` is "HOST:PORT" (port 0 picks one). Fails with a clear message if
+  // the address cannot be bound.
+  static Result<std::unique_ptr<MetricsServer>> Start(const std::string& bind);
+  ~MetricsServer();
+
+  // "http://HOST:PORT/metrics"
+  std::string url() const { return url_; }
+  // Sets gauge `name` (with one optional label) to `value`, creating it on
+  // first use with `help`.
+  void Set(const std::string& name, const std::string& help, double value,
+           const std::string& label_key = "", const std::string& label_value = "");
+
+ private:
+  MetricsServer() = default;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::string url_;
+  std::mutex mu_;  // guards families_
+  std::map<std::string, prometheus::Family<prometheus::Gauge>*> families_;
+};
+
+}  // namespace meridian::cli
