@@ -10,22 +10,37 @@ namespace {
 constexpr const char* kAttrCols =
     "i.ino, i.kind, i.mode, i.uid, i.gid, i.size, i.mtime_ns, i.ctime_ns, i.nlink, i.target";
 
-Attr AttrFromRow(const PgResult& r, int row) {
+}  // namespace
+
+Attr AttrFromRow(const PgResult& r, int row, int c) {
   Attr a;
-  a.ino = r.GetInt(row, 0);
-  a.kind = static_cast<FileKind>(r.GetInt(row, 1));
-  a.mode = static_cast<uint32_t>(r.GetInt(row, 2));
-  a.uid = static_cast<uint32_t>(r.GetInt(row, 3));
-  a.gid = static_cast<uint32_t>(r.GetInt(row, 4));
-  a.size = r.GetInt(row, 5);
-  a.mtime_ns = r.GetInt(row, 6);
-  a.ctime_ns = r.GetInt(row, 7);
-  a.nlink = static_cast<uint32_t>(r.GetInt(row, 8));
-  if (!r.IsNull(row, 9)) a.target = r.GetBytes(row, 9);
+  a.ino = r.GetInt(row, c);
+  a.kind = static_cast<FileKind>(r.GetInt(row, c + 1));
+  a.mode = static_cast<uint32_t>(r.GetInt(row, c + 2));
+  a.uid = static_cast<uint32_t>(r.GetInt(row, c + 3));
+  a.gid = static_cast<uint32_t>(r.GetInt(row, c + 4));
+  a.size = r.GetInt(row, c + 5);
+  a.mtime_ns = r.GetInt(row, c + 6);
+  a.ctime_ns = r.GetInt(row, c + 7);
+  a.nlink = static_cast<uint32_t>(r.GetInt(row, c + 8));
+  if (!r.IsNull(row, c + 9)) a.target = r.GetBytes(row, c + 9);
   return a;
 }
 
-}  // namespace
+Result<BlockRef> BlockFromRow(const PgResult& r, int row, int c) {
+  BlockRef b;
+  b.index = static_cast<uint32_t>(r.GetInt(row, c));
+  b.id = r.GetInt(row, c + 1);
+  b.length = static_cast<uint32_t>(r.GetInt(row, c + 2));
+  b.stored_length = static_cast<uint32_t>(r.GetInt(row, c + 3));
+  b.compression = static_cast<Compression>(r.GetInt(row, c + 4));
+  std::string sum = r.GetBytes(row, c + 5);
+  if (sum.size() != b.checksum.size()) {
+    return Status::Corruption("block " + std::to_string(b.id) + " has a malformed checksum");
+  }
+  std::memcpy(b.checksum.data(), sum.data(), sum.size());
+  return b;
+}
 
 const char* KindName(FileKind k) {
   switch (k) {
@@ -69,7 +84,7 @@ Result<Attr> Catalog::GetAttr(uint64_t ino) {
       auto r, c_->Exec(std::string("SELECT ") + kAttrCols + " FROM inodes i WHERE ino = $1",
                        {Param::Int(static_cast<int64_t>(ino))}));
   if (r.rows() == 0) return Status::NotFound("inode " + std::to_string(ino) + " not found");
-  return AttrFromRow(r, 0);
+  return AttrFromRow(r, 0, 0);
 }
 
 Result<Attr> Catalog::Lookup(uint64_t parent, std::string_view name) {
@@ -79,7 +94,7 @@ Result<Attr> Catalog::Lookup(uint64_t parent, std::string_view name) {
                            " WHERE d.parent = $1 AND d.name = $2",
                        {Param::Int(static_cast<int64_t>(parent)), Param::Bytes(name)}));
   if (r.rows() == 0) return Status::NotFound("'" + std::string(name) + "' not found");
-  return AttrFromRow(r, 0);
+  return AttrFromRow(r, 0, 0);
 }
 
 Result<Attr> Catalog::Resolve(std::string_view path) {
@@ -121,19 +136,12 @@ Result<std::vector<BlockRef>> Catalog::Blocks(uint64_t ino) {
                             c_->Exec("SELECT idx, id, len, stored_len, comp, sha256 FROM blocks"
                                      " WHERE ino = $1 ORDER BY idx",
                                      {Param::Int(static_cast<int64_t>(ino))}));
-  std::vector<BlockRef> out(r.rows());
+  std::vector<BlockRef> out;
+  out.reserve(r.rows());
   for (int i = 0; i < r.rows(); ++i) {
-    out[i].index = static_cast<uint32_t>(r.GetInt(i, 0));
-    out[i].id = r.GetInt(i, 1);
-    out[i].length = static_cast<uint32_t>(r.GetInt(i, 2));
-    out[i].stored_length = static_cast<uint32_t>(r.GetInt(i, 3));
-    out[i].compression = static_cast<Compression>(r.GetInt(i, 4));
-    std::string sum = r.GetBytes(i, 5);
-    if (sum.size() != out[i].checksum.size()) {
-      return Status::Corruption("inode " + std::to_string(ino) + " block " +
-                                std::to_string(out[i].index) + " has a malformed checksum");
-    }
-    std::memcpy(out[i].checksum.data(), sum.data(), sum.size());
+    auto b = BlockFromRow(r, i, 0);
+    if (!b.ok()) return b.status().With("inode " + std::to_string(ino));
+    out.push_back(*b);
   }
   return out;
 }

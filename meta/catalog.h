@@ -51,6 +51,13 @@ struct VolumeConfig {
   std::string role;  // "primary" or "mirror"
 };
 
+// Row parsers shared by every reader of these tables. `first_col` is where
+// the columns start: for AttrFromRow "ino, kind, mode, uid, gid, size,
+// mtime_ns, ctime_ns, nlink, target"; for BlockFromRow "idx, id, len,
+// stored_len, comp, sha256" (Corruption if the checksum is not 32 bytes).
+Attr AttrFromRow(const PgResult& r, int row, int first_col);
+Result<BlockRef> BlockFromRow(const PgResult& r, int row, int first_col);
+
 // Reads the volume record. FailedPrecondition (with "run meridian format") if
 // the database holds no formatted volume.
 Result<VolumeConfig> LoadVolume(PgConn* c);

@@ -5,10 +5,26 @@
 
 #include "changelog/codec.h"
 #include "changelog/entry.h"
+#include "meta/catalog.h"
 
 namespace meridian::primary {
 
 using meta::Param;
+
+changelog::UpsertInode ToUpsert(const meta::Attr& a) {
+  changelog::UpsertInode u;
+  u.ino = a.ino;
+  u.kind = static_cast<int16_t>(a.kind);
+  u.mode = a.mode;
+  u.uid = a.uid;
+  u.gid = a.gid;
+  u.size = a.size;
+  u.mtime_ns = a.mtime_ns;
+  u.ctime_ns = a.ctime_ns;
+  u.nlink = a.nlink;
+  u.target = a.target;
+  return u;
+}
 
 void ChangeRecorder::Reset(std::string tenant) {
   tenant_ = std::move(tenant);
@@ -30,24 +46,14 @@ Status ChangeRecorder::Append(meta::PgConn* c, uint64_t pos) {
   std::vector<changelog::Op> deleted_inodes, deleted_dentries, upserted_dentries;
   for (uint64_t ino : inodes_) {
     MERIDIAN_ASSIGN_OR_RETURN(
-        auto r, c->Exec("SELECT kind, mode, uid, gid, size, mtime_ns, ctime_ns, nlink, target"
+        auto r, c->Exec("SELECT ino, kind, mode, uid, gid, size, mtime_ns, ctime_ns, nlink, target"
                         " FROM inodes WHERE ino = $1",
                         {Param::Int(static_cast<int64_t>(ino))}));
     if (r.rows() == 0) {
       deleted_inodes.push_back(changelog::DeleteInode{ino});
       continue;
     }
-    changelog::UpsertInode u;
-    u.ino = ino;
-    u.kind = static_cast<int16_t>(r.GetInt(0, 0));
-    u.mode = static_cast<uint32_t>(r.GetInt(0, 1));
-    u.uid = static_cast<uint32_t>(r.GetInt(0, 2));
-    u.gid = static_cast<uint32_t>(r.GetInt(0, 3));
-    u.size = r.GetInt(0, 4);
-    u.mtime_ns = r.GetInt(0, 5);
-    u.ctime_ns = r.GetInt(0, 6);
-    u.nlink = static_cast<uint32_t>(r.GetInt(0, 7));
-    if (!r.IsNull(0, 8)) u.target = r.GetBytes(0, 8);
+    changelog::UpsertInode u = ToUpsert(meta::AttrFromRow(r, 0, 0));
     if (auto it = blocks_.find(ino); it != blocks_.end()) {
       u.has_blocks = true;
       u.blocks = it->second;

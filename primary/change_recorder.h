@@ -20,11 +20,16 @@
 #include <utility>
 #include <vector>
 
+#include "changelog/entry.h"
 #include "common/block.h"
 #include "common/status.h"
+#include "meta/catalog.h"
 #include "meta/pg.h"
 
 namespace meridian::primary {
+
+// The change-log op that recreates inode `a` (without its blocks).
+changelog::UpsertInode ToUpsert(const meta::Attr& a);
 
 class ChangeRecorder {
  public:

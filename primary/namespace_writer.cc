@@ -115,6 +115,25 @@ Status NamespaceWriter::Unlink(uint64_t parent, std::string_view name, const Att
   return FreeInode(victim);
 }
 
+Result<uint64_t> NamespaceWriter::PrepareSlot(const std::vector<std::string>& parent,
+                                              const std::string& name, std::string_view path,
+                                              bool replace) {
+  meta::Catalog cat(c_);
+  MERIDIAN_ASSIGN_OR_RETURN(Attr dir, cat.Resolve(JoinPath(parent)));
+  if (dir.kind != FileKind::kDir) {
+    return Status::NotDirectory(JoinPath(parent) + " is not a directory");
+  }
+  auto old = cat.Lookup(dir.ino, name);
+  if (old.status().IsNotFound()) return dir.ino;
+  if (!old.ok()) return old.status();
+  if (!replace) return Status::AlreadyExists(std::string(path) + " already exists");
+  if (old->kind == FileKind::kDir) {
+    return Status::IsDirectory(std::string(path) + " is a directory");
+  }
+  MERIDIAN_RETURN_IF_ERROR(Unlink(dir.ino, name, *old));
+  return dir.ino;
+}
+
 Result<uint64_t> NamespaceWriter::Mkdir(std::string_view path, const NewAttr& attr, bool parents) {
   MERIDIAN_ASSIGN_OR_RETURN(auto parts, SplitPath(path));
   if (parts.empty()) {
@@ -184,20 +203,7 @@ Result<uint64_t> NamespaceWriter::CommitFile(std::string_view path, const NewAtt
   MERIDIAN_RETURN_IF_ERROR(SplitParent(path, &parent, &name));
   uint64_t ino = 0;
   Status st = Mutate(parent.empty() ? name : parent[0], [&]() -> Status {
-    meta::Catalog cat(c_);
-    MERIDIAN_ASSIGN_OR_RETURN(Attr dir, cat.Resolve(JoinPath(parent)));
-    if (dir.kind != FileKind::kDir) {
-      return Status::NotDirectory(JoinPath(parent) + " is not a directory");
-    }
-    auto old = cat.Lookup(dir.ino, name);
-    if (old.ok()) {
-      if (old->kind == FileKind::kDir) {
-        return Status::IsDirectory(std::string(path) + " is a directory");
-      }
-      MERIDIAN_RETURN_IF_ERROR(Unlink(dir.ino, name, *old));
-    } else if (!old.status().IsNotFound()) {
-      return old.status();
-    }
+    MERIDIAN_ASSIGN_OR_RETURN(uint64_t dir, PrepareSlot(parent, name, path, /*replace=*/true));
     MERIDIAN_ASSIGN_OR_RETURN(ino, InsertInode(FileKind::kFile, attr, size, {}));
     for (const BlockRef& b : blocks) {
       MERIDIAN_RETURN_IF_ERROR(
@@ -209,7 +215,7 @@ Result<uint64_t> NamespaceWriter::CommitFile(std::string_view path, const NewAtt
                                                  b.checksum.size()))}));
     }
     log_.SetBlocks(ino, blocks);
-    return Link(dir.ino, name, ino, FileKind::kFile);
+    return Link(dir, name, ino, FileKind::kFile);
   });
   if (!st.ok()) return st;
   return ino;
@@ -225,22 +231,9 @@ Result<uint64_t> NamespaceWriter::Symlink(std::string_view path, std::string_vie
   MERIDIAN_RETURN_IF_ERROR(SplitParent(path, &parent, &name));
   uint64_t ino = 0;
   Status st = Mutate(parent.empty() ? name : parent[0], [&]() -> Status {
-    meta::Catalog cat(c_);
-    MERIDIAN_ASSIGN_OR_RETURN(Attr dir, cat.Resolve(JoinPath(parent)));
-    if (dir.kind != FileKind::kDir) {
-      return Status::NotDirectory(JoinPath(parent) + " is not a directory");
-    }
-    auto old = cat.Lookup(dir.ino, name);
-    if (old.ok()) {
-      if (!replace || old->kind == FileKind::kDir) {
-        return Status::AlreadyExists(std::string(path) + " already exists");
-      }
-      MERIDIAN_RETURN_IF_ERROR(Unlink(dir.ino, name, *old));
-    } else if (!old.status().IsNotFound()) {
-      return old.status();
-    }
+    MERIDIAN_ASSIGN_OR_RETURN(uint64_t dir, PrepareSlot(parent, name, path, replace));
     MERIDIAN_ASSIGN_OR_RETURN(ino, InsertInode(FileKind::kSymlink, attr, target.size(), target));
-    return Link(dir.ino, name, ino, FileKind::kSymlink);
+    return Link(dir, name, ino, FileKind::kSymlink);
   });
   if (!st.ok()) return st;
   return ino;

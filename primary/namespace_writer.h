@@ -72,6 +72,10 @@ class NamespaceWriter {
   // change-log entry (for `tenant`) of what `body` touched.
   template <typename F>
   Status Mutate(const std::string& tenant, F&& body);
+  // Resolves the parent directory of a new entry `name` and removes what is
+  // there already if `replace` allows (never a directory). Returns the parent.
+  Result<uint64_t> PrepareSlot(const std::vector<std::string>& parent, const std::string& name,
+                               std::string_view path, bool replace);
   // Removes the entry (parent, name) -> victim without freeing victim.
   Status Detach(uint64_t parent, std::string_view name, const meta::Attr& victim);
   Status FreeInode(const meta::Attr& a);

@@ -7,6 +7,8 @@
 
 #include "changelog/codec.h"
 #include "changelog/entry.h"
+#include "meta/catalog.h"
+#include "primary/change_recorder.h"
 
 namespace meridian::primary {
 
@@ -150,18 +152,9 @@ Status PgLogSource::Snapshot(const std::function<Status(uint64_t)>& begin,
       std::string ids = "{";
       for (int i = 0; i < r.rows(); ++i) {
         auto& u = inodes[i];
-        u.ino = r.GetInt(i, 0);
-        u.kind = static_cast<int16_t>(r.GetInt(i, 1));
-        u.mode = static_cast<uint32_t>(r.GetInt(i, 2));
-        u.uid = static_cast<uint32_t>(r.GetInt(i, 3));
-        u.gid = static_cast<uint32_t>(r.GetInt(i, 4));
-        u.size = r.GetInt(i, 5);
-        u.mtime_ns = r.GetInt(i, 6);
-        u.ctime_ns = r.GetInt(i, 7);
-        u.nlink = static_cast<uint32_t>(r.GetInt(i, 8));
-        if (!r.IsNull(i, 9)) u.target = r.GetBytes(i, 9);
+        u = ToUpsert(meta::AttrFromRow(r, i, 0));
         tenants[i] = r.GetBytes(i, 10);
-        u.has_blocks = u.kind == 1;
+        u.has_blocks = u.kind == static_cast<int16_t>(meta::FileKind::kFile);
         ids += (i ? "," : "") + std::to_string(u.ino);
       }
       ids += "}";
@@ -171,16 +164,7 @@ Status PgLogSource::Snapshot(const std::function<Status(uint64_t)>& begin,
                            {Param::Text(ids)}));
       std::map<uint64_t, std::vector<BlockRef>> blocks;
       for (int i = 0; i < b.rows(); ++i) {
-        BlockRef ref;
-        ref.index = static_cast<uint32_t>(b.GetInt(i, 1));
-        ref.id = b.GetInt(i, 2);
-        ref.length = static_cast<uint32_t>(b.GetInt(i, 3));
-        ref.stored_length = static_cast<uint32_t>(b.GetInt(i, 4));
-        ref.compression = static_cast<Compression>(b.GetInt(i, 5));
-        std::string sum = b.GetBytes(i, 6);
-        if (sum.size() != ref.checksum.size())
-          return Status::Corruption("malformed block checksum");
-        std::memcpy(ref.checksum.data(), sum.data(), sum.size());
+        MERIDIAN_ASSIGN_OR_RETURN(BlockRef ref, meta::BlockFromRow(b, i, 1));
         blocks[static_cast<uint64_t>(b.GetInt(i, 0))].push_back(ref);
       }
       for (size_t i = 0; i < inodes.size(); ++i) {
