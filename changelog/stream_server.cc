@@ -66,6 +66,8 @@ class Server final : public StreamServer {
   void HandleMessage(link::Received& in, Clock::time_point now);
   void HandleHello(Peer& peer, const link::Message& m);
   bool StartSnapshot(Peer& peer);
+  // Heartbeats to every connected peer with a session (no timeouts).
+  void SendHeartbeats(Clock::time_point now);
   void PumpAll(Clock::time_point now);
   void Pump(Peer& peer, Clock::time_point now);
   bool Send(Peer& peer, const Header& h, const std::string* payload, Clock::time_point now);
@@ -339,8 +341,19 @@ bool Server::StartSnapshot(Peer& peer) {
       },
       [&](std::string chunk) {
         peer.chunks.push_back(std::move(chunk));
+        // A large snapshot takes longer than a peer timeout to build: keep
+        // every link alive meanwhile (peers are not timed out here, since
+        // their messages are not being read).
+        if (Clock::now() >= next_tick_) {
+          SendHeartbeats(Clock::now());
+          next_tick_ = Clock::now() + options_.heartbeat;
+        }
         return Status::OK();
       });
+  // Messages that arrived while we were busy count from now.
+  for (auto& [id, p] : peers_) {
+    if (p.connected) p.last_seen = std::max(p.last_seen, Clock::now() - options_.heartbeat);
+  }
   if (!st.ok()) {
     LOG(WARNING) << "site-link server: snapshot for " << peer.name << " failed: " << st.ToString();
     peer.chunks.clear();
@@ -463,7 +476,13 @@ void Server::Tick(Clock::time_point now) {
       Publish(peer);
       continue;
     }
-    if (peer.session == 0) continue;
+  }
+  SendHeartbeats(now);
+}
+
+void Server::SendHeartbeats(Clock::time_point now) {
+  for (auto& [id, peer] : peers_) {
+    if (!peer.connected || peer.session == 0) continue;
     Header h;
     h.type = Type::kHeartbeat;
     h.session = peer.session;

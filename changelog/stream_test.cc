@@ -79,7 +79,10 @@ class FakeLog : public LogSource {
       chunks = chunks_;
     }
     MERIDIAN_RETURN_IF_ERROR(begin(pos));
-    for (int i = 0; i < chunks; ++i) MERIDIAN_RETURN_IF_ERROR(chunk("chunk:" + std::to_string(i)));
+    for (int i = 0; i < chunks; ++i) {
+      if (chunk_delay_.count() > 0) std::this_thread::sleep_for(chunk_delay_);
+      MERIDIAN_RETURN_IF_ERROR(chunk("chunk:" + std::to_string(i)));
+    }
     return Status::OK();
   }
 
@@ -90,6 +93,10 @@ class FakeLog : public LogSource {
   uint64_t snapshot_pos_ = 0;  // GUARDED_BY(mu_)
   int chunks_ = 0;             // GUARDED_BY(mu_)
   const size_t entry_bytes_;
+
+ public:
+  // Makes Snapshot() slow, like a large namespace (set before serving).
+  std::chrono::milliseconds chunk_delay_{0};
 };
 
 CurveKeyPair Keys() {
@@ -363,6 +370,33 @@ TEST_F(StreamTest, SnapshotThenStream) {
   zmq::socket_t raw = RawDealer(server->endpoint(), &b_, server_keys_.public_key);
   SendRaw(raw, {Hello(7, 0, 3), "raw"});
   EXPECT_EQ(Count(raw, link::Type::kSnapshotChunk, 800ms), 3);
+}
+
+// A snapshot that takes longer to build than the peer timeout still arrives
+// once: the server keeps the link alive while it builds (before the fix the
+// mirror timed out, re-subscribed, and the server started over, forever).
+TEST_F(StreamTest, SnapshotSlowerThanThePeerTimeoutArrivesOnce) {
+  FakeLog log(40);
+  log.SetRetention(/*oldest=*/31, /*snapshot_pos=*/30, /*chunks=*/30);
+  log.chunk_delay_ = 100ms;  // 3 s to build; peer timeout is 1 s
+  auto server = StartServer(ServerOptions({a_.public_key}), &log);
+  auto client = Connect(ClientOptions(server->endpoint(), a_, "site-a"));
+  ASSERT_TRUE(client->Subscribe(0).ok());
+  std::vector<StreamClient::Event> events;
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (events.empty() || events.back().kind != StreamClient::Event::kSnapshotEnd) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "snapshot never completed";
+    Result<StreamClient::Event> ev = client->Next(500ms);
+    ASSERT_TRUE(ev.ok());
+    if (ev->kind != StreamClient::Event::kNone) events.push_back(*ev);
+  }
+  int begins = 0;
+  for (const auto& e : events) begins += e.kind == StreamClient::Event::kSnapshotBegin;
+  EXPECT_EQ(begins, 1) << "the snapshot was restarted";
+  EXPECT_EQ(events.size(), 32u);
+  ASSERT_TRUE(client->Ack(30).ok());
+  uint64_t pos = 30;
+  EXPECT_TRUE(Drain(client.get(), &pos, 40, true));
 }
 
 // 6. A new server on the same port: the client resumes after its last ack.
