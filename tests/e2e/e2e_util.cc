@@ -89,6 +89,24 @@ Status WriteRandomFile(const std::string& path, uint64_t size, uint64_t seed) {
   return Status::OK();
 }
 
+std::vector<std::string> RandomMutation(std::mt19937& rng, const std::string& tenant,
+                                        const std::vector<std::string>& local_files) {
+  std::string d = tenant + "/d" + std::to_string(rng() % 4);
+  std::string f = d + "/f" + std::to_string(rng() % 6);
+  switch (rng() % 5) {
+    case 0:
+      return {"mkdir", "-p", d + "/sub" + std::to_string(rng() % 3)};
+    case 1:
+      return {"import", local_files[rng() % local_files.size()], f};
+    case 2:
+      return {"mv", f, d + "/f" + std::to_string(rng() % 6)};
+    case 3:
+      return {"rm", "-r", f};
+    default:
+      return {"ln", "-s", "target" + std::to_string(rng() % 9), f + ".lnk"};
+  }
+}
+
 std::vector<std::string> ListFiles(const std::string& root) {
   std::vector<std::string> out;
   for (auto& e : std::filesystem::recursive_directory_iterator(root)) {

@@ -4,6 +4,7 @@
 // run's radosgw (SigV4 checked).
 #pragma once
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,12 @@ Result<TestVolume> MakeVolume(BucketKind kind, std::vector<std::string> format_f
 
 // Writes `size` pseudo-random bytes (deterministic in `seed`) to `path`.
 Status WriteRandomFile(const std::string& path, uint64_t size, uint64_t seed);
+
+// One random namespace change for a writer in `tenant` ("/a"), as `meridian`
+// arguments: mkdir -p, import of one of `local_files`, mv, rm -r or ln -s.
+// Writers racing each other may make some of them fail; that is the point.
+std::vector<std::string> RandomMutation(std::mt19937& rng, const std::string& tenant,
+                                        const std::vector<std::string>& local_files);
 
 // Every regular file under `root`, as paths relative to it, sorted.
 std::vector<std::string> ListFiles(const std::string& root);

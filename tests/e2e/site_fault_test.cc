@@ -339,26 +339,8 @@ class SiteFaultTest : public ::testing::Test {
         std::mt19937 rng(w);
         const std::string t = w % 2 ? "/b" : "/a";
         while (!stop_writers_) {
-          std::string d = t + "/d" + std::to_string(rng() % 4);
-          std::string f = d + "/f" + std::to_string(rng() % 6);
-          std::vector<std::string> args;
-          switch (rng() % 5) {
-            case 0:
-              args = {"mkdir", "-p", d + "/sub" + std::to_string(rng() % 3)};
-              break;
-            case 1:
-              args = {"import", tmp_->Sub(rng() % 2 ? "small" : "big"), f};
-              break;
-            case 2:
-              args = {"mv", f, d + "/f" + std::to_string(rng() % 6)};
-              break;
-            case 3:
-              args = {"rm", "-r", f};
-              break;
-            default:
-              args = {"ln", "-s", "target" + std::to_string(rng() % 9), f + ".lnk"};
-              break;
-          }
+          std::vector<std::string> args = RandomMutation(
+              rng, t, std::vector<std::string>{tmp_->Sub("small"), tmp_->Sub("big")});
           RunResult r = primary_.Run(args, 60);  // races and outages may fail: fine
           ++ops_;
           if (r.ok()) {

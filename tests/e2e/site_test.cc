@@ -104,6 +104,8 @@ TEST_F(SiteTest, ConcurrentWritersAndMirrorKilledTwentyTimesEndIdentical) {
   for (int i = 0; i < 4; ++i) {
     ASSERT_OK(WriteRandomFile(files.Sub("f" + std::to_string(i)), 1000 * i + 7, i));
   }
+  std::vector<std::string> local_files;
+  for (int i = 0; i < 4; ++i) local_files.push_back(files.Sub("f" + std::to_string(i)));
   std::atomic<bool> stop{false};
   std::atomic<int> ops{0};
   std::vector<std::thread> writers;
@@ -112,26 +114,7 @@ TEST_F(SiteTest, ConcurrentWritersAndMirrorKilledTwentyTimesEndIdentical) {
       std::mt19937 rng(w);
       const std::string t = w < 4 ? "/a" : "/b";
       while (!stop) {
-        std::string d = t + "/d" + std::to_string(rng() % 4);
-        std::string f = d + "/f" + std::to_string(rng() % 6);
-        std::vector<std::string> args;
-        switch (rng() % 5) {
-          case 0:
-            args = {"mkdir", "-p", d + "/sub" + std::to_string(rng() % 3)};
-            break;
-          case 1:
-            args = {"import", files.Sub("f" + std::to_string(rng() % 4)), f};
-            break;
-          case 2:
-            args = {"mv", f, d + "/f" + std::to_string(rng() % 6)};
-            break;
-          case 3:
-            args = {"rm", "-r", f};
-            break;
-          default:
-            args = {"ln", "-s", "target" + std::to_string(rng() % 9), f + ".lnk"};
-            break;
-        }
+        std::vector<std::string> args = RandomMutation(rng, t, local_files);
         primary_.Run(args, 60);  // races (a file another writer moved) may fail: fine
         ++ops;
       }
