@@ -70,6 +70,12 @@ Result<FrameHeader> PeekHeader(std::string_view data);
 // max_decoded_bytes, 64 MiB by default).
 std::string EncodeBatch(const std::vector<Change>& changes, bool compress);
 
+// The same frame from change bodies already encoded with EncodeChange (as the
+// primary stores them), at positions first_pos, first_pos+1, ...: no decode
+// and re-encode on the way out. REQUIRES: body i encodes position first_pos+i.
+std::string EncodeBatchOfBodies(uint64_t first_pos, const std::vector<std::string>& bodies,
+                                bool compress);
+
 // Decodes one complete frame (exactly: trailing bytes are Corruption). The body
 // (after decompression) may not exceed `max_decoded_bytes`; a compressed body
 // must declare its decompressed size, so a decompression bomb is refused before

@@ -128,11 +128,20 @@ Result<FrameHeader> PeekHeader(std::string_view data) {
 }
 
 std::string EncodeBatch(const std::vector<Change>& changes, bool compress) {
-  CHECK_LE(changes.size(), UINT32_MAX) << "change-log batch too large";
-  std::string body;
+  std::vector<std::string> bodies;
+  bodies.reserve(changes.size());
   for (size_t i = 0; i < changes.size(); ++i) {
     DCHECK_EQ(changes[i].pos, changes[0].pos + i) << "change-log batch positions not consecutive";
-    const std::string c = EncodeChange(changes[i]);
+    bodies.push_back(EncodeChange(changes[i]));
+  }
+  return EncodeBatchOfBodies(changes.empty() ? 0 : changes[0].pos, bodies, compress);
+}
+
+std::string EncodeBatchOfBodies(uint64_t first_pos, const std::vector<std::string>& bodies,
+                                bool compress) {
+  CHECK_LE(bodies.size(), UINT32_MAX) << "change-log batch too large";
+  std::string body;
+  for (const std::string& c : bodies) {
     wire::PutVarint(&body, c.size());
     body += c;
   }
@@ -154,8 +163,8 @@ std::string EncodeBatch(const std::vector<Change>& changes, bool compress) {
   std::memcpy(p, kFrameMagic, sizeof kFrameMagic);
   p[4] = static_cast<char>(kFrameVersion);
   p[5] = static_cast<char>(flags);
-  wire::PutFixed32(p + 8, static_cast<uint32_t>(changes.size()));
-  wire::PutFixed64(p + 12, changes.empty() ? 0 : changes[0].pos);
+  wire::PutFixed32(p + 8, static_cast<uint32_t>(bodies.size()));
+  wire::PutFixed64(p + 12, bodies.empty() ? 0 : first_pos);
   wire::PutFixed32(p + 20, static_cast<uint32_t>(body.size()));
   frame += body;
   wire::PutFixed32(frame.data() + kCrcOffset, crc32c::Mask(FrameCrc(frame)));

@@ -212,3 +212,25 @@ TEST(Frame, RandomBodiesInSealedFramesNeverCrash) {
 
 }  // namespace
 }  // namespace meridian::changelog
+
+namespace meridian::changelog {
+namespace {
+
+// The primary frames stored bodies without decoding them: the frame must be
+// the one EncodeBatch makes from the decoded changes, compressed or not.
+TEST(Frame, BatchOfBodiesEqualsBatchOfChanges) {
+  std::mt19937_64 rng(11);
+  std::vector<Change> changes = testing::RandomBatch(rng, 77, 50);
+  std::vector<std::string> bodies;
+  for (const Change& c : changes) bodies.push_back(EncodeChange(c));
+  for (bool compress : {false, true}) {
+    EXPECT_EQ(EncodeBatchOfBodies(77, bodies, compress), EncodeBatch(changes, compress));
+  }
+  Result<std::vector<Change>> back = DecodeBatch(EncodeBatchOfBodies(77, bodies, true));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(*back, changes);
+  EXPECT_EQ(EncodeBatchOfBodies(5, {}, true), EncodeBatch({}, true));
+}
+
+}  // namespace
+}  // namespace meridian::changelog

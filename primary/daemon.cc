@@ -67,7 +67,6 @@ Status RunPrimary(const PrimaryDaemonOptions& o) {
   if (o.on_listening) o.on_listening(server->endpoint());
   std::thread listener(ListenLoop, o.conninfo, server.get(), o.stop);
 
-  Status st;
   while (!o.stop->load()) {
     std::this_thread::sleep_for(std::chrono::seconds(1));
     const auto mirrors = server->Mirrors();
@@ -89,7 +88,7 @@ Status RunPrimary(const PrimaryDaemonOptions& o) {
   (void)RecordMirrors(maint.get(), server->Mirrors());
   server.reset();
   LOG(INFO) << "primary stopped";
-  return st;
+  return Status::OK();
 }
 
 }  // namespace meridian::primary
