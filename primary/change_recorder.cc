@@ -1,10 +1,10 @@
 #include "primary/change_recorder.h"
 
-#include <chrono>
 #include <cstring>
 
 #include "changelog/codec.h"
 #include "changelog/entry.h"
+#include "common/clock.h"
 #include "meta/catalog.h"
 
 namespace meridian::primary {
@@ -37,9 +37,7 @@ void ChangeRecorder::Reset(std::string tenant) {
 Status ChangeRecorder::Append(meta::PgConn* c, uint64_t pos) {
   changelog::Change change;
   change.pos = pos;
-  change.commit_time_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                              std::chrono::system_clock::now().time_since_epoch())
-                              .count();
+  change.commit_time_ns = NowUnixNs();
   change.tenant = tenant_;
   // Order matters to a replica with foreign keys: inodes exist before entries
   // point at them, entries are gone before their inodes go.

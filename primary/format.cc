@@ -1,9 +1,8 @@
 #include "primary/format.h"
 
-#include <chrono>
-
 #include "changelog/codec.h"
 #include "changelog/entry.h"
+#include "common/clock.h"
 #include "meta/schema.h"
 
 namespace meridian::primary {
@@ -74,9 +73,7 @@ Result<meta::VolumeConfig> Format(meta::PgConn* c, const FormatOptions& o, bool*
     MERIDIAN_ASSIGN_OR_RETURN(auto head,
                               c->Exec("UPDATE write_lock SET head = head + 1 RETURNING head"));
     ch.pos = static_cast<uint64_t>(head.GetInt(0, 0));
-    ch.commit_time_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count();
+    ch.commit_time_ns = NowUnixNs();
     return c->Run(
         "INSERT INTO changelog (pos, commit_time_ns, tenant, body) VALUES ($1, $2, '', $3)",
         {meta::Param::Int(static_cast<int64_t>(ch.pos)), meta::Param::Int(ch.commit_time_ns),

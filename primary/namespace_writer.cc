@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "common/clock.h"
 #include "common/path.h"
 
 namespace meridian::primary {
@@ -10,12 +11,6 @@ namespace {
 using meta::Attr;
 using meta::FileKind;
 using meta::Param;
-
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 Param I(int64_t v) { return Param::Int(v); }
 
@@ -62,7 +57,7 @@ Status NamespaceWriter::Mutate(const std::string& tenant, F&& body) {
 
 Result<uint64_t> NamespaceWriter::InsertInode(FileKind kind, const NewAttr& attr, uint64_t size,
                                               std::string_view target) {
-  int64_t now = NowNs();
+  int64_t now = NowUnixNs();
   MERIDIAN_ASSIGN_OR_RETURN(
       auto r,
       c_->Exec("INSERT INTO inodes (ino, kind, mode, uid, gid, size, mtime_ns, ctime_ns,"
@@ -85,14 +80,14 @@ Status NamespaceWriter::Link(uint64_t parent, std::string_view name, uint64_t in
               {I(parent), Param::Bytes(name), I(ino), I(static_cast<int16_t>(kind))}));
   return c_->Run(
       "UPDATE inodes SET mtime_ns = $2, ctime_ns = $2, nlink = nlink + $3 WHERE ino = $1",
-      {I(parent), I(NowNs()), I(kind == FileKind::kDir ? 1 : 0)});
+      {I(parent), I(NowUnixNs()), I(kind == FileKind::kDir ? 1 : 0)});
 }
 
 Status NamespaceWriter::FreeInode(const Attr& a) {
   log_.TouchInode(a.ino);
   if (a.kind != FileKind::kDir && a.nlink > 1) {
     return c_->Run("UPDATE inodes SET nlink = nlink - 1, ctime_ns = $2 WHERE ino = $1",
-                   {I(a.ino), I(NowNs())});
+                   {I(a.ino), I(NowUnixNs())});
   }
   MERIDIAN_ASSIGN_OR_RETURN(
       auto freed, c_->Exec("INSERT INTO deleted_blocks (id, stored_len) SELECT id, stored_len"
@@ -111,7 +106,7 @@ Status NamespaceWriter::Detach(uint64_t parent, std::string_view name, const Att
                                    {I(parent), Param::Bytes(name)}));
   return c_->Run(
       "UPDATE inodes SET mtime_ns = $2, ctime_ns = $2, nlink = nlink - $3 WHERE ino = $1",
-      {I(parent), I(NowNs()), I(victim.kind == FileKind::kDir ? 1 : 0)});
+      {I(parent), I(NowUnixNs()), I(victim.kind == FileKind::kDir ? 1 : 0)});
 }
 
 Status NamespaceWriter::Unlink(uint64_t parent, std::string_view name, const Attr& victim) {
@@ -291,8 +286,8 @@ Status NamespaceWriter::Rename(std::string_view from, std::string_view to) {
     // Detach from the old parent without freeing, then attach under the new name.
     MERIDIAN_RETURN_IF_ERROR(Detach(sdir.ino, src_name, *moving));
     log_.TouchInode(moving->ino);
-    MERIDIAN_RETURN_IF_ERROR(
-        c_->Run("UPDATE inodes SET ctime_ns = $2 WHERE ino = $1", {I(moving->ino), I(NowNs())}));
+    MERIDIAN_RETURN_IF_ERROR(c_->Run("UPDATE inodes SET ctime_ns = $2 WHERE ino = $1",
+                                     {I(moving->ino), I(NowUnixNs())}));
     return Link(ddir.ino, dst_name, moving->ino, moving->kind);
   });
 }

@@ -13,23 +13,25 @@ namespace meridian::e2e {
 
 const char* BucketKindName(BucketKind k) { return k == BucketKind::kFile ? "file" : "s3"; }
 
-RunResult TestVolume::Run(std::vector<std::string> args, double timeout_s) const {
+std::vector<std::string> TestVolume::CommandLine(std::vector<std::string> args) const {
   args.insert(args.begin(), MeridianBin());
   args.push_back("--meta=" + meta_url);
+  return args;
+}
+
+RunResult TestVolume::Run(std::vector<std::string> args, double timeout_s) const {
   RunOptions o;
   o.env = env;
   o.timeout_s = timeout_s;
-  return harness::Run(args, o);
+  return harness::Run(CommandLine(std::move(args)), o);
 }
 
 Result<Child> TestVolume::Spawn(std::vector<std::string> args,
                                 const std::string& stdout_path) const {
-  args.insert(args.begin(), MeridianBin());
-  args.push_back("--meta=" + meta_url);
   SpawnOptions o;
   o.env = env;
   o.stdout_path = stdout_path;
-  return Child::Spawn(args, o);
+  return Child::Spawn(CommandLine(std::move(args)), o);
 }
 
 Result<std::string> TestVolume::CatSha256(const std::string& path) const {

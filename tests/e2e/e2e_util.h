@@ -26,6 +26,8 @@ struct TestVolume {
   EnvChanges env;  // S3 credentials for s3 volumes
   std::unique_ptr<TempDir> dir;
 
+  // `meridian ARGS... --meta URL` as an argv.
+  std::vector<std::string> CommandLine(std::vector<std::string> args) const;
   // Runs `meridian ARGS... --meta URL`.
   RunResult Run(std::vector<std::string> args, double timeout_s = 300) const;
   // Spawns `meridian ARGS... --meta URL` in the background.
