@@ -179,8 +179,7 @@ int RunVerify(const std::vector<std::string>& args) {
     if (!r.ok()) {
       c->Rollback();
       // A replica whose daemon has not created its schema yet is at position 0.
-      bool fresh = r.status().message().find("SQLSTATE 42P01") != std::string::npos;
-      return fresh ? Status::OK() : r.status();
+      return r.status().IsNotFound() ? Status::OK() : r.status();
     }
     *pos = r->GetInt(0, 0);
     auto t = meta::ListTree(c, path);

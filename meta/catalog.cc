@@ -57,7 +57,7 @@ const char* KindName(FileKind k) {
 Result<VolumeConfig> LoadVolume(PgConn* c) {
   auto r =
       c->Exec("SELECT name, uuid, bucket, endpoint, block_size, compression, role FROM volume");
-  bool no_table = !r.ok() && r.status().message().find("SQLSTATE 42P01") != std::string::npos;
+  bool no_table = !r.ok() && r.status().IsNotFound();
   if (!r.ok() && !no_table) return r.status().With("reading the volume record");
   if (no_table || r->rows() == 0) {
     return Status::FailedPrecondition("metadata database " + c->target() +

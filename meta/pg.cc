@@ -99,6 +99,8 @@ Result<PgResult> PgConn::Check(PgResult r) {
     return Status(Code::kUnavailable, "transaction conflict: " + msg, true);
   }
   if (code == "23505") return Status::AlreadyExists(msg);
+  // undefined_table: a database without (this part of) the schema yet.
+  if (code == "42P01") return Status::NotFound("metadata table missing: " + msg);
   return Status::Internal("metadata query failed (SQLSTATE " + code + "): " + msg);
 }
 

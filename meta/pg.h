@@ -7,7 +7,8 @@
 //
 // Errors: a failed connection or a lost server is Unavailable (retryable);
 // serialization failures and deadlocks (SQLSTATE 40001/40P01) are retryable
-// too; unique violations are AlreadyExists; anything else is Internal with the
+// too; unique violations are AlreadyExists; a missing table (42P01) is
+// NotFound; anything else is Internal with the
 // server's message. Messages show the connection target without a password.
 //
 // Thread-safety: a PgConn is used by one thread at a time (libpq's rule).
