@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 
+#include "common/hash.h"
+
 namespace meridian::meta {
 
 int64_t PgResult::GetInt(int row, int col) const {
@@ -63,6 +65,28 @@ Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& conninfo) {
 
 PgConn::~PgConn() { PQfinish(conn_); }
 
+Param Param::IntArray(const std::vector<int64_t>& v) {
+  std::string out = "{";
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i) out += ',';
+    out += std::to_string(v[i]);
+  }
+  return Text(out + "}");
+}
+
+Param Param::BytesArray(const std::vector<std::optional<std::string>>& v) {
+  std::string out = "{";
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i) out += ',';
+    if (!v[i]) {
+      out += "NULL";
+      continue;
+    }
+    out += "\"\\\\x" + ToHex(*v[i]) + '"';  // "\\x..": an escaped backslash, then hex
+  }
+  return Text(out + "}");
+}
+
 Result<PgResult> PgConn::Exec(const std::string& sql, const std::vector<Param>& params) {
   std::vector<const char*> values(params.size());
   std::vector<int> lengths(params.size()), formats(params.size());
@@ -75,8 +99,8 @@ Result<PgResult> PgConn::Exec(const std::string& sql, const std::vector<Param>& 
                                      values.data(), lengths.data(), formats.data(), 0)));
 }
 
-Status PgConn::RunScript(const std::string& sql) {
-  return Check(PgResult(PQexec(conn_, sql.c_str()))).status();
+Result<PgResult> PgConn::ExecScript(const std::string& sql) {
+  return Check(PgResult(PQexec(conn_, sql.c_str())));
 }
 
 Result<PgResult> PgConn::Check(PgResult r) {

@@ -36,6 +36,11 @@ struct Param {
   static Param Int(int64_t v) { return {std::to_string(v), false}; }
   static Param Bytes(std::string_view v) { return {std::string(v), true}; }
   static Param Null() { return {std::nullopt, false}; }
+  // Arrays in PostgreSQL's text form, for `unnest($1::bigint[], ...)` bulk
+  // statements: one round trip for many rows. BytesArray elements go hex
+  // encoded ('\\x..'), a nullopt element is NULL.
+  static Param IntArray(const std::vector<int64_t>& v);
+  static Param BytesArray(const std::vector<std::optional<std::string>>& v);
 };
 
 class PgResult {
@@ -65,8 +70,11 @@ class PgConn {
   Result<PgResult> Exec(const std::string& sql, const std::vector<Param>& params = {});
   // Exec for statements whose result rows do not matter.
   Status Run(const std::string& sql, const std::vector<Param>& params = {});
-  // Runs several ;-separated statements without parameters (migrations).
-  Status RunScript(const std::string& sql);
+  // Runs several ;-separated statements without parameters in one round trip
+  // (migrations; a transaction's opening statements) and returns the last
+  // statement's result.
+  Result<PgResult> ExecScript(const std::string& sql);
+  Status RunScript(const std::string& sql) { return ExecScript(sql).status(); }
 
   Status Begin() { return Run("BEGIN"); }
   Status Commit() { return Run("COMMIT"); }

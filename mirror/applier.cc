@@ -1,6 +1,8 @@
 #include "mirror/applier.h"
 
-#include <type_traits>
+#include <algorithm>
+
+#include "mirror/net_changes.h"
 
 namespace meridian::mirror {
 namespace {
@@ -20,63 +22,154 @@ Result<SiteState> Applier::State() {
                    static_cast<uint64_t>(r.GetInt(0, 2)), static_cast<uint64_t>(r.GetInt(0, 3))};
 }
 
-Status Applier::ApplyOps(const changelog::Change& change) {
-  for (const changelog::Op& op : change.ops) {
-    Status st = std::visit(
-        [&](const auto& o) -> Status {
-          using T = std::decay_t<decltype(o)>;
-          if constexpr (std::is_same_v<T, changelog::UpsertInode>) {
-            MERIDIAN_RETURN_IF_ERROR(c_->Run(
-                "INSERT INTO inodes (ino, kind, mode, uid, gid, size, mtime_ns, ctime_ns, nlink,"
-                " target) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-                " ON CONFLICT (ino) DO UPDATE SET kind = $2, mode = $3, uid = $4, gid = $5,"
-                " size = $6, mtime_ns = $7, ctime_ns = $8, nlink = $9, target = $10",
-                {U(o.ino), I(o.kind), I(o.mode), I(o.uid), I(o.gid), U(o.size), I(o.mtime_ns),
-                 I(o.ctime_ns), I(o.nlink), o.kind == 3 ? Param::Bytes(o.target) : Param::Null()}));
-            if (!o.has_blocks) return Status::OK();
-            MERIDIAN_RETURN_IF_ERROR(c_->Run("DELETE FROM blocks WHERE ino = $1", {U(o.ino)}));
-            for (const BlockRef& b : o.blocks) {
-              MERIDIAN_RETURN_IF_ERROR(c_->Run(
-                  "INSERT INTO blocks (ino, idx, id, len, stored_len, comp, sha256)"
-                  " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                  {U(o.ino), I(b.index), U(b.id), I(b.length), I(b.stored_length),
-                   I(static_cast<int>(b.compression)),
-                   Param::Bytes(std::string_view(reinterpret_cast<const char*>(b.checksum.data()),
-                                                 b.checksum.size()))}));
-            }
-            return Status::OK();
-          } else if constexpr (std::is_same_v<T, changelog::DeleteInode>) {
-            return c_->Run("DELETE FROM inodes WHERE ino = $1", {U(o.ino)});
-          } else if constexpr (std::is_same_v<T, changelog::UpsertDentry>) {
-            return c_->Run(
-                "INSERT INTO dentries (parent, name, ino, kind) VALUES ($1, $2, $3, $4)"
-                " ON CONFLICT (parent, name) DO UPDATE SET ino = $3, kind = $4",
-                {U(o.parent), Param::Bytes(o.name), U(o.ino), I(o.kind)});
-          } else if constexpr (std::is_same_v<T, changelog::DeleteDentry>) {
-            return c_->Run("DELETE FROM dentries WHERE parent = $1 AND name = $2",
-                           {U(o.parent), Param::Bytes(o.name)});
-          } else if constexpr (std::is_same_v<T, changelog::SetVolume>) {
-            return c_->Run(
-                "INSERT INTO volume (name, uuid, bucket, endpoint, block_size, compression, role)"
-                " VALUES ($1, $2, $3, $4, $5, $6, 'mirror') ON CONFLICT (singleton) DO UPDATE"
-                " SET name = $1, uuid = $2, bucket = $3, endpoint = $4, block_size = $5,"
-                " compression = $6, role = 'mirror'",
-                {Param::Text(o.name), Param::Text(o.uuid), Param::Text(o.bucket),
-                 Param::Text(o.endpoint), I(o.block_size), Param::Text(o.compression)});
-          } else {  // FreeBlocks: remembered for the replicator's delayed GC
-            for (uint64_t id : o.ids) {
-              MERIDIAN_RETURN_IF_ERROR(
-                  c_->Run("INSERT INTO deleted_blocks (id, stored_len) VALUES ($1, 0)"
-                          " ON CONFLICT DO NOTHING",
-                          {U(id)}));
-            }
-            return Status::OK();
-          }
-        },
-        op);
-    if (!st.ok()) {
-      return st.With("applying change-log entry " + std::to_string(change.pos));
+// Rows per bulk statement: large enough to amortize the round trip, small
+// enough that one statement's arrays stay a few MB.
+constexpr size_t kSlice = 8192;
+
+// Calls `fn(begin, end)` for consecutive slices of [0, n).
+template <typename F>
+Status ForSlices(size_t n, F&& fn) {
+  for (size_t i = 0; i < n; i += kSlice) {
+    MERIDIAN_RETURN_IF_ERROR(fn(i, std::min(n, i + kSlice)));
+  }
+  return Status::OK();
+}
+
+Status Applier::ApplyNet(const NetChanges& net) {
+  std::vector<const changelog::UpsertInode*> up_inodes;
+  std::vector<int64_t> del_inodes;
+  for (const auto& [ino, st] : net.inodes()) {
+    if (st) {
+      up_inodes.push_back(&*st);
+    } else {
+      del_inodes.push_back(static_cast<int64_t>(ino));
     }
+  }
+  std::vector<const changelog::UpsertDentry*> up_dentries;
+  std::vector<const std::pair<uint64_t, std::string>*> del_dentries;
+  for (const auto& [key, st] : net.dentries()) {
+    if (st) {
+      up_dentries.push_back(&*st);
+    } else {
+      del_dentries.push_back(&key);
+    }
+  }
+  // 1. Entries that are gone.
+  MERIDIAN_RETURN_IF_ERROR(ForSlices(del_dentries.size(), [&](size_t b, size_t e) {
+    std::vector<int64_t> parents;
+    std::vector<std::optional<std::string>> names;
+    for (size_t i = b; i < e; ++i) {
+      parents.push_back(static_cast<int64_t>(del_dentries[i]->first));
+      names.push_back(del_dentries[i]->second);
+    }
+    return c_->Run(
+        "DELETE FROM dentries d USING unnest($1::bigint[], $2::bytea[]) AS x(parent, name)"
+        " WHERE d.parent = x.parent AND d.name = x.name",
+        {Param::IntArray(parents), Param::BytesArray(names)});
+  }));
+  // 2. Inodes as they are now, and 3. the block lists that were replaced.
+  MERIDIAN_RETURN_IF_ERROR(ForSlices(up_inodes.size(), [&](size_t b, size_t e) {
+    std::vector<int64_t> ino, kind, mode, uid, gid, size, mtime, ctime, nlink;
+    std::vector<std::optional<std::string>> target;
+    for (size_t i = b; i < e; ++i) {
+      const changelog::UpsertInode& o = *up_inodes[i];
+      ino.push_back(static_cast<int64_t>(o.ino));
+      kind.push_back(o.kind);
+      mode.push_back(o.mode);
+      uid.push_back(o.uid);
+      gid.push_back(o.gid);
+      size.push_back(static_cast<int64_t>(o.size));
+      mtime.push_back(o.mtime_ns);
+      ctime.push_back(o.ctime_ns);
+      nlink.push_back(o.nlink);
+      target.push_back(o.kind == 3 ? std::optional<std::string>(o.target) : std::nullopt);
+    }
+    return c_->Run(
+        "INSERT INTO inodes (ino, kind, mode, uid, gid, size, mtime_ns, ctime_ns, nlink, target)"
+        " SELECT * FROM unnest($1::bigint[], $2::smallint[], $3::integer[], $4::integer[],"
+        " $5::integer[], $6::bigint[], $7::bigint[], $8::bigint[], $9::integer[], $10::bytea[])"
+        " ON CONFLICT (ino) DO UPDATE SET kind = EXCLUDED.kind, mode = EXCLUDED.mode,"
+        " uid = EXCLUDED.uid, gid = EXCLUDED.gid, size = EXCLUDED.size,"
+        " mtime_ns = EXCLUDED.mtime_ns, ctime_ns = EXCLUDED.ctime_ns, nlink = EXCLUDED.nlink,"
+        " target = EXCLUDED.target",
+        {Param::IntArray(ino), Param::IntArray(kind), Param::IntArray(mode), Param::IntArray(uid),
+         Param::IntArray(gid), Param::IntArray(size), Param::IntArray(mtime),
+         Param::IntArray(ctime), Param::IntArray(nlink), Param::BytesArray(target)});
+  }));
+  std::vector<int64_t> replaced;
+  struct Row {
+    uint64_t ino;
+    const BlockRef* b;
+  };
+  std::vector<Row> block_rows;
+  for (const auto* o : up_inodes) {
+    if (!o->has_blocks) continue;
+    replaced.push_back(static_cast<int64_t>(o->ino));
+    for (const BlockRef& b : o->blocks) block_rows.push_back({o->ino, &b});
+  }
+  MERIDIAN_RETURN_IF_ERROR(ForSlices(replaced.size(), [&](size_t b, size_t e) {
+    return c_->Run("DELETE FROM blocks WHERE ino = ANY($1::bigint[])",
+                   {Param::IntArray({replaced.begin() + b, replaced.begin() + e})});
+  }));
+  MERIDIAN_RETURN_IF_ERROR(ForSlices(block_rows.size(), [&](size_t b, size_t e) {
+    std::vector<int64_t> ino, idx, id, len, stored, comp;
+    std::vector<std::optional<std::string>> sha;
+    for (size_t i = b; i < e; ++i) {
+      const BlockRef& r = *block_rows[i].b;
+      ino.push_back(static_cast<int64_t>(block_rows[i].ino));
+      idx.push_back(r.index);
+      id.push_back(static_cast<int64_t>(r.id));
+      len.push_back(r.length);
+      stored.push_back(r.stored_length);
+      comp.push_back(static_cast<int>(r.compression));
+      sha.push_back(
+          std::string(reinterpret_cast<const char*>(r.checksum.data()), r.checksum.size()));
+    }
+    return c_->Run(
+        "INSERT INTO blocks (ino, idx, id, len, stored_len, comp, sha256)"
+        " SELECT * FROM unnest($1::bigint[], $2::integer[], $3::bigint[], $4::integer[],"
+        " $5::integer[], $6::smallint[], $7::bytea[])",
+        {Param::IntArray(ino), Param::IntArray(idx), Param::IntArray(id), Param::IntArray(len),
+         Param::IntArray(stored), Param::IntArray(comp), Param::BytesArray(sha)});
+  }));
+  // 4. Entries as they are now.
+  MERIDIAN_RETURN_IF_ERROR(ForSlices(up_dentries.size(), [&](size_t b, size_t e) {
+    std::vector<int64_t> parent, ino, kind;
+    std::vector<std::optional<std::string>> name;
+    for (size_t i = b; i < e; ++i) {
+      parent.push_back(static_cast<int64_t>(up_dentries[i]->parent));
+      name.push_back(up_dentries[i]->name);
+      ino.push_back(static_cast<int64_t>(up_dentries[i]->ino));
+      kind.push_back(up_dentries[i]->kind);
+    }
+    return c_->Run(
+        "INSERT INTO dentries (parent, name, ino, kind)"
+        " SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bigint[], $4::smallint[])"
+        " ON CONFLICT (parent, name) DO UPDATE SET ino = EXCLUDED.ino, kind = EXCLUDED.kind",
+        {Param::IntArray(parent), Param::BytesArray(name), Param::IntArray(ino),
+         Param::IntArray(kind)});
+  }));
+  // 5. Inodes that are gone (their blocks cascade).
+  MERIDIAN_RETURN_IF_ERROR(ForSlices(del_inodes.size(), [&](size_t b, size_t e) {
+    return c_->Run("DELETE FROM inodes WHERE ino = ANY($1::bigint[])",
+                   {Param::IntArray({del_inodes.begin() + b, del_inodes.begin() + e})});
+  }));
+  // Freed blocks: remembered for the replicator's delayed GC.
+  std::vector<int64_t> freed(net.freed_blocks().begin(), net.freed_blocks().end());
+  MERIDIAN_RETURN_IF_ERROR(ForSlices(freed.size(), [&](size_t b, size_t e) {
+    return c_->Run(
+        "INSERT INTO deleted_blocks (id, stored_len)"
+        " SELECT DISTINCT unnest($1::bigint[]), 0 ON CONFLICT DO NOTHING",
+        {Param::IntArray({freed.begin() + b, freed.begin() + e})});
+  }));
+  if (const auto& o = net.volume()) {
+    return c_->Run(
+        "INSERT INTO volume (name, uuid, bucket, endpoint, block_size, compression, role)"
+        " VALUES ($1, $2, $3, $4, $5, $6, 'mirror') ON CONFLICT (singleton) DO UPDATE"
+        " SET name = $1, uuid = $2, bucket = $3, endpoint = $4, block_size = $5,"
+        " compression = $6, role = 'mirror'",
+        {Param::Text(o->name), Param::Text(o->uuid), Param::Text(o->bucket),
+         Param::Text(o->endpoint), I(o->block_size), Param::Text(o->compression)});
   }
   return Status::OK();
 }
@@ -90,6 +183,7 @@ Result<ApplyStats> Applier::Apply(const std::vector<changelog::Change>& changes)
     MERIDIAN_ASSIGN_OR_RETURN(auto r, c_->Exec("SELECT applied_pos FROM site_state FOR UPDATE"));
     uint64_t pos = static_cast<uint64_t>(r.GetInt(0, 0));
     int64_t time_ns = 0;
+    NetChanges net;
     for (const auto& ch : changes) {
       if (ch.pos <= pos) {
         ++stats.skipped;
@@ -101,7 +195,7 @@ Result<ApplyStats> Applier::Apply(const std::vector<changelog::Change>& changes)
                                           " (resubscribe from " + std::to_string(pos) + ")");
       }
       if (Carries(ch.tenant)) {
-        MERIDIAN_RETURN_IF_ERROR(ApplyOps(ch));
+        net.Add(ch);
         ++stats.applied;
       } else {
         ++stats.filtered;
@@ -110,6 +204,8 @@ Result<ApplyStats> Applier::Apply(const std::vector<changelog::Change>& changes)
       time_ns = ch.commit_time_ns;
     }
     if (stats.applied + stats.filtered == 0) return Status::OK();
+    MERIDIAN_RETURN_IF_ERROR(
+        ApplyNet(net).With("applying change-log entries up to " + std::to_string(pos)));
     return c_->Run(
         "UPDATE site_state SET applied_pos = $1, applied_time_ns = $2,"
         " applied_changes = applied_changes + $3",
@@ -125,9 +221,12 @@ Status Applier::InstallSnapshot(uint64_t pos, const std::vector<changelog::Chang
     MERIDIAN_RETURN_IF_ERROR(c_->Run("DELETE FROM dentries"));
     MERIDIAN_RETURN_IF_ERROR(c_->Run("DELETE FROM blocks"));
     MERIDIAN_RETURN_IF_ERROR(c_->Run("DELETE FROM inodes"));
+    NetChanges net;
     for (const auto& ch : chunks) {
-      if (Carries(ch.tenant)) MERIDIAN_RETURN_IF_ERROR(ApplyOps(ch));
+      if (Carries(ch.tenant)) net.Add(ch);
     }
+    MERIDIAN_RETURN_IF_ERROR(
+        ApplyNet(net).With("installing the snapshot at " + std::to_string(pos)));
     return c_->Run("UPDATE site_state SET applied_pos = $1, snapshot_pos = $1, applied_time_ns = 0",
                    {U(pos)});
   });

@@ -25,6 +25,8 @@
 
 namespace meridian::mirror {
 
+class NetChanges;  // mirror/net_changes.h
+
 struct SiteState {
   uint64_t applied_pos = 0;
   int64_t applied_time_ns = 0;
@@ -56,7 +58,9 @@ class Applier {
   Status InstallSnapshot(uint64_t pos, const std::vector<changelog::Change>& chunks);
 
  private:
-  Status ApplyOps(const changelog::Change& change);
+  // Writes the net effect of a run of changes (mirror/net_changes.h) with
+  // bulk statements, inside the caller's transaction.
+  Status ApplyNet(const NetChanges& net);
   bool Carries(const std::string& tenant) const {
     return include_.empty() || tenant.empty() || include_.count(tenant) > 0;
   }

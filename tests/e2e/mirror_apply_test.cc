@@ -138,6 +138,38 @@ TEST_F(MirrorApplyTest, OverlappingBatchesApplyExactlyOnceAndGapsAreRefused) {
   EXPECT_EQ(Tree(replica.get(), "/"), Tree(primary_.get(), "/"));
 }
 
+// The applier writes the net effect of a batch (mirror/net_changes.h); any
+// split of the log into batches must give, at each batch's end, the tree that
+// applying the entries one by one gives at that position.
+TEST_F(MirrorApplyTest, AnySplitIntoBatchesMatchesOneEntryAtATime) {
+  auto single = NewReplica();
+  mirror::Applier one(single.get(), {});
+  std::vector<std::vector<meta::TreeEntry>> at(log_.size() + 1);
+  at[0] = Tree(single.get(), "/");
+  for (size_t i = 0; i < log_.size(); ++i) {
+    ASSERT_OK(one.Apply({log_[i]}).status());
+    at[i + 1] = Tree(single.get(), "/");
+  }
+  ASSERT_EQ(at.back(), Tree(primary_.get(), "/"));
+  std::mt19937 rng(11);
+  for (int round = 0; round < 4; ++round) {
+    auto replica = NewReplica();
+    mirror::Applier applier(replica.get(), {});
+    for (size_t from = 0; from < log_.size();) {
+      size_t to = std::min(log_.size(), from + 1 + rng() % 8);
+      ASSERT_OK(applier.Apply({log_.begin() + from, log_.begin() + to}).status());
+      ASSERT_EQ(Tree(replica.get(), "/"), at[to])
+          << "after the batch (" << from << ", " << to << "]";
+      from = to;
+    }
+    ASSERT_OK_AND_ASSIGN(auto blocks, replica->Exec("SELECT count(*) FROM blocks"));
+    ASSERT_OK_AND_ASSIGN(auto want, primary_->Exec("SELECT count(*) FROM blocks"));
+    EXPECT_EQ(blocks.GetInt(0, 0), want.GetInt(0, 0));
+    ASSERT_OK_AND_ASSIGN(auto freed, replica->Exec("SELECT count(*) FROM deleted_blocks"));
+    EXPECT_GT(freed.GetInt(0, 0), 0) << "the replaced file's blocks are queued for GC";
+  }
+}
+
 TEST_F(MirrorApplyTest, SelectiveReplicaCarriesExactlyItsTenants) {
   auto replica = NewReplica();
   mirror::Applier applier(replica.get(), {"a"});
