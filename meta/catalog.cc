@@ -99,23 +99,31 @@ Result<Attr> Catalog::Lookup(uint64_t parent, std::string_view name) {
 
 Result<Attr> Catalog::Resolve(std::string_view path) {
   MERIDIAN_ASSIGN_OR_RETURN(auto parts, SplitPath(path));
-  MERIDIAN_ASSIGN_OR_RETURN(Attr cur, GetAttr(kRootIno));
-  std::vector<std::string> walked;
-  for (const auto& part : parts) {
-    if (cur.kind != FileKind::kDir) {
-      return Status::NotDirectory(JoinPath(walked) + " is not a directory");
+  if (parts.empty()) return GetAttr(kRootIno);
+  // One round trip: walk the components server-side; row k is the inode that
+  // the first k components name, as far as they resolve.
+  std::vector<std::optional<std::string>> names(parts.begin(), parts.end());
+  MERIDIAN_ASSIGN_OR_RETURN(
+      auto r, c_->Exec(std::string("WITH RECURSIVE walk (depth, ino) AS ("
+                                   " SELECT 0, $2::bigint UNION ALL"
+                                   " SELECT w.depth + 1, d.ino FROM walk w JOIN dentries d"
+                                   " ON d.parent = w.ino AND d.name = ($1::bytea[])[w.depth + 1]"
+                                   " WHERE w.depth < cardinality($1::bytea[]))"
+                                   " SELECT ") +
+                           kAttrCols + " FROM walk JOIN inodes i USING (ino) ORDER BY depth",
+                       {Param::BytesArray(names), Param::Int(kRootIno)}));
+  if (r.rows() == 0) return Status::NotFound("inode 1 (the root) not found");
+  for (size_t k = 1; k <= parts.size(); ++k) {
+    const std::string walked = JoinPath({parts.begin(), parts.begin() + k - 1});
+    if (AttrFromRow(r, static_cast<int>(k - 1), 0).kind != FileKind::kDir) {
+      return Status::NotDirectory(walked + " is not a directory");
     }
-    walked.push_back(part);
-    auto next = Lookup(cur.ino, part);
-    if (!next.ok()) {
-      if (next.status().IsNotFound()) {
-        return Status::NotFound(JoinPath(walked) + ": no such file or directory");
-      }
-      return next.status();
+    if (static_cast<int>(k) >= r.rows()) {
+      return Status::NotFound(JoinPath({parts.begin(), parts.begin() + k}) +
+                              ": no such file or directory");
     }
-    cur = std::move(next).value();
   }
-  return cur;
+  return AttrFromRow(r, static_cast<int>(parts.size()), 0);
 }
 
 Result<std::vector<DirEntry>> Catalog::ReadDir(uint64_t ino) {

@@ -31,15 +31,14 @@ Status NamespaceWriter::Mutate(const std::string& tenant, F&& body) {
   Status st;
   for (int attempt = 0; attempt < 5; ++attempt) {
     log_.Reset(tenant);
-    st = c_->Begin();
-    // Acknowledged means durable, and no mirror may see a change the primary
-    // could lose in a crash: whatever the server's default, wait for the WAL
-    // flush before this commit becomes visible.
-    if (st.ok()) st = c_->Run("SET LOCAL synchronous_commit = on");
-    // Serializes writers and takes the next log position (see change_recorder.h).
-    Result<meta::PgResult> head =
-        st.ok() ? c_->Exec("UPDATE write_lock SET head = head + 1 RETURNING head")
-                : Result<meta::PgResult>(st);
+    // In one round trip: acknowledged means durable, and no mirror may see a
+    // change the primary could lose in a crash, so whatever the server's
+    // default, wait for the WAL flush before this commit becomes visible;
+    // then serialize writers and take the next log position (see
+    // change_recorder.h).
+    Result<meta::PgResult> head = c_->ExecScript(
+        "BEGIN; SET LOCAL synchronous_commit = on;"
+        " UPDATE write_lock SET head = head + 1 RETURNING head");
     st = head.ok() ? body() : head.status();
     if (st.ok() && log_.empty()) {  // nothing changed: give the position back
       c_->Rollback();
