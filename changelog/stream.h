@@ -122,6 +122,9 @@ class StreamClient {
   virtual Status Ack(uint64_t pos) = 0;
   // True while the link is up (a message from the server within peer_timeout).
   virtual bool connected() const = 0;
+  // The newest position the primary announced (heartbeats, batches); 0 until
+  // the first. Thread-safe.
+  virtual uint64_t primary_head() const = 0;
 };
 
 }  // namespace meridian::changelog

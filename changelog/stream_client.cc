@@ -38,6 +38,7 @@ class Client final : public StreamClient {
   Result<Event> Next(milliseconds timeout) override;
   Status Ack(uint64_t pos) override;
   bool connected() const override;
+  uint64_t primary_head() const override { return head_.load(); }
 
  private:
   void OpenSocket();  // throws zmq::error_t
@@ -70,6 +71,7 @@ class Client final : public StreamClient {
   Clock::time_point last_recv_;   // last message from the server (this socket)
   Clock::time_point last_send_;
   std::atomic<int64_t> last_recv_ns_{0};  // for connected(); 0 = nothing since (re)connect
+  std::atomic<uint64_t> head_{0};         // for primary_head()
 };
 
 Status Client::Init() {
@@ -260,7 +262,10 @@ Result<StreamClient::Event> Client::Next(milliseconds timeout) {
 
 Result<std::optional<StreamClient::Event>> Client::Handle(link::Message& m, Clock::time_point now) {
   const Header& h = m.header;
-  if (h.type == Type::kHeartbeat) return std::optional<Event>();
+  if (h.type == Type::kHeartbeat) {
+    head_ = h.a;  // the server's head as of now (it may have been restored from a backup)
+    return std::optional<Event>();
+  }
   if (h.type == Type::kError) {
     if (h.session != 0 && h.session != session_) return std::optional<Event>();  // stale
     switch (h.credit) {
@@ -291,6 +296,7 @@ Result<std::optional<StreamClient::Event>> Client::Handle(link::Message& m, Cloc
       }
       expected_ = h.b + 1;
       unacked_.push_back(h.b);
+      if (h.b > head_) head_ = h.b;
       ev.kind = Event::kBatch;
       ev.frame = std::move(m.payload);
       return std::optional<Event>(std::move(ev));

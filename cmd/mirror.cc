@@ -130,6 +130,10 @@ int RunMirror(const std::vector<std::string>& args) {
                      "age of the last applied commit while behind, 0 when caught up",
                      std::max(0.0, lag));
         metrics->Set("meridian_mirror_connected", "1 while the site link is up", st.connected);
+        metrics->Set("meridian_mirror_primary_head_position",
+                     "newest position the primary announced", st.primary_head);
+        metrics->Set("meridian_mirror_lag_entries", "entries behind the primary's announced head",
+                     st.primary_head > st.applied_pos ? st.primary_head - st.applied_pos : 0);
         metrics->Set("meridian_mirror_snapshots", "snapshots installed by this process",
                      st.snapshots);
         metrics->Set("meridian_mirror_rejected_frames", "frames that failed to decode",

@@ -106,6 +106,86 @@ int RunPrimaryDaemon(const std::vector<std::string>& args) {
   return s.ok() ? kExitOk : Fail("primary", s);
 }
 
+namespace {
+
+// A mirror's position and link, from its replica: site_state (written with
+// every applied batch) and site_link (written by the daemon about once a
+// second). A site_link row older than kStaleLink means the daemon is not
+// running (or cannot reach its replica).
+constexpr double kStaleLinkSeconds = 10;
+
+Result<nlohmann::json> MirrorStatus(meta::PgConn* c) {
+  MERIDIAN_ASSIGN_OR_RETURN(
+      auto r, c->Exec("SELECT applied_pos, applied_time_ns, applied_changes, snapshot_pos,"
+                      " (extract(epoch FROM now()) * 1e9)::bigint FROM site_state"));
+  const uint64_t applied = r.GetInt(0, 0);
+  const int64_t applied_time_ns = r.GetInt(0, 1), now_ns = r.GetInt(0, 4);
+  nlohmann::json j = {{"applied_pos", applied},
+                      {"applied_changes", r.GetInt(0, 2)},
+                      {"snapshot_pos", r.GetInt(0, 3)}};
+  auto l = c->Exec(
+      "SELECT site_name, primary_addr, connected, primary_head,"
+      " extract(epoch FROM now() - updated_at) FROM site_link");
+  if (!l.ok() && !l.status().IsNotFound()) return l.status();
+  if (!l.ok() || l->rows() == 0) {  // no daemon of this version ran against this replica yet
+    j["daemon_running"] = false;
+    j["connected"] = false;
+    j["primary_head"] = nullptr;
+    j["lag_entries"] = nullptr;
+    j["lag_seconds"] = nullptr;
+    return j;
+  }
+  const double age = std::stod(std::string(l->Get(0, 4)));
+  const uint64_t head = std::max<uint64_t>(l->GetInt(0, 3), applied);
+  const bool running = age < kStaleLinkSeconds;
+  j["site"] = std::string(l->Get(0, 0));
+  j["primary"] = std::string(l->Get(0, 1));
+  j["daemon_running"] = running;
+  j["connected"] = running && l->Get(0, 2) == "t";
+  j["link_updated_seconds_ago"] = age;
+  j["primary_head"] = head;  // as last announced to the daemon
+  j["lag_entries"] = head - applied;
+  // Behind: the age of the newest applied commit (unknown right after a
+  // snapshot); caught up: 0.
+  if (head == applied) {
+    j["lag_seconds"] = 0.0;
+  } else if (applied_time_ns > 0) {
+    j["lag_seconds"] = std::max(0.0, (now_ns - applied_time_ns) / 1e9);
+  } else {
+    j["lag_seconds"] = nullptr;
+  }
+  return j;
+}
+
+std::string Num(const nlohmann::json& v) { return v.is_null() ? "unknown" : v.dump(); }
+
+void PrintStatus(const nlohmann::json& j) {
+  std::cout << "volume " << j["volume"].get<std::string>() << " (" << j["role"].get<std::string>()
+            << ")\n";
+  if (j["role"] == "primary") {
+    std::cout << "  head position     " << j["head"] << "\n"
+              << "  oldest retained   " << j["oldest_retained"] << "\n";
+    for (const auto& m : j["mirrors"]) {
+      std::cout << "  mirror " << m["name"].get<std::string>() << ": acked " << m["acked_pos"]
+                << ", " << m["lag_entries"] << " entries behind, "
+                << (m["connected"].get<bool>() ? "connected" : "disconnected") << "\n";
+    }
+    return;
+  }
+  std::string link = !j["daemon_running"].get<bool>() ? "mirror daemon not running"
+                     : j["connected"].get<bool>()     ? "connected"
+                                                      : "disconnected, reconnecting";
+  std::cout << "  applied position  " << j["applied_pos"] << " of " << Num(j["primary_head"])
+            << "\n"
+            << "  lag               " << Num(j["lag_entries"]) << " entries, "
+            << Num(j["lag_seconds"]) << " s\n"
+            << "  link              " << link;
+  if (j.contains("primary")) std::cout << " (" << j["primary"].get<std::string>() << ")";
+  std::cout << "\n";
+}
+
+}  // namespace
+
 int RunStatus(const std::vector<std::string>& args) {
   if (!args.empty()) return Usage("status", "takes no arguments");
   auto vol = OpenVolume(false);
@@ -134,24 +214,14 @@ int RunStatus(const std::vector<std::string>& args) {
                               {"last_seen_seconds_ago", std::stod(std::string(m->Get(i, 4)))}});
     }
   } else {
-    auto r = c->Exec(
-        "SELECT applied_pos, applied_time_ns, applied_changes, snapshot_pos FROM site_state");
-    if (!r.ok()) return Fail("status", r.status());
-    int64_t t = r->GetInt(0, 1);
-    double age =
-        t ? std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-                    .count() -
-                t / 1e9
-          : 0;
-    j["applied_pos"] = r->GetInt(0, 0);
-    j["applied_changes"] = r->GetInt(0, 2);
-    j["snapshot_pos"] = r->GetInt(0, 3);
-    j["last_applied_commit_age_seconds"] = age;
+    auto m = MirrorStatus(c);
+    if (!m.ok()) return Fail("status", m.status());
+    j.update(*m);
   }
   if (FLAGS_json) {
     PrintJson(j);
   } else {
-    std::cout << j.dump(2) << "\n";
+    PrintStatus(j);
   }
   return kExitOk;
 }

@@ -100,6 +100,18 @@ CREATE TABLE deleted_blocks (
   deleted_at timestamptz NOT NULL DEFAULT now()
 );
 )sql",
+      // v2: at a mirror, the daemon's view of its link to the primary (for
+      // `meridian status` at the mirror), rewritten about once a second.
+      R"sql(
+CREATE TABLE site_link (
+  singleton    boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+  site_name    text    NOT NULL,
+  primary_addr text    NOT NULL,
+  connected    boolean NOT NULL,
+  primary_head bigint  NOT NULL,  -- newest position the primary announced
+  updated_at   timestamptz NOT NULL DEFAULT now()
+);
+)sql",
   };
   return kMigrations;
 }

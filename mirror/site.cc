@@ -81,23 +81,26 @@ std::string StatusJson(const MirrorSiteOptions& o, const MirrorSiteStats& s) {
   } else if (s.applied_time_ns > 0) {
     lag = std::max(0.0, (UnixNowNs() - s.applied_time_ns) / 1e9);
   }
-  nlohmann::json j = {{"site", o.site_name},
-                      {"primary", o.primary},
-                      {"connected", s.connected},
-                      {"caught_up", s.caught_up},
-                      {"applied_pos", s.applied_pos},
-                      {"applied_time_ns", s.applied_time_ns},
-                      {"lag_seconds", lag},
-                      {"applied_changes", s.applied_changes},
-                      {"snapshot_pos", s.snapshot_pos},
-                      {"entries_applied", s.entries_applied},
-                      {"entries_skipped", s.entries_skipped},
-                      {"entries_filtered", s.entries_filtered},
-                      {"batches", s.batches},
-                      {"snapshots", s.snapshots},
-                      {"rejected_frames", s.rejected_frames},
-                      {"last_apply_unix_ns", s.last_apply_unix_ns},
-                      {"updated_unix_ns", UnixNowNs()}};
+  nlohmann::json j = {
+      {"site", o.site_name},
+      {"primary", o.primary},
+      {"connected", s.connected},
+      {"caught_up", s.caught_up},
+      {"primary_head", s.primary_head},
+      {"lag_entries", s.primary_head > s.applied_pos ? s.primary_head - s.applied_pos : 0},
+      {"applied_pos", s.applied_pos},
+      {"applied_time_ns", s.applied_time_ns},
+      {"lag_seconds", lag},
+      {"applied_changes", s.applied_changes},
+      {"snapshot_pos", s.snapshot_pos},
+      {"entries_applied", s.entries_applied},
+      {"entries_skipped", s.entries_skipped},
+      {"entries_filtered", s.entries_filtered},
+      {"batches", s.batches},
+      {"snapshots", s.snapshots},
+      {"rejected_frames", s.rejected_frames},
+      {"last_apply_unix_ns", s.last_apply_unix_ns},
+      {"updated_unix_ns", UnixNowNs()}};
   return j.dump();
 }
 
@@ -182,6 +185,7 @@ Status MirrorSite::Session::RefreshState() {
 void MirrorSite::Session::Tick(bool force) {
   bool was = st_.connected;
   st_.connected = client_ && client_->connected();
+  if (client_) st_.primary_head = client_->primary_head();
   if (st_.connected != was) {
     if (st_.connected) {
       LOG(INFO) << "mirror " << o_.site_name << ": connected to the primary " << o_.primary;
@@ -196,6 +200,17 @@ void MirrorSite::Session::Tick(bool force) {
   const Clock::time_point now = Clock::now();
   if (!force && now < next_tick_) return;
   next_tick_ = now + o_.status_interval;
+  // A lost replica shows up in RefreshState(); here it is only logged.
+  Status link = replica_->Run(
+      "INSERT INTO site_link (site_name, primary_addr, connected, primary_head, updated_at)"
+      " VALUES ($1, $2, $3, $4, now()) ON CONFLICT (singleton) DO UPDATE SET"
+      " site_name = $1, primary_addr = $2, connected = $3, primary_head = $4, updated_at = now()",
+      {meta::Param::Text(o_.site_name), meta::Param::Text(o_.primary),
+       meta::Param::Text(st_.connected ? "true" : "false"),
+       meta::Param::Int(static_cast<int64_t>(st_.primary_head))});
+  if (!link.ok()) {
+    LOG_EVERY_N(WARNING, 60) << "mirror: recording the link state: " << link.ToString();
+  }
   if (o_.status_file.empty()) return;
   Status s = WriteFileAtomically(o_.status_file, StatusJson(o_, st_) + "\n");
   if (!s.ok()) {
@@ -359,6 +374,8 @@ Status MirrorSite::Session::Loop() {
 
 void MirrorSite::Session::Finish() {
   (void)RefreshState();  // best effort: the replica may be what failed
+  if (client_) st_.primary_head = client_->primary_head();
+  client_.reset();  // the daemon is leaving: record the link as down
   Tick(/*force=*/true);
 }
 

@@ -28,9 +28,15 @@
 // client (key not on the primary's allow-list) hears nothing: it stays
 // disconnected and keeps retrying, visible as "connected": false.
 //
+// Link state in the replica: about once a second (and at exit) the daemon
+// writes its link state (connected, the primary's announced head) into the
+// replica's `site_link` row, so `meridian status --meta REPLICA` can show the
+// lag in entries and whether the daemon is alive (docs/metadata.md).
+//
 // Status file: if `status_file` is set, about once a second and at exit the
 // counters are written to it as one JSON object, atomically (tmp + rename):
-//   {"site", "primary", "connected", "caught_up", "applied_pos",
+//   {"site", "primary", "connected", "caught_up", "primary_head",
+//    "lag_entries", "applied_pos",
 //    "applied_time_ns", "lag_seconds" (null if unknown), "applied_changes",
 //    "snapshot_pos", "entries_applied", "entries_skipped", "entries_filtered",
 //    "batches", "snapshots", "rejected_frames", "last_apply_unix_ns",
@@ -71,8 +77,9 @@ struct MirrorSiteOptions {
 };
 
 struct MirrorSiteStats {
-  bool connected = false;  // the site link is up
-  bool caught_up = false;  // connected and the primary had nothing more to send
+  bool connected = false;     // the site link is up
+  bool caught_up = false;     // connected and the primary had nothing more to send
+  uint64_t primary_head = 0;  // newest position the primary announced (0: not heard yet)
   // The replica's cursor (site_state).
   uint64_t applied_pos = 0;
   int64_t applied_time_ns = 0;  // primary commit time of applied_pos; 0 after a snapshot

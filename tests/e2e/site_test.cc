@@ -215,6 +215,59 @@ TEST_F(SiteTest, AMirrorBehindTheRetainedLogBootstrapsFromASnapshot) {
   ASSERT_TRUE(v2.ok()) << v2.Describe();
 }
 
+TEST_F(SiteTest, StatusAtAMirrorShowsItsLagAndLink) {
+  StartPrimary();
+  Mirror m = NewMirror("m1");
+  ASSERT_TRUE(primary_.Run({"mkdir", "-p", "/a/b/c"}).ok());
+  ASSERT_TRUE(Verify(m).ok());
+  auto status = [&]() -> nlohmann::json {
+    RunResult r = harness::Run({MeridianBin(), "status", "--json", "--meta=" + m.db.url});
+    EXPECT_TRUE(r.ok()) << r.Describe();
+    return r.ok() ? nlohmann::json::parse(r.out) : nlohmann::json::object();
+  };
+  // Live: what the daemon recorded about its link (about once a second).
+  nlohmann::json s;
+  for (int i = 0; i < 100; ++i) {
+    s = status();
+    if (s.value("connected", false)) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(s["role"], "mirror");
+  EXPECT_EQ(s["site"], "m1");
+  EXPECT_TRUE(s["daemon_running"].get<bool>()) << s;
+  EXPECT_TRUE(s["connected"].get<bool>()) << s;
+  EXPECT_EQ(std::to_string(s["primary_head"].get<uint64_t>()), Head()) << s;
+  EXPECT_EQ(s["lag_entries"], 0) << s;
+  EXPECT_EQ(s["lag_seconds"], 0.0) << s;
+  // A clean stop records the link as down.
+  ASSERT_OK(m.proc->Kill(SIGTERM));
+  ASSERT_OK(m.proc->Wait().status());
+  s = status();
+  EXPECT_FALSE(s["connected"].get<bool>()) << s;
+  RunResult human = harness::Run({MeridianBin(), "status", "--meta=" + m.db.url});
+  EXPECT_NE(human.out.find("disconnected"), std::string::npos) << human.out;
+  // Behind by 5 entries as last announced, and a daemon that stopped
+  // updating its link row: the lag and the dead daemon both show.
+  ASSERT_TRUE(harness::PgQueryValue(m.db.conninfo,
+                                    "UPDATE site_link SET primary_head = primary_head + 5,"
+                                    " connected = true, updated_at = now() RETURNING 1")
+                  .ok());
+  s = status();
+  EXPECT_EQ(s["lag_entries"], 5) << s;
+  EXPECT_GT(s["lag_seconds"].get<double>(), 0.0) << s;
+  EXPECT_TRUE(s["connected"].get<bool>()) << s;
+  ASSERT_TRUE(harness::PgQueryValue(m.db.conninfo,
+                                    "UPDATE site_link SET updated_at = now() - interval '1 minute'"
+                                    " RETURNING 1")
+                  .ok());
+  s = status();
+  EXPECT_FALSE(s["daemon_running"].get<bool>()) << s;
+  EXPECT_FALSE(s["connected"].get<bool>()) << s;
+  human = harness::Run({MeridianBin(), "status", "--meta=" + m.db.url});
+  EXPECT_NE(human.out.find("mirror daemon not running"), std::string::npos) << human.out;
+  EXPECT_NE(human.out.find("5 entries"), std::string::npos) << human.out;
+}
+
 TEST_F(SiteTest, DaemonsServePrometheusMetrics) {
   StartPrimary({"--metrics=127.0.0.1:0"});
   Mirror m = NewMirror("m1", {"--metrics=127.0.0.1:0"});
