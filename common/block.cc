@@ -45,7 +45,7 @@ BlockRef EncodeBlock(uint64_t id, uint32_t index, std::string_view raw, Compress
   return ref;
 }
 
-Result<std::string> DecodeBlock(const BlockRef& ref, std::string stored, std::string_view what) {
+Status VerifyStoredBlock(const BlockRef& ref, std::string_view stored, std::string_view what) {
   if (stored.size() != ref.stored_length) {
     return Status::Corruption(std::string(what) + ": object has " + std::to_string(stored.size()) +
                               " bytes, metadata says " + std::to_string(ref.stored_length) +
@@ -56,6 +56,11 @@ Result<std::string> DecodeBlock(const BlockRef& ref, std::string stored, std::st
                               ": checksum mismatch, the stored bytes are corrupt; "
                               "no data was returned");
   }
+  return Status::OK();
+}
+
+Result<std::string> DecodeBlock(const BlockRef& ref, std::string stored, std::string_view what) {
+  MERIDIAN_RETURN_IF_ERROR(VerifyStoredBlock(ref, stored, what));
   if (ref.compression == Compression::kNone) {
     if (ref.length != ref.stored_length) {
       return Status::Corruption(std::string(what) + ": metadata says raw length " +

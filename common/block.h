@@ -52,6 +52,9 @@ std::string BlockKey(std::string_view volume, uint64_t id);
 BlockRef EncodeBlock(uint64_t id, uint32_t index, std::string_view raw, Compression compression,
                      std::string* stored);
 
+// Checks the stored object bytes against `ref` (length and SHA-256) without
+// decoding them: Corruption if they disagree.
+Status VerifyStoredBlock(const BlockRef& ref, std::string_view stored, std::string_view what);
 // Checks `stored` against `ref` (length and SHA-256) and returns the raw bytes.
 // Corruption if anything disagrees: wrong bytes are never returned.
 // `what` names the block for the message (e.g. "/m/model.bin block 3").

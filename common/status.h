@@ -111,6 +111,8 @@ class [[nodiscard]] Result {
     CheckOk();
     return std::move(*value_);
   }
+  // The value, or `fallback` on error (for display and best-effort reads).
+  T value_or(T fallback) const& { return ok() ? *value_ : std::move(fallback); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }

@@ -87,6 +87,21 @@ Param Param::BytesArray(const std::vector<std::optional<std::string>>& v) {
   return Text(out + "}");
 }
 
+Param Param::TextArray(const std::vector<std::string>& v) {
+  std::string out = "{";
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i) out += ',';
+    out += '"';
+    for (char ch : v[i]) {
+      if (ch == '\0') continue;
+      if (ch == '"' || ch == '\\') out += '\\';
+      out += ch;
+    }
+    out += '"';
+  }
+  return Text(out + "}");
+}
+
 Result<PgResult> PgConn::Exec(const std::string& sql, const std::vector<Param>& params) {
   std::vector<const char*> values(params.size());
   std::vector<int> lengths(params.size()), formats(params.size());

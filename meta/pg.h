@@ -41,6 +41,8 @@ struct Param {
   // encoded ('\\x..'), a nullopt element is NULL.
   static Param IntArray(const std::vector<int64_t>& v);
   static Param BytesArray(const std::vector<std::optional<std::string>>& v);
+  // text[] elements are quoted and escaped (no NUL bytes: text cannot hold them).
+  static Param TextArray(const std::vector<std::string>& v);
 };
 
 class PgResult {

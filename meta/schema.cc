@@ -112,6 +112,31 @@ CREATE TABLE site_link (
   updated_at   timestamptz NOT NULL DEFAULT now()
 );
 )sql",
+      // v3: at a mirror with its own bucket (--data replicate): the blocks still
+      // to copy, and the blocks verified in the mirror's bucket.
+      R"sql(
+CREATE TABLE replication_queue (
+  id              bigint PRIMARY KEY,        -- a block id (blocks.id)
+  enqueued_at     timestamptz NOT NULL DEFAULT now(),
+  attempts        integer NOT NULL DEFAULT 0,
+  next_attempt_at timestamptz NOT NULL DEFAULT now(),
+  last_error      text
+);
+CREATE INDEX replication_queue_next ON replication_queue (next_attempt_at, id);
+CREATE TABLE replicated_blocks (
+  id            bigint PRIMARY KEY,
+  stored_len    integer NOT NULL,
+  copies        integer NOT NULL DEFAULT 0,  -- times downloaded and uploaded (1 normally)
+  replicated_at timestamptz NOT NULL DEFAULT now()
+);
+-- The mirror's data set-up, written by the daemon (never credentials).
+CREATE TABLE site_data (
+  singleton  boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+  mode       text    NOT NULL CHECK (mode IN ('metadata', 'replicate')),
+  bucket     text    NOT NULL DEFAULT '',
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+)sql",
   };
   return kMigrations;
 }

@@ -132,6 +132,15 @@ Status Applier::ApplyNet(const NetChanges& net) {
         {Param::IntArray(ino), Param::IntArray(idx), Param::IntArray(id), Param::IntArray(len),
          Param::IntArray(stored), Param::IntArray(comp), Param::BytesArray(sha)});
   }));
+  if (enqueue_blocks_) {
+    MERIDIAN_RETURN_IF_ERROR(ForSlices(block_rows.size(), [&](size_t b, size_t e) {
+      std::vector<int64_t> ids;
+      for (size_t i = b; i < e; ++i) ids.push_back(static_cast<int64_t>(block_rows[i].b->id));
+      return c_->Run(
+          "INSERT INTO replication_queue (id) SELECT unnest($1::bigint[]) ON CONFLICT DO NOTHING",
+          {Param::IntArray(ids)});
+    }));
+  }
   // 4. Entries as they are now.
   MERIDIAN_RETURN_IF_ERROR(ForSlices(up_dentries.size(), [&](size_t b, size_t e) {
     std::vector<int64_t> parent, ino, kind;
@@ -227,6 +236,13 @@ Status Applier::InstallSnapshot(uint64_t pos, const std::vector<changelog::Chang
     }
     MERIDIAN_RETURN_IF_ERROR(
         ApplyNet(net).With("installing the snapshot at " + std::to_string(pos)));
+    // Blocks copied to this site's bucket that the snapshot no longer
+    // references were freed in log entries this site never saw: queue them
+    // for the mirror bucket's GC like any freed block.
+    MERIDIAN_RETURN_IF_ERROR(c_->Run(
+        "INSERT INTO deleted_blocks (id, stored_len) SELECT r.id, r.stored_len"
+        " FROM replicated_blocks r WHERE NOT EXISTS (SELECT 1 FROM blocks b WHERE b.id = r.id)"
+        " ON CONFLICT DO NOTHING"));
     return c_->Run("UPDATE site_state SET applied_pos = $1, snapshot_pos = $1, applied_time_ns = 0",
                    {U(pos)});
   });

@@ -42,9 +42,11 @@ struct ApplyStats {
 
 class Applier {
  public:
-  // `include`: tenant names to carry; empty = all.
-  Applier(meta::PgConn* replica, std::set<std::string> include)
-      : c_(replica), include_(std::move(include)) {}
+  // `include`: tenant names to carry; empty = all. `enqueue_blocks`: the
+  // site replicates data (--data replicate), so every block a change adds is
+  // queued for the replicator in the same transaction (replication_queue).
+  Applier(meta::PgConn* replica, std::set<std::string> include, bool enqueue_blocks = false)
+      : c_(replica), include_(std::move(include)), enqueue_blocks_(enqueue_blocks) {}
 
   Result<SiteState> State();
 
@@ -67,6 +69,7 @@ class Applier {
 
   meta::PgConn* c_;
   std::set<std::string> include_;
+  bool enqueue_blocks_;
 };
 
 }  // namespace meridian::mirror

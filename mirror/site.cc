@@ -111,7 +111,7 @@ class MirrorSite::Session {
       : site_(site),
         o_(site->o_),
         replica_(std::move(replica)),
-        applier_(replica_.get(), o_.include) {}
+        applier_(replica_.get(), o_.include, o_.enqueue_blocks) {}
 
   Status Start();
   Status Loop();

@@ -68,6 +68,7 @@ struct MirrorSiteOptions {
   changelog::CurveKeyPair keys;    // this mirror's key pair (its public key on the allow-list)
   std::string site_name;           // shown at the primary (`meridian status`)
   std::set<std::string> include;   // tenants to carry (names without '/'); empty = all
+  bool enqueue_blocks = false;     // --data replicate: queue new blocks for the replicator
   uint32_t credit = 8;             // batches in flight
   std::chrono::milliseconds heartbeat{1000};
   std::chrono::milliseconds peer_timeout{5000};

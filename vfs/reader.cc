@@ -22,8 +22,7 @@ Result<std::string> Reader::ReadBlock(const BlockRef& ref, std::string_view what
     if (!got.ok()) {
       last =
           got.status().With(std::string(what) + " (object " + key + " in " + src->Describe() + ")");
-      if (got.status().IsNotFound()) continue;  // the next source may have it
-      return last;
+      continue;  // the next source may have it (a site's bucket falls back to the primary's)
     }
     auto raw = DecodeBlock(ref, std::move(got).value(), what);
     if (raw.ok()) return raw;

@@ -1,0 +1,106 @@
+#include "replicator/daemon.h"
+
+#include <glog/logging.h>
+
+#include <thread>
+
+#include "meta/schema.h"
+
+namespace meridian::replicator {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+void SleepUnless(const std::atomic<bool>* stop, std::chrono::milliseconds d) {
+  for (auto until = Clock::now() + d; Clock::now() < until && !stop->load();) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+ReplicatorStats Sum(ReplicatorStats a, const ReplicatorStats& b) {
+  a.copied += b.copied;
+  a.copied_bytes += b.copied_bytes;
+  a.already_present += b.already_present;
+  a.failed += b.failed;
+  a.dropped += b.dropped;
+  a.gc_deleted += b.gc_deleted;
+  return a;
+}
+
+// Seeds, then copies and collects until *stop or an error. `before`: the
+// counters of earlier connections, for on_stats.
+Status Follow(const ReplicationOptions& o, Replicator& r, const ReplicatorStats& before) {
+  MERIDIAN_ASSIGN_OR_RETURN(uint64_t seeded, r.Seed());
+  if (seeded > 0) LOG(INFO) << "replicator: " << seeded << " block(s) queued at start";
+  auto next_gc = Clock::now();
+  while (!o.stop->load()) {
+    MERIDIAN_ASSIGN_OR_RETURN(size_t n, r.Step());
+    if (Clock::now() >= next_gc) {
+      MERIDIAN_RETURN_IF_ERROR(r.CollectGarbage().status());
+      next_gc = Clock::now() + o.gc_interval;
+    }
+    if (o.on_stats) o.on_stats(Sum(before, r.stats()));
+    if (n == 0) SleepUnless(o.stop, o.idle);
+  }
+  return Status::OK();
+}
+
+// One connection's worth of replication; returns on *stop or an error.
+Status RunOnce(const ReplicationOptions& o, ReplicatorStats* carried) {
+  MERIDIAN_ASSIGN_OR_RETURN(auto c, meta::PgConn::Connect(o.replica_conninfo));
+  MERIDIAN_RETURN_IF_ERROR(meta::Migrate(c.get()));
+  // Readers at this site (cat, mount) look in this bucket first.
+  MERIDIAN_RETURN_IF_ERROR(
+      c->Run("INSERT INTO site_data (mode, bucket) VALUES ('replicate', $1)"
+             " ON CONFLICT (singleton) DO UPDATE SET mode = 'replicate', bucket = $1,"
+             " updated_at = now()",
+             {meta::Param::Text(o.bucket_url)}));
+  meta::VolumeConfig vol;
+  while (true) {  // the volume record arrives with the first log entry
+    auto v = meta::LoadVolume(c.get());
+    if (v.ok()) {
+      vol = *v;
+      break;
+    }
+    // No volume record yet (FailedPrecondition): the mirror has not applied
+    // the first entry.
+    if (v.status().code() != Code::kFailedPrecondition) return v.status();
+    if (o.stop->load()) return Status::OK();
+    SleepUnless(o.stop, o.idle);
+  }
+  MERIDIAN_ASSIGN_OR_RETURN(auto source, o.open_source(vol));
+  if (source->Describe() == o.target->Describe()) {
+    return Status::InvalidArgument(
+        "--bucket " + o.target->Describe() +
+        " is the primary's bucket: a mirror never writes there; give this site's own bucket");
+  }
+  LOG(INFO) << "replicator: copying " << source->Describe() << " -> " << o.target->Describe();
+  ReplicatorOptions ro = o.replicator;
+  ro.source = source.get();
+  ro.target = o.target;
+  ro.volume = vol.name;
+  Replicator r(c.get(), ro);
+  Status st = Follow(o, r, *carried);
+  *carried = Sum(*carried, r.stats());
+  return st;
+}
+
+}  // namespace
+
+Status RunReplication(const ReplicationOptions& o) {
+  if (o.stop == nullptr || o.target == nullptr || !o.open_source) {
+    return Status::InvalidArgument("replication: missing stop flag, target or source");
+  }
+  ReplicatorStats carried;
+  while (!o.stop->load()) {
+    Status s = RunOnce(o, &carried);
+    if (s.ok()) continue;
+    if (s.code() == Code::kInvalidArgument) return s;  // a set-up error: no retry helps
+    LOG(WARNING) << "replicator: " << s.ToString() << "; retrying in " << o.retry_pause.count()
+                 << " ms";
+    SleepUnless(o.stop, o.retry_pause);
+  }
+  return Status::OK();
+}
+
+}  // namespace meridian::replicator

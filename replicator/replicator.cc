@@ -1,0 +1,264 @@
+#include "replicator/replicator.h"
+
+#include <glog/logging.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "common/block.h"
+#include "meta/catalog.h"
+
+namespace meridian::replicator {
+namespace {
+
+using meta::Param;
+using Clock = std::chrono::steady_clock;
+
+constexpr size_t kMaxProblems = 100;
+constexpr const char* kBlockCols = "b.idx, b.id, b.len, b.stored_len, b.comp, b.sha256";
+
+}  // namespace
+
+struct Replicator::Job {
+  BlockRef ref;
+  std::string key;
+  enum Outcome { kPending, kCopied, kPresent, kFailed } outcome = kPending;
+  enum Target { kUnknown, kIntact, kMissing, kCorrupt } target = kUnknown;
+  Status error;
+};
+
+Replicator::Job Replicator::NewJob(const BlockRef& ref) const {
+  Job j;
+  j.ref = ref;
+  j.key = BlockKey(o_.volume, ref.id);
+  return j;
+}
+
+Replicator::Replicator(meta::PgConn* replica, ReplicatorOptions options)
+    : c_(replica), o_(std::move(options)), bw_(Clock::now()) {
+  CHECK(o_.source != nullptr && o_.target != nullptr) << "replicator: no source or target store";
+}
+
+ReplicatorStats Replicator::stats() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return stats_;
+}
+
+void Replicator::Throttle(uint64_t bytes) {
+  if (o_.bwlimit == 0) return;
+  Clock::time_point start;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    start = std::max(bw_, Clock::now());
+    bw_ = start + std::chrono::nanoseconds(bytes * 1'000'000'000ull / o_.bwlimit);
+  }
+  std::this_thread::sleep_until(start);
+}
+
+void Replicator::CopyOne(Job& j) {
+  const std::string what = "block " + std::to_string(j.ref.id);
+  auto fail = [&](Status s) {
+    j.outcome = Job::kFailed;
+    j.error = std::move(s);
+  };
+  // Already there and intact (e.g. uploaded just before a crash)?
+  auto have = o_.target->Get(j.key);
+  if (have.ok()) {
+    if (VerifyStoredBlock(j.ref, *have, what).ok()) {
+      j.target = Job::kIntact;
+      j.outcome = Job::kPresent;
+      return;
+    }
+    j.target = Job::kCorrupt;
+  } else if (have.status().IsNotFound()) {
+    j.target = Job::kMissing;
+  } else {
+    return fail(have.status().With("checking " + what + " in " + o_.target->Describe()));
+  }
+  Throttle(j.ref.stored_length);
+  auto data = o_.source->Get(j.key);
+  if (!data.ok()) return fail(data.status().With("reading " + what + " from the primary's bucket"));
+  Status ok = VerifyStoredBlock(j.ref, *data, what + " in the primary's bucket");
+  if (!ok.ok()) return fail(ok);  // never uploaded, never marked
+  Status put = o_.target->Put(j.key, *data);
+  if (!put.ok()) return fail(put.With("writing " + what + " to " + o_.target->Describe()));
+  j.outcome = Job::kCopied;
+}
+
+void Replicator::RunJobs(std::vector<Job>& jobs) {
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t k; (k = next++) < jobs.size();) CopyOne(jobs[k]);
+  };
+  const size_t n = std::min<size_t>(std::max(1, o_.threads), jobs.size());
+  std::vector<std::thread> pool;
+  for (size_t i = 1; i < n; ++i) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+  std::lock_guard<std::mutex> l(mu_);
+  for (const Job& j : jobs) {
+    if (j.outcome == Job::kCopied) {
+      ++stats_.copied;
+      stats_.copied_bytes += j.ref.stored_length;
+    } else if (j.outcome == Job::kPresent) {
+      ++stats_.already_present;
+    } else {
+      ++stats_.failed;
+      LOG_EVERY_N(WARNING, 20) << "replicator: " << j.error.ToString() << " (will retry)";
+    }
+  }
+}
+
+Status Replicator::Record(const std::vector<Job>& jobs) {
+  std::vector<int64_t> done, done_len, done_copied, failed;
+  std::vector<std::string> errors;
+  for (const Job& j : jobs) {
+    if (j.outcome == Job::kFailed) {
+      failed.push_back(static_cast<int64_t>(j.ref.id));
+      errors.push_back(j.error.ToString());
+    } else {
+      done.push_back(static_cast<int64_t>(j.ref.id));
+      done_len.push_back(j.ref.stored_length);
+      done_copied.push_back(j.outcome == Job::kCopied ? 1 : 0);
+    }
+  }
+  return meta::InTransaction(c_, [&]() -> Status {
+    if (!done.empty()) {
+      MERIDIAN_RETURN_IF_ERROR(c_->Run(
+          "INSERT INTO replicated_blocks AS r (id, stored_len, copies)"
+          " SELECT * FROM unnest($1::bigint[], $2::integer[], $3::integer[])"
+          " ON CONFLICT (id) DO UPDATE SET copies = r.copies + EXCLUDED.copies,"
+          " replicated_at = now()",
+          {Param::IntArray(done), Param::IntArray(done_len), Param::IntArray(done_copied)}));
+      MERIDIAN_RETURN_IF_ERROR(c_->Run("DELETE FROM replication_queue WHERE id = ANY($1::bigint[])",
+                                       {Param::IntArray(done)}));
+    }
+    if (failed.empty()) return Status::OK();
+    // Failed blocks (also those Heal() found) stay queued, retried later
+    // with exponential backoff.
+    MERIDIAN_RETURN_IF_ERROR(
+        c_->Run("INSERT INTO replication_queue (id) SELECT unnest($1::bigint[])"
+                " ON CONFLICT DO NOTHING",
+                {Param::IntArray(failed)}));
+    return c_->Run(
+        "UPDATE replication_queue q SET attempts = q.attempts + 1, last_error = x.err,"
+        " next_attempt_at = now() + least($4::float8, $3::float8 *"
+        " power(2, least(q.attempts, 20))) * interval '1 millisecond'"
+        " FROM unnest($1::bigint[], $2::text[]) AS x(id, err) WHERE q.id = x.id",
+        {Param::IntArray(failed), Param::TextArray(errors), Param::Int(o_.retry_base.count()),
+         Param::Int(o_.retry_max.count())});
+  });
+}
+
+Result<uint64_t> Replicator::Seed() {
+  MERIDIAN_ASSIGN_OR_RETURN(
+      auto r, c_->Exec("WITH ins AS (INSERT INTO replication_queue (id)"
+                       " SELECT b.id FROM blocks b WHERE NOT EXISTS"
+                       " (SELECT 1 FROM replicated_blocks r WHERE r.id = b.id)"
+                       " ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*) FROM ins"));
+  return static_cast<uint64_t>(r.GetInt(0, 0));
+}
+
+Result<size_t> Replicator::Step() {
+  MERIDIAN_ASSIGN_OR_RETURN(
+      auto r, c_->Exec(std::string("SELECT q.id, b.id IS NULL, ") + kBlockCols +
+                           " FROM replication_queue q LEFT JOIN blocks b ON b.id = q.id"
+                           " WHERE q.next_attempt_at <= now()"
+                           " ORDER BY q.next_attempt_at, q.id LIMIT $1",
+                       {Param::Int(std::max(1, o_.batch))}));
+  if (r.rows() == 0) return size_t{0};
+  std::vector<Job> jobs;
+  std::vector<int64_t> gone;
+  for (int i = 0; i < r.rows(); ++i) {
+    if (r.Get(i, 1) == "t") {  // the file went away before its block was copied
+      gone.push_back(r.GetInt(i, 0));
+      continue;
+    }
+    MERIDIAN_ASSIGN_OR_RETURN(BlockRef ref, meta::BlockFromRow(r, i, 2));
+    jobs.push_back(NewJob(ref));
+  }
+  if (!gone.empty()) {
+    MERIDIAN_RETURN_IF_ERROR(c_->Run("DELETE FROM replication_queue WHERE id = ANY($1::bigint[])",
+                                     {Param::IntArray(gone)}));
+    std::lock_guard<std::mutex> l(mu_);
+    stats_.dropped += gone.size();
+  }
+  RunJobs(jobs);
+  MERIDIAN_RETURN_IF_ERROR(Record(jobs));
+  return static_cast<size_t>(r.rows());
+}
+
+Result<size_t> Replicator::CollectGarbage() {
+  MERIDIAN_ASSIGN_OR_RETURN(auto r,
+                            c_->Exec("SELECT id FROM deleted_blocks"
+                                     " WHERE deleted_at <= now() - $1::float8 * interval '1 second'"
+                                     " ORDER BY id LIMIT 1000",
+                                     {Param::Int(o_.delete_grace.count())}));
+  std::vector<int64_t> ids;
+  for (int i = 0; i < r.rows(); ++i) {
+    const uint64_t id = static_cast<uint64_t>(r.GetInt(i, 0));
+    Status s = o_.target->Delete(BlockKey(o_.volume, id));
+    if (!s.ok()) {
+      LOG_EVERY_N(WARNING, 20) << "replicator: GC of block " << id << ": " << s.ToString();
+      break;  // keep what was deleted; the rest waits for the next round
+    }
+    ids.push_back(static_cast<int64_t>(id));
+  }
+  if (ids.empty()) return size_t{0};
+  MERIDIAN_RETURN_IF_ERROR(meta::InTransaction(c_, [&]() -> Status {
+    for (const char* table : {"replicated_blocks", "replication_queue", "deleted_blocks"}) {
+      MERIDIAN_RETURN_IF_ERROR(
+          c_->Run(std::string("DELETE FROM ") + table + " WHERE id = ANY($1::bigint[])",
+                  {Param::IntArray(ids)}));
+    }
+    return Status::OK();
+  }));
+  std::lock_guard<std::mutex> l(mu_);
+  stats_.gc_deleted += ids.size();
+  return ids.size();
+}
+
+Result<HealReport> Replicator::Heal(const std::function<void(uint64_t, uint64_t)>& progress) {
+  HealReport rep;
+  MERIDIAN_ASSIGN_OR_RETURN(auto total, c_->Exec("SELECT count(*) FROM blocks"));
+  const uint64_t n = static_cast<uint64_t>(total.GetInt(0, 0));
+  int64_t after = 0;
+  while (true) {
+    MERIDIAN_ASSIGN_OR_RETURN(auto r,
+                              c_->Exec(std::string("SELECT ") + kBlockCols +
+                                           " FROM blocks b WHERE b.id > $1 ORDER BY b.id LIMIT $2",
+                                       {Param::Int(after), Param::Int(std::max(1, o_.batch))}));
+    if (r.rows() == 0) break;
+    std::vector<Job> jobs;
+    for (int i = 0; i < r.rows(); ++i) {
+      MERIDIAN_ASSIGN_OR_RETURN(BlockRef ref, meta::BlockFromRow(r, i, 0));
+      jobs.push_back(NewJob(ref));
+      after = static_cast<int64_t>(ref.id);
+    }
+    RunJobs(jobs);
+    for (const Job& j : jobs) {
+      ++rep.checked;
+      if (j.outcome == Job::kFailed) {
+        ++rep.failed;
+        if (rep.problems.size() < kMaxProblems) rep.problems.push_back(j.error.ToString());
+      }
+      if (j.target == Job::kIntact) ++rep.intact;
+      if (j.target == Job::kMissing) ++rep.missing;
+      if (j.target == Job::kCorrupt) ++rep.corrupt;
+    }
+    MERIDIAN_RETURN_IF_ERROR(Record(jobs));
+    if (progress) progress(rep.checked, n);
+  }
+  return rep;
+}
+
+Result<Backlog> ReadBacklog(meta::PgConn* replica) {
+  MERIDIAN_ASSIGN_OR_RETURN(
+      auto r, replica->Exec("SELECT count(*), coalesce(sum(b.stored_len), 0),"
+                            " coalesce(extract(epoch FROM now() - min(q.enqueued_at)), 0)"
+                            " FROM replication_queue q LEFT JOIN blocks b ON b.id = q.id"));
+  return Backlog{static_cast<uint64_t>(r.GetInt(0, 0)), static_cast<uint64_t>(r.GetInt(0, 1)),
+                 std::stod(std::string(r.Get(0, 2)))};
+}
+
+}  // namespace meridian::replicator
