@@ -39,14 +39,46 @@ objstore::Options StoreOptions(const std::string& endpoint) {
   return o;  // credentials come from AWS_* in the environment, never from flags
 }
 
+std::vector<objstore::ObjectStore*> Volume::Sources() const {
+  std::vector<objstore::ObjectStore*> out;
+  if (local) out.push_back(local.get());
+  if (store) out.push_back(store.get());
+  return out;
+}
+
+Result<std::unique_ptr<objstore::ObjectStore>> OpenPrimaryBucket(const meta::VolumeConfig& v) {
+  objstore::Options o = StoreOptions(v.endpoint);
+  if (v.role == "mirror") {
+    auto env = [](const char* name) -> std::string {
+      const char* s = std::getenv(name);
+      return s ? s : "";
+    };
+    o.access_key = env("MERIDIAN_PRIMARY_AWS_ACCESS_KEY_ID");
+    o.secret_key = env("MERIDIAN_PRIMARY_AWS_SECRET_ACCESS_KEY");
+    o.session_token = env("MERIDIAN_PRIMARY_AWS_SESSION_TOKEN");
+  }
+  return objstore::Open(v.bucket, o);
+}
+
+Result<std::string> SiteBucketUrl(meta::PgConn* replica) {
+  auto r = replica->Exec("SELECT bucket FROM site_data WHERE mode = 'replicate'");
+  if (!r.ok() && r.status().IsNotFound()) return std::string();  // schema before v3
+  if (!r.ok()) return r.status();
+  return r->rows() ? std::string(r->Get(0, 0)) : std::string();
+}
+
 Result<Volume> OpenVolume(bool with_store) {
   Volume v;
   MERIDIAN_ASSIGN_OR_RETURN(v.conninfo, MetaUrl());
   MERIDIAN_ASSIGN_OR_RETURN(v.conn, meta::PgConn::Connect(v.conninfo));
   MERIDIAN_ASSIGN_OR_RETURN(v.config, meta::LoadVolume(v.conn.get()));
-  if (with_store) {
-    MERIDIAN_ASSIGN_OR_RETURN(v.store,
-                              objstore::Open(v.config.bucket, StoreOptions(v.config.endpoint)));
+  if (!with_store) return v;
+  MERIDIAN_ASSIGN_OR_RETURN(v.store, OpenPrimaryBucket(v.config));
+  if (v.config.role == "mirror") {
+    MERIDIAN_ASSIGN_OR_RETURN(std::string local, SiteBucketUrl(v.conn.get()));
+    if (!local.empty()) {
+      MERIDIAN_ASSIGN_OR_RETURN(v.local, objstore::Open(local, StoreOptions("")));
+    }
   }
   return v;
 }

@@ -17,6 +17,7 @@ int RunPrimaryDaemon(const std::vector<std::string>&);
 int RunStatus(const std::vector<std::string>&);
 int RunVerify(const std::vector<std::string>&);
 int RunMirror(const std::vector<std::string>&);
+int RunHeal(const std::vector<std::string>&);
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
@@ -134,10 +135,27 @@ const std::vector<Command>& Commands() {
        "exactly once; a corrupt frame is refused and requested again. A mirror behind the\n"
        "primary's log retention installs a snapshot first. --include carries only the given\n"
        "top-level directories; --status-file gets the position, lag and counters as JSON\n"
-       "about once a second.",
-       {"meta", "primary", "primary_key", "key", "name", "include", "status_file", "metrics",
-        "json"},
+       "about once a second.\n"
+       "--data replicate --bucket URL also copies every block the replica references from\n"
+       "the primary's bucket into this site's bucket (--threads in parallel, --bwlimit,\n"
+       "verified by SHA-256 before it counts, progress kept in the replica so a restart\n"
+       "copies nothing twice); reads at this site then look there first. Blocks freed at the\n"
+       "primary leave this bucket after --delete-grace seconds. The primary's bucket is read\n"
+       "with MERIDIAN_PRIMARY_AWS_* credentials when set (e.g. read-only ones), this site's\n"
+       "with AWS_*.",
+       {"meta", "primary", "primary_key", "key", "name", "include", "data", "bucket", "threads",
+        "bwlimit", "delete_grace", "status_file", "metrics", "json"},
        RunMirror},
+      {"heal",
+       "",
+       "Check a mirror's bucket block by block and repair it",
+       "Reads every block the mirror's replica (--meta) references from this site's bucket\n"
+       "(recorded by `mirror --data replicate`, or --bucket), checks its length and SHA-256,\n"
+       "and copies what is missing or corrupt from the primary's bucket (verified first).\n"
+       "Reports what it found and did; exits 0 when every block is intact or repaired, 1 if\n"
+       "some could not be repaired now (they stay queued for the mirror daemon).",
+       {"meta", "bucket", "threads", "json"},
+       RunHeal},
   };
   return kCommands;
 }

@@ -7,9 +7,10 @@
 #include "primary/format.h"
 
 DEFINE_string(bucket, "",
-              "where blocks go: file:///DIR, s3://BUCKET (with --endpoint), "
+              "format: where blocks go: file:///DIR, s3://BUCKET (with --endpoint), "
               "http(s)://HOST:PORT/BUCKET, or a plain local directory "
-              "(default: ~/.meridian/buckets/NAME)");
+              "(default: ~/.meridian/buckets/NAME); mirror --data replicate, heal: this "
+              "site's own bucket (same forms; credentials from AWS_*)");
 DEFINE_string(block_size, "4M", "block size, fixed for the life of the volume (64K..64M)");
 DEFINE_string(compression, "none", "per-block compression: none or zstd");
 

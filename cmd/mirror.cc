@@ -1,11 +1,14 @@
 // meridian mirror: the mirror-site daemon. Flags -> mirror::MirrorSiteOptions
 // -> MirrorSite::Run() (mirror/site.h). --meta is the mirror's OWN replica
 // database; --key is shared with `meridian primary` (defined in site_cmds.cc).
+#include <glog/logging.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <iostream>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -14,6 +17,7 @@
 #include "cmd/metrics.h"
 #include "common/path.h"
 #include "mirror/site.h"
+#include "replicator/daemon.h"
 
 DECLARE_string(key);
 DECLARE_string(metrics);
@@ -24,6 +28,15 @@ DEFINE_string(name, "", "mirror: this site's name as the primary shows it (defau
 DEFINE_string(include, "",
               "mirror: comma-separated top-level directories (tenants) to carry, e.g. "
               "\"/models,/datasets\"; empty carries everything");
+DEFINE_string(data, "metadata",
+              "mirror: metadata (read blocks from the primary's bucket) or replicate (copy every "
+              "block into this site's --bucket, read locally first)");
+DECLARE_string(bucket);  // format.cc: here, this site's own bucket
+DEFINE_string(bwlimit, "0",
+              "mirror: cap on replication download bandwidth in bytes/s, e.g. 50M; 0 = no cap");
+DEFINE_int32(delete_grace, 3600,
+             "mirror: seconds a block freed at the primary stays in this site's bucket");
+DECLARE_int32(threads);
 DEFINE_string(status_file, "",
               "mirror: write the site's position, lag and counters as JSON to this file "
               "about once a second (atomically replaced)");
@@ -83,6 +96,24 @@ int RunMirror(const std::vector<std::string>& args) {
                  "--key is required: this mirror's key file (make one with `meridian keygen "
                  "--out NAME` and add NAME.pub to the primary's --allow file)");
   }
+  if (FLAGS_data != "metadata" && FLAGS_data != "replicate") {
+    return Usage("mirror", "--data must be metadata or replicate, not '" + FLAGS_data + "'");
+  }
+  const bool replicate = FLAGS_data == "replicate";
+  if (replicate && FLAGS_bucket.empty()) {
+    return Usage("mirror",
+                 "--data replicate needs --bucket: this site's own bucket, e.g. "
+                 "s3://models-eu or file:///srv/meridian/blocks");
+  }
+  if (!replicate && !FLAGS_bucket.empty()) {
+    return Usage("mirror", "--bucket is only used with --data replicate");
+  }
+  auto bwlimit = ParseSize(FLAGS_bwlimit);
+  if (!bwlimit.ok()) return Usage("mirror", "--bwlimit: " + bwlimit.status().message());
+  if (FLAGS_delete_grace < 0) return Usage("mirror", "--delete-grace must be >= 0 seconds");
+  if (FLAGS_threads < 1 || FLAGS_threads > 256) {
+    return Usage("mirror", "--threads must be 1..256");
+  }
   auto include = ParseInclude(FLAGS_include);
   if (!include.ok()) return Usage("mirror", include.status().message());
   auto url = MetaUrl();
@@ -99,6 +130,7 @@ int RunMirror(const std::vector<std::string>& args) {
   o.keys = *keys;
   o.site_name = FLAGS_name.empty() ? HostName() : FLAGS_name;
   o.include = *include;
+  o.enqueue_blocks = replicate;
   o.status_file = FLAGS_status_file;
   o.stop = &g_mirror_stop;
   signal(SIGTERM, OnMirrorSignal);
@@ -108,6 +140,8 @@ int RunMirror(const std::vector<std::string>& args) {
               << meta::RedactConninfo(o.replica_conninfo) << "\n";
   }
   mirror::MirrorSite site(o);
+  std::mutex repl_mu;
+  replicator::ReplicatorStats repl_stats;  // GUARDED_BY(repl_mu)
   std::unique_ptr<MetricsServer> metrics;
   std::thread exporter;
   if (!FLAGS_metrics.empty()) {
@@ -138,13 +172,60 @@ int RunMirror(const std::vector<std::string>& args) {
                      st.snapshots);
         metrics->Set("meridian_mirror_rejected_frames", "frames that failed to decode",
                      st.rejected_frames);
+        if (replicate) {
+          std::lock_guard<std::mutex> l(repl_mu);
+          metrics->Set("meridian_replicator_copied_blocks", "blocks copied into this site's bucket",
+                       repl_stats.copied);
+          metrics->Set("meridian_replicator_copied_bytes", "stored bytes copied",
+                       repl_stats.copied_bytes);
+          metrics->Set("meridian_replicator_present_blocks",
+                       "blocks found intact in this site's bucket, not copied again",
+                       repl_stats.already_present);
+          metrics->Set("meridian_replicator_failed_attempts", "copies that failed (retried)",
+                       repl_stats.failed);
+          metrics->Set("meridian_replicator_gc_deleted_blocks",
+                       "freed blocks deleted from this site's bucket", repl_stats.gc_deleted);
+        }
         std::this_thread::sleep_for(std::chrono::milliseconds(500));
       }
     });
   }
+  // Replication: its own thread and replica connection, next to the applier.
+  std::unique_ptr<objstore::ObjectStore> target;
+  std::thread copier;
+  Status repl_status;  // set by the copier thread before it ends
+  if (replicate) {
+    auto t = objstore::Open(FLAGS_bucket, StoreOptions(""));
+    if (!t.ok()) return Fail("mirror", t.status().With("--bucket"));
+    target = std::move(t).value();
+    if (Status s = target->CreateBucket(); !s.ok()) {
+      return Fail("mirror", s.With("creating --bucket " + target->Describe()));
+    }
+    replicator::ReplicationOptions ro;
+    ro.replica_conninfo = *url;
+    ro.bucket_url = FLAGS_bucket;
+    ro.open_source = [](const meta::VolumeConfig& v) { return OpenPrimaryBucket(v); };
+    ro.target = target.get();
+    ro.replicator.threads = FLAGS_threads;
+    ro.replicator.bwlimit = *bwlimit;
+    ro.replicator.delete_grace = std::chrono::seconds(FLAGS_delete_grace);
+    ro.gc_interval = std::chrono::milliseconds(
+        std::clamp<int64_t>(int64_t{FLAGS_delete_grace} * 500, 1000, 60000));
+    ro.stop = &g_mirror_stop;
+    ro.on_stats = [&](const replicator::ReplicatorStats& s) {
+      std::lock_guard<std::mutex> l(repl_mu);
+      repl_stats = s;
+    };
+    copier = std::thread([ro, &repl_status] {
+      repl_status = replicator::RunReplication(ro);
+      if (!repl_status.ok()) g_mirror_stop = true;  // the whole daemon stops and says why
+    });
+  }
   Status s = site.Run();
   g_mirror_stop = true;
+  if (copier.joinable()) copier.join();
   if (exporter.joinable()) exporter.join();
+  if (s.ok() && !repl_status.ok()) s = repl_status.With("replicating blocks");
   if (FLAGS_json) std::cout << mirror::StatusJson(o, site.stats()) << std::endl;
   return s.ok() ? kExitOk : Fail("mirror", s);
 }

@@ -12,6 +12,7 @@
 #include "cmd/metrics.h"
 #include "meta/tree.h"
 #include "primary/daemon.h"
+#include "replicator/replicator.h"
 
 DEFINE_string(out, "", "keygen: write OUT.key (secret, mode 0600) and OUT.pub");
 DEFINE_string(listen, "tcp://0.0.0.0:7000", "primary: site-link address to bind");
@@ -123,6 +124,19 @@ Result<nlohmann::json> MirrorStatus(meta::PgConn* c) {
   nlohmann::json j = {{"applied_pos", applied},
                       {"applied_changes", r.GetInt(0, 2)},
                       {"snapshot_pos", r.GetInt(0, 3)}};
+  MERIDIAN_ASSIGN_OR_RETURN(std::string bucket, SiteBucketUrl(c));
+  if (bucket.empty()) {
+    j["data"] = {{"mode", "metadata"}};
+  } else {
+    MERIDIAN_ASSIGN_OR_RETURN(replicator::Backlog b, replicator::ReadBacklog(c));
+    MERIDIAN_ASSIGN_OR_RETURN(auto n, c->Exec("SELECT count(*) FROM replicated_blocks"));
+    j["data"] = {{"mode", "replicate"},
+                 {"bucket", bucket},
+                 {"replicated_blocks", n.GetInt(0, 0)},
+                 {"backlog_blocks", b.blocks},
+                 {"backlog_bytes", b.bytes},
+                 {"oldest_pending_seconds", b.oldest_age_seconds}};
+  }
   auto l = c->Exec(
       "SELECT site_name, primary_addr, connected, primary_head,"
       " extract(epoch FROM now() - updated_at) FROM site_link");
@@ -182,6 +196,15 @@ void PrintStatus(const nlohmann::json& j) {
             << "  link              " << link;
   if (j.contains("primary")) std::cout << " (" << j["primary"].get<std::string>() << ")";
   std::cout << "\n";
+  const auto& d = j["data"];
+  if (d["mode"] == "replicate") {
+    std::cout << "  data              replicated into " << d["bucket"].get<std::string>() << ": "
+              << d["replicated_blocks"] << " blocks; backlog " << d["backlog_blocks"] << " blocks, "
+              << HumanBytes(d["backlog_bytes"].get<double>()) << ", oldest pending "
+              << d["oldest_pending_seconds"] << " s\n";
+  } else {
+    std::cout << "  data              read from the primary's bucket (--data metadata)\n";
+  }
 }
 
 }  // namespace
