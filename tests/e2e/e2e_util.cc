@@ -34,10 +34,10 @@ Result<Child> TestVolume::Spawn(std::vector<std::string> args,
   return Child::Spawn(CommandLine(std::move(args)), o);
 }
 
-Result<std::string> TestVolume::CatSha256(const std::string& path) const {
+Result<std::string> TestVolume::CatSha256(const std::string& path, const std::string& at) const {
   // pipefail: a failing cat must not hide behind sha256sum's success.
-  std::string script = "set -o pipefail; '" + MeridianBin() + "' cat --meta='" + meta_url +
-                       "' -- \"$1\" | sha256sum";
+  std::string script = "set -o pipefail; '" + MeridianBin() + "' cat --meta='" +
+                       (at.empty() ? meta_url : at) + "' -- \"$1\" | sha256sum";
   RunOptions o;
   o.env = env;
   o.timeout_s = 300;

@@ -32,8 +32,9 @@ struct TestVolume {
   RunResult Run(std::vector<std::string> args, double timeout_s = 300) const;
   // Spawns `meridian ARGS... --meta URL` in the background.
   Result<Child> Spawn(std::vector<std::string> args, const std::string& stdout_path) const;
-  // sha256 of `meridian cat PATH` (streamed through sha256sum), or the error.
-  Result<std::string> CatSha256(const std::string& path) const;
+  // sha256 of `meridian cat PATH` (streamed through sha256sum), or the error;
+  // `at`: another site's database (a mirror's replica) instead of meta_url.
+  Result<std::string> CatSha256(const std::string& path, const std::string& at = "") const;
 };
 
 // A new database and bucket, formatted with `format_flags` (e.g. --block-size).

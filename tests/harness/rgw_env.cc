@@ -51,14 +51,16 @@ Result<RgwEnv> LoadRgwEnv() {
   return env;
 }
 
-Result<int64_t> CountRgwRequests(const RgwEnv& env, std::string_view needle) {
+Result<int64_t> CountRgwRequests(const RgwEnv& env, std::string_view needle, int status) {
+  const std::string answered = "\" " + std::to_string(status) + " ";
   std::ifstream f(env.log_path);
   if (!f) return Status::NotFound("cannot open the radosgw log " + env.log_path);
   int64_t n = 0;
   std::string line;
   while (std::getline(f, line)) {
     // One " beast: 0x...: 127.0.0.1 - user [date] "GET /b/k HTTP/1.1" 200 ..." per request.
-    if (line.find(" beast: ") != std::string::npos && line.find(needle) != std::string::npos) {
+    if (line.find(" beast: ") != std::string::npos && line.find(needle) != std::string::npos &&
+        (status == 0 || line.find(answered) != std::string::npos)) {
       ++n;
     }
   }

@@ -38,9 +38,10 @@ struct RgwEnv {
 Result<RgwEnv> LoadRgwEnv();
 
 // Requests radosgw has logged so far whose access-log line contains `needle`
-// (e.g. "PUT /bucket/", or the bucket name alone), counted from `log_path`.
+// (e.g. "PUT /bucket/", or the bucket name alone), counted from `log_path`;
+// with `status` (e.g. 200), only requests answered with that HTTP status.
 // The log is written asynchronously: poll rather than read once.
-Result<int64_t> CountRgwRequests(const RgwEnv& env, std::string_view needle);
+Result<int64_t> CountRgwRequests(const RgwEnv& env, std::string_view needle, int status = 0);
 
 // prefix + "-" + 12 random [a-z0-9]: legal as an S3 bucket name (when prefix
 // is lower-case letters/digits/'-') and as a quoted PostgreSQL name. Unique

@@ -1,0 +1,102 @@
+// The site fixture of the end-to-end site tests: a formatted primary volume,
+// keys for a primary, two mirrors and an intruder, `meridian primary` and
+// `meridian mirror` as real processes, and `verify` between them.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/e2e/e2e_util.h"
+#include "tests/harness/pg_cluster.h"
+#include "tests/harness/status_matchers.h"
+
+namespace meridian::e2e {
+
+using namespace std::chrono_literals;
+
+class SiteFixture : public ::testing::Test {
+ protected:
+  // The primary's bucket: file:// by default; radosgw for data tests.
+  virtual BucketKind PrimaryBucket() const { return BucketKind::kFile; }
+
+  void SetUp() override {
+    ASSERT_OK_AND_ASSIGN(primary_, MakeVolume(PrimaryBucket()));
+    keys_ = std::make_unique<TempDir>("meridian-keys");
+    for (const char* k : {"primary", "m1", "m2", "intruder"}) {
+      RunResult r = harness::Run({MeridianBin(), "keygen", "--out=" + keys_->Sub(k)});
+      ASSERT_TRUE(r.ok()) << r.Describe();
+    }
+    std::ofstream(keys_->Sub("allow"))
+        << "# mirrors\n"
+        << ReadFile(keys_->Sub("m1.pub")).value() << ReadFile(keys_->Sub("m2.pub")).value();
+  }
+
+  // Starts `meridian primary`; returns once it prints its address.
+  void StartPrimary(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"primary", "--listen=tcp://127.0.0.1:0",
+                                     "--key=" + keys_->Sub("primary.key"),
+                                     "--allow=" + keys_->Sub("allow")};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto c = primary_.Spawn(args, primary_.dir->Sub("primary.out"));
+    ASSERT_OK(c.status());
+    primary_proc_ = std::make_unique<Child>(std::move(c).value());
+    for (int i = 0; i < 100 && endpoint_.empty(); ++i) {
+      std::this_thread::sleep_for(100ms);
+      std::string out = primary_proc_->ReadStdout();
+      if (auto p = out.find("listening on "); p != std::string::npos) {
+        endpoint_ = out.substr(p + 13, out.find('\n', p) - p - 13);
+      }
+    }
+    ASSERT_FALSE(endpoint_.empty()) << primary_proc_->ReadStderr();
+  }
+
+  struct Mirror {
+    harness::PgDatabase db;
+    std::unique_ptr<Child> proc;
+  };
+  Result<Child> SpawnMirror(const Mirror& m, const std::string& key,
+                            std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {MeridianBin(),
+                                     "mirror",
+                                     "--meta=" + m.db.url,
+                                     "--primary=" + endpoint_,
+                                     "--primary-key=" + keys_->Sub("primary.pub"),
+                                     "--key=" + keys_->Sub(key + ".key"),
+                                     "--name=" + key};
+    args.insert(args.end(), extra.begin(), extra.end());
+    harness::SpawnOptions o;
+    o.env = primary_.env;  // the bucket's credentials, if any
+    o.stderr_path = primary_.dir->Sub(key + ".err");
+    o.append = true;
+    return Child::Spawn(args, o);
+  }
+  Mirror NewMirror(const std::string& key, std::vector<std::string> extra = {}) {
+    Mirror m;
+    auto db = harness::NewTestDatabase();
+    EXPECT_OK(db.status());
+    m.db = *db;
+    auto c = SpawnMirror(m, key, extra);
+    EXPECT_OK(c.status());
+    m.proc = std::make_unique<Child>(std::move(c).value());
+    return m;
+  }
+  RunResult Verify(const Mirror& m, const std::string& path = "/") {
+    return primary_.Run({"verify", "--json", "--timeout=90", "--replica=" + m.db.url, path}, 120);
+  }
+  std::string Head() {
+    return harness::PgQueryValue(primary_.meta_url, "SELECT head FROM write_lock").value();
+  }
+
+  TestVolume primary_;
+  std::unique_ptr<TempDir> keys_;
+  std::unique_ptr<Child> primary_proc_;
+  std::string endpoint_;
+};
+
+}  // namespace meridian::e2e
