@@ -18,6 +18,7 @@ int RunStatus(const std::vector<std::string>&);
 int RunVerify(const std::vector<std::string>&);
 int RunMirror(const std::vector<std::string>&);
 int RunHeal(const std::vector<std::string>&);
+int RunGc(const std::vector<std::string>&);
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
@@ -104,8 +105,9 @@ const std::vector<Command>& Commands() {
        "Woken by every commit (LISTEN/NOTIFY); each mirror gets entries as fast as it\n"
        "acknowledges them. Entries more than --log-retention behind the head are deleted;\n"
        "a mirror further behind bootstraps from a consistent snapshot. Prints\n"
-       "`listening on ADDRESS` once bound; stops cleanly on SIGTERM or SIGINT.",
-       {"meta", "listen", "key", "allow", "log_retention", "metrics"},
+       "`listening on ADDRESS` once bound; stops cleanly on SIGTERM or SIGINT.\n"
+       "Every --gc-interval seconds it runs block GC (see `meridian gc`).",
+       {"meta", "listen", "key", "allow", "log_retention", "gc_interval", "max_wait", "metrics"},
        RunPrimaryDaemon},
       {"status",
        "",
@@ -156,6 +158,16 @@ const std::vector<Command>& Commands() {
        "some could not be repaired now (they stay queued for the mirror daemon).",
        {"meta", "bucket", "threads", "json"},
        RunHeal},
+      {"gc",
+       "",
+       "Delete freed blocks from the primary's bucket",
+       "At the primary: deletes the objects of blocks no file references any more, once\n"
+       "every registered mirror (one that has connected at least once) has acknowledged the\n"
+       "change that freed them, so a lagging mirror never reads a vanished block; a block\n"
+       "freed more than --max-wait seconds ago is deleted anyway. `meridian primary` runs\n"
+       "this every --gc-interval seconds. --dry-run reports without deleting.",
+       {"meta", "max_wait", "dry_run", "json"},
+       RunGc},
   };
   return kCommands;
 }

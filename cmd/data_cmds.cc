@@ -1,13 +1,17 @@
-// Data verbs at a mirror site: heal (check and repair the site's bucket).
+// Data verbs: heal (at a mirror: check and repair the site's bucket) and gc
+// (at the primary: delete freed blocks every mirror has acknowledged).
 #include <unistd.h>
 
 #include <iostream>
 
 #include "cmd/cli.h"
+#include "primary/gc.h"
 #include "replicator/replicator.h"
 
 DECLARE_int32(threads);
 DECLARE_string(bucket);
+DECLARE_int64(max_wait);  // site_cmds.cc
+DEFINE_bool(dry_run, false, "gc: report what would be deleted, delete nothing");
 
 namespace meridian::cli {
 
@@ -62,6 +66,46 @@ int RunHeal(const std::vector<std::string>& args) {
               << rep->intact << " intact, " << rep->missing << " missing (copied), " << rep->corrupt
               << " corrupt (replaced), " << rep->failed << " failed\n";
     for (const auto& p : rep->problems) std::cout << "  " << p << "\n";
+  }
+  return rep->failed == 0 ? kExitOk : kExitError;
+}
+
+int RunGc(const std::vector<std::string>& args) {
+  if (!args.empty()) return Usage("gc", "takes no arguments");
+  if (FLAGS_max_wait < 0) return Usage("gc", "--max-wait is seconds >= 0");
+  auto vol = OpenVolume(true);
+  if (!vol.ok()) return Fail("gc", vol.status());
+  if (vol->config.role != "primary") {
+    return Fail("gc", Status::FailedPrecondition(
+                          "gc deletes from the primary's bucket and runs at the primary; --meta " +
+                          vol->conn->target() + " is a mirror's replica (its bucket is collected "
+                          "by `meridian mirror --delete-grace`)"));
+  }
+  primary::GcOptions o;
+  o.store = vol->store.get();
+  o.volume = vol->config.name;
+  o.max_wait = std::chrono::seconds(FLAGS_max_wait);
+  o.dry_run = FLAGS_dry_run;
+  auto rep = primary::CollectGarbage(vol->conn.get(), o);
+  if (!rep.ok()) return Fail("gc", rep.status());
+  if (FLAGS_json) {
+    PrintJson({{"dry_run", FLAGS_dry_run},
+               {"deleted", rep->deleted},
+               {"deleted_bytes", rep->deleted_bytes},
+               {"forced", rep->forced},
+               {"waiting", rep->waiting},
+               {"failed", rep->failed},
+               {"horizon", rep->horizon},
+               {"slowest_mirror", rep->slowest_mirror}});
+  } else {
+    std::cout << (FLAGS_dry_run ? "would delete " : "deleted ") << rep->deleted
+              << " freed blocks (" << HumanBytes(static_cast<double>(rep->deleted_bytes)) << ", "
+              << rep->forced << " past --max-wait); " << rep->waiting << " waiting";
+    if (!rep->slowest_mirror.empty()) {
+      std::cout << " for mirror " << rep->slowest_mirror << " (acknowledged " << rep->horizon
+                << ")";
+    }
+    std::cout << "; " << rep->failed << " failed\n";
   }
   return rep->failed == 0 ? kExitOk : kExitError;
 }

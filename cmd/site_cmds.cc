@@ -21,6 +21,12 @@ DEFINE_string(allow, "", "primary: allow-list file, one mirror public key per li
 DEFINE_uint64(log_retention, 1000000,
               "primary: change-log entries kept behind the head (mirrors further behind "
               "bootstrap from a snapshot); 0 keeps everything");
+DEFINE_int32(gc_interval, 60,
+             "primary: seconds between runs of block GC (freed blocks every mirror has "
+             "acknowledged leave the bucket); 0 = never (run `meridian gc` yourself)");
+DEFINE_int64(max_wait, 7 * 24 * 3600,
+             "gc, primary: seconds a freed block waits for every mirror's acknowledgement "
+             "before it is deleted anyway (so a dead mirror cannot stop GC)");
 DEFINE_string(replica, "", "verify: the mirror's replica database to compare with --meta");
 DEFINE_string(metrics, "",
               "primary, mirror: serve Prometheus metrics on HOST:PORT (e.g. 127.0.0.1:9400)");
@@ -63,14 +69,16 @@ int RunPrimaryDaemon(const std::vector<std::string>& args) {
   if (!keys.ok()) return Fail("primary", keys.status());
   auto allow = changelog::LoadAllowList(FLAGS_allow);
   if (!allow.ok()) return Fail("primary", allow.status());
-  {  // a primary serves a formatted primary volume, nothing else
-    auto vol = OpenVolume(false);
-    if (!vol.ok()) return Fail("primary", vol.status());
-    if (vol->config.role != "primary") {
-      return Fail("primary", Status::FailedPrecondition(
-                                 "this database is a mirror replica: run `meridian primary` "
-                                 "against the primary's database"));
-    }
+  if (FLAGS_gc_interval < 0 || FLAGS_max_wait < 0) {
+    return Usage("primary", "--gc-interval and --max-wait are seconds >= 0");
+  }
+  // A primary serves a formatted primary volume, nothing else.
+  auto vol = OpenVolume(FLAGS_gc_interval > 0);
+  if (!vol.ok()) return Fail("primary", vol.status());
+  if (vol->config.role != "primary") {
+    return Fail("primary", Status::FailedPrecondition(
+                               "this database is a mirror replica: run `meridian primary` "
+                               "against the primary's database"));
   }
   primary::PrimaryDaemonOptions o;
   o.conninfo = *url;
@@ -78,6 +86,10 @@ int RunPrimaryDaemon(const std::vector<std::string>& args) {
   o.server.server_keys = *keys;
   o.server.allowed_client_keys = *allow;
   o.log_retention = FLAGS_log_retention;
+  o.gc.store = vol->store.get();
+  o.gc.volume = vol->config.name;
+  o.gc.max_wait = std::chrono::seconds(FLAGS_max_wait);
+  o.gc_interval = std::chrono::seconds(FLAGS_gc_interval);
   o.stop = &g_stop;
   o.on_listening = [](const std::string& endpoint) {
     std::printf("listening on %s\n", endpoint.c_str());

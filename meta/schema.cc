@@ -113,10 +113,13 @@ CREATE TABLE site_link (
 );
 )sql",
       // v3: at a mirror with its own bucket (--data replicate): the blocks still
-      // to copy, and the blocks verified in the mirror's bucket.
+      // to copy, and the blocks verified in the mirror's bucket. At a primary:
+      // the log position that freed each block (GC waits for mirrors' acks).
       R"sql(
+ALTER TABLE deleted_blocks ADD COLUMN freed_pos bigint NOT NULL DEFAULT 0;
 CREATE TABLE replication_queue (
   id              bigint PRIMARY KEY,        -- a block id (blocks.id)
+  pos             bigint NOT NULL DEFAULT 0, -- first log position that may reference it
   enqueued_at     timestamptz NOT NULL DEFAULT now(),
   attempts        integer NOT NULL DEFAULT 0,
   next_attempt_at timestamptz NOT NULL DEFAULT now(),
@@ -134,6 +137,8 @@ CREATE TABLE site_data (
   singleton  boolean PRIMARY KEY DEFAULT true CHECK (singleton),
   mode       text    NOT NULL CHECK (mode IN ('metadata', 'replicate')),
   bucket     text    NOT NULL DEFAULT '',
+  visibility   text    NOT NULL DEFAULT 'metadata' CHECK (visibility IN ('metadata', 'data')),
+  fill_on_read boolean NOT NULL DEFAULT false,  -- readers store fallback reads here
   updated_at timestamptz NOT NULL DEFAULT now()
 );
 )sql",

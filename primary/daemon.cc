@@ -66,6 +66,7 @@ Status RunPrimary(const PrimaryDaemonOptions& o) {
             << " to " << o.server.allowed_client_keys.size() << " allowed mirror key(s)";
   if (o.on_listening) o.on_listening(server->endpoint());
   std::thread listener(ListenLoop, o.conninfo, server.get(), o.stop);
+  auto next_gc = std::chrono::steady_clock::now() + o.gc_interval;
 
   while (!o.stop->load()) {
     std::this_thread::sleep_for(std::chrono::seconds(1));
@@ -81,6 +82,18 @@ Status RunPrimary(const PrimaryDaemonOptions& o) {
       if (h.ok() && *h > o.log_retention) {
         auto n = maint_source->Truncate(*h - o.log_retention);
         if (n.ok() && *n > 0) VLOG(1) << "log retention removed " << *n << " entries";
+      }
+    }
+    if (o.gc.store != nullptr && o.gc_interval.count() > 0 &&
+        std::chrono::steady_clock::now() >= next_gc) {
+      next_gc = std::chrono::steady_clock::now() + o.gc_interval;
+      auto r = CollectGarbage(maint.get(), o.gc);
+      if (!r.ok()) {
+        LOG(WARNING) << "gc: " << r.status().ToString();
+      } else if (r->deleted + r->failed > 0) {
+        LOG(INFO) << "gc: deleted " << r->deleted << " freed block(s) (" << r->forced
+                  << " past --max-wait), " << r->failed << " failed, " << r->waiting
+                  << " waiting for mirror " << r->slowest_mirror;
       }
     }
   }

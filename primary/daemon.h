@@ -6,7 +6,8 @@
 // mirror's acknowledged position in `site_mirrors` (for `meridian status`)
 // and applies log retention: entries more than `log_retention` behind the
 // head are deleted, and a mirror that falls further behind bootstraps from a
-// snapshot.
+// snapshot. Every gc_interval it collects freed blocks that every mirror
+// has acknowledged (primary/gc.h).
 // Thread-safety: RunPrimary blocks until *stop; call it from one thread.
 #pragma once
 
@@ -18,6 +19,7 @@
 
 #include "changelog/stream.h"
 #include "common/status.h"
+#include "primary/gc.h"
 
 namespace meridian::primary {
 
@@ -25,6 +27,9 @@ struct PrimaryDaemonOptions {
   std::string conninfo;
   changelog::StreamServer::Options server;
   uint64_t log_retention = 0;  // entries to keep behind the head; 0 = keep all
+  // Block GC (primary/gc.h) every gc_interval when gc.store is set; 0 = never.
+  GcOptions gc;
+  std::chrono::seconds gc_interval{0};
   std::atomic<bool>* stop = nullptr;
   std::function<void(const std::string& endpoint)> on_listening;  // once bound
   // Called about once a second with the head and every mirror's state (metrics).

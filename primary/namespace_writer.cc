@@ -89,7 +89,8 @@ Status NamespaceWriter::FreeInode(const Attr& a) {
                    {I(a.ino), I(NowUnixNs())});
   }
   MERIDIAN_ASSIGN_OR_RETURN(
-      auto freed, c_->Exec("INSERT INTO deleted_blocks (id, stored_len) SELECT id, stored_len"
+      auto freed, c_->Exec("INSERT INTO deleted_blocks (id, stored_len, freed_pos)"
+                           " SELECT id, stored_len, (SELECT head FROM write_lock)"
                            " FROM blocks WHERE ino = $1 ON CONFLICT DO NOTHING RETURNING id",
                            {I(a.ino)}));
   std::vector<uint64_t> ids(freed.rows());
