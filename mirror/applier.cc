@@ -35,7 +35,7 @@ Status ForSlices(size_t n, F&& fn) {
   return Status::OK();
 }
 
-Status Applier::ApplyNet(const NetChanges& net) {
+Status Applier::ApplyNet(const NetChanges& net, uint64_t first_pos) {
   std::vector<const changelog::UpsertInode*> up_inodes;
   std::vector<int64_t> del_inodes;
   for (const auto& [ino, st] : net.inodes()) {
@@ -137,8 +137,10 @@ Status Applier::ApplyNet(const NetChanges& net) {
       std::vector<int64_t> ids;
       for (size_t i = b; i < e; ++i) ids.push_back(static_cast<int64_t>(block_rows[i].b->id));
       return c_->Run(
-          "INSERT INTO replication_queue (id) SELECT unnest($1::bigint[]) ON CONFLICT DO NOTHING",
-          {Param::IntArray(ids)});
+          "INSERT INTO replication_queue (id, pos) SELECT x.id, $2 FROM unnest($1::bigint[]) x(id)"
+          " WHERE NOT EXISTS (SELECT 1 FROM replicated_blocks r WHERE r.id = x.id)"
+          " ON CONFLICT DO NOTHING",
+          {Param::IntArray(ids), U(first_pos)});
     }));
   }
   // 4. Entries as they are now.
@@ -192,6 +194,7 @@ Result<ApplyStats> Applier::Apply(const std::vector<changelog::Change>& changes)
     MERIDIAN_ASSIGN_OR_RETURN(auto r, c_->Exec("SELECT applied_pos FROM site_state FOR UPDATE"));
     uint64_t pos = static_cast<uint64_t>(r.GetInt(0, 0));
     int64_t time_ns = 0;
+    const uint64_t first = pos + 1;
     NetChanges net;
     for (const auto& ch : changes) {
       if (ch.pos <= pos) {
@@ -214,7 +217,7 @@ Result<ApplyStats> Applier::Apply(const std::vector<changelog::Change>& changes)
     }
     if (stats.applied + stats.filtered == 0) return Status::OK();
     MERIDIAN_RETURN_IF_ERROR(
-        ApplyNet(net).With("applying change-log entries up to " + std::to_string(pos)));
+        ApplyNet(net, first).With("applying change-log entries up to " + std::to_string(pos)));
     return c_->Run(
         "UPDATE site_state SET applied_pos = $1, applied_time_ns = $2,"
         " applied_changes = applied_changes + $3",
@@ -235,7 +238,7 @@ Status Applier::InstallSnapshot(uint64_t pos, const std::vector<changelog::Chang
       if (Carries(ch.tenant)) net.Add(ch);
     }
     MERIDIAN_RETURN_IF_ERROR(
-        ApplyNet(net).With("installing the snapshot at " + std::to_string(pos)));
+        ApplyNet(net, pos).With("installing the snapshot at " + std::to_string(pos)));
     // Blocks copied to this site's bucket that the snapshot no longer
     // references were freed in log entries this site never saw: queue them
     // for the mirror bucket's GC like any freed block.

@@ -59,13 +59,16 @@ class Applier {
   // until the new one is complete.
   Status InstallSnapshot(uint64_t pos, const std::vector<changelog::Change>& chunks);
 
- private:
-  // Writes the net effect of a run of changes (mirror/net_changes.h) with
-  // bulk statements, inside the caller's transaction.
-  Status ApplyNet(const NetChanges& net);
+  // Whether this site carries `tenant` (--include).
   bool Carries(const std::string& tenant) const {
     return include_.empty() || tenant.empty() || include_.count(tenant) > 0;
   }
+
+ private:
+  // Writes the net effect of a run of changes (mirror/net_changes.h) with
+  // bulk statements, inside the caller's transaction. `first_pos`: the first
+  // position of the run (recorded with queued blocks).
+  Status ApplyNet(const NetChanges& net, uint64_t first_pos);
 
   meta::PgConn* c_;
   std::set<std::string> include_;

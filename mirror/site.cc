@@ -244,6 +244,14 @@ Status MirrorSite::Session::OnBatch(const std::string& frame) {
     return Resubscribe(/*pause=*/true);
   }
   if (changes->empty()) return Status::OK();
+  if (o_.before_apply) {
+    std::vector<changelog::Change> pending;
+    for (const auto& ch : *changes) {
+      if (ch.pos > st_.applied_pos && applier_.Carries(ch.tenant)) pending.push_back(ch);
+    }
+    MERIDIAN_RETURN_IF_ERROR(
+        o_.before_apply(pending).With("making the data of a batch local before applying it"));
+  }
   auto applied = applier_.Apply(*changes);
   if (!applied.ok()) {
     if (applied.status().code() == Code::kFailedPrecondition) {  // a gap: ask again
@@ -297,7 +305,7 @@ Status MirrorSite::Session::OnSnapshotChunk(const std::string& chunk) {
                << bad.ToString() << "; discarding the snapshot and asking again";
     return Resubscribe(/*pause=*/true);
   }
-  if (!o_.include.empty() && !ch->tenant.empty() && o_.include.count(ch->tenant) == 0) {
+  if (!applier_.Carries(ch->tenant)) {
     return Status::OK();  // a tenant we do not carry: not worth the memory
   }
   snap_.bytes += chunk.size();
@@ -309,6 +317,11 @@ Status MirrorSite::Session::OnSnapshotEnd(uint64_t pos) {
   if (!snap_.active || snap_.pos != pos) {
     LOG(WARNING) << "mirror: end of snapshot " << pos << " without its beginning; asking again";
     return Resubscribe(/*pause=*/false);
+  }
+  if (o_.before_apply) {
+    MERIDIAN_RETURN_IF_ERROR(o_.before_apply(snap_.chunks)
+                                 .With("making the data of snapshot " + std::to_string(pos) +
+                                       " local before installing it"));
   }
   Status s = applier_.InstallSnapshot(pos, snap_.chunks);
   if (!s.ok()) return s.With("installing snapshot " + std::to_string(pos) + " in the replica");

@@ -52,10 +52,12 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <string>
 
+#include "changelog/entry.h"
 #include "changelog/stream.h"
 #include "common/status.h"
 
@@ -69,7 +71,11 @@ struct MirrorSiteOptions {
   std::string site_name;           // shown at the primary (`meridian status`)
   std::set<std::string> include;   // tenants to carry (names without '/'); empty = all
   bool enqueue_blocks = false;     // --data replicate: queue new blocks for the replicator
-  uint32_t credit = 8;             // batches in flight
+  // --visibility data: called with the carried changes of each batch (or
+  // the snapshot) before they are applied; they are applied only once it
+  // returns OK (replicator/gate.h). Empty: apply at once.
+  std::function<Status(const std::vector<changelog::Change>&)> before_apply;
+  uint32_t credit = 8;  // batches in flight
   std::chrono::milliseconds heartbeat{1000};
   std::chrono::milliseconds peer_timeout{5000};
   std::string status_file;  // optional JSON status, rewritten about once a second

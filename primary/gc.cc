@@ -23,19 +23,19 @@ Result<GcReport> CollectGarbage(meta::PgConn* c, const GcOptions& o) {
     rep.horizon = static_cast<uint64_t>(horizon);
   }
   const Param wait = Param::Int(o.max_wait.count());
-  MERIDIAN_ASSIGN_OR_RETURN(
-      auto held, c->Exec("SELECT count(*) FROM deleted_blocks WHERE freed_pos > $1"
-                         " AND deleted_at > now() - $2::float8 * interval '1 second'",
-                         {Param::Int(horizon), wait}));
+  MERIDIAN_ASSIGN_OR_RETURN(auto held,
+                            c->Exec("SELECT count(*) FROM deleted_blocks WHERE freed_pos > $1"
+                                    " AND deleted_at > now() - $2::float8 * interval '1 second'",
+                                    {Param::Int(horizon), wait}));
   rep.waiting = static_cast<uint64_t>(held.GetInt(0, 0));
   int64_t after = -1;
   while (o.limit == 0 || rep.deleted + rep.failed < o.limit) {
-    MERIDIAN_ASSIGN_OR_RETURN(
-        auto r, c->Exec("SELECT id, stored_len, freed_pos > $1 FROM deleted_blocks"
-                        " WHERE id > $3 AND (freed_pos <= $1 OR"
-                        " deleted_at <= now() - $2::float8 * interval '1 second')"
-                        " ORDER BY id LIMIT 1000",
-                        {Param::Int(horizon), wait, Param::Int(after)}));
+    MERIDIAN_ASSIGN_OR_RETURN(auto r,
+                              c->Exec("SELECT id, stored_len, freed_pos > $1 FROM deleted_blocks"
+                                      " WHERE id > $3 AND (freed_pos <= $1 OR"
+                                      " deleted_at <= now() - $2::float8 * interval '1 second')"
+                                      " ORDER BY id LIMIT 1000",
+                                      {Param::Int(horizon), wait, Param::Int(after)}));
     if (r.rows() == 0) break;
     std::vector<int64_t> done;
     for (int i = 0; i < r.rows(); ++i) {

@@ -49,12 +49,6 @@ Status Follow(const ReplicationOptions& o, Replicator& r, const ReplicatorStats&
 Status RunOnce(const ReplicationOptions& o, ReplicatorStats* carried) {
   MERIDIAN_ASSIGN_OR_RETURN(auto c, meta::PgConn::Connect(o.replica_conninfo));
   MERIDIAN_RETURN_IF_ERROR(meta::Migrate(c.get()));
-  // Readers at this site (cat, mount) look in this bucket first.
-  MERIDIAN_RETURN_IF_ERROR(
-      c->Run("INSERT INTO site_data (mode, bucket) VALUES ('replicate', $1)"
-             " ON CONFLICT (singleton) DO UPDATE SET mode = 'replicate', bucket = $1,"
-             " updated_at = now()",
-             {meta::Param::Text(o.bucket_url)}));
   meta::VolumeConfig vol;
   while (true) {  // the volume record arrives with the first log entry
     auto v = meta::LoadVolume(c.get());

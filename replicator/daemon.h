@@ -24,7 +24,6 @@ namespace meridian::replicator {
 
 struct ReplicationOptions {
   std::string replica_conninfo;
-  std::string bucket_url;  // the target's URL, recorded in the replica (site_data) for readers
   // Opens the primary's bucket from the replicated volume record (read only).
   std::function<Result<std::unique_ptr<objstore::ObjectStore>>(const meta::VolumeConfig&)>
       open_source;

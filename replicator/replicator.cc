@@ -44,15 +44,19 @@ ReplicatorStats Replicator::stats() const {
   return stats_;
 }
 
-void Replicator::Throttle(uint64_t bytes) {
-  if (o_.bwlimit == 0) return;
+bool Replicator::Throttle(uint64_t bytes) {
+  if (o_.bwlimit == 0) return true;
   Clock::time_point start;
   {
     std::lock_guard<std::mutex> l(mu_);
     start = std::max(bw_, Clock::now());
     bw_ = start + std::chrono::nanoseconds(bytes * 1'000'000'000ull / o_.bwlimit);
   }
-  std::this_thread::sleep_until(start);
+  while (Clock::now() < start) {
+    if (o_.stop != nullptr && o_.stop->load()) return false;
+    std::this_thread::sleep_until(std::min(start, Clock::now() + std::chrono::milliseconds(50)));
+  }
+  return true;
 }
 
 void Replicator::CopyOne(Job& j) {
@@ -75,7 +79,7 @@ void Replicator::CopyOne(Job& j) {
   } else {
     return fail(have.status().With("checking " + what + " in " + o_.target->Describe()));
   }
-  Throttle(j.ref.stored_length);
+  if (!Throttle(j.ref.stored_length)) return fail(Status::Unavailable("stopping"));
   auto data = o_.source->Get(j.key);
   if (!data.ok()) return fail(data.status().With("reading " + what + " from the primary's bucket"));
   Status ok = VerifyStoredBlock(j.ref, *data, what + " in the primary's bucket");
@@ -137,7 +141,8 @@ Status Replicator::Record(const std::vector<Job>& jobs) {
     // Failed blocks (also those Heal() found) stay queued, retried later
     // with exponential backoff.
     MERIDIAN_RETURN_IF_ERROR(
-        c_->Run("INSERT INTO replication_queue (id) SELECT unnest($1::bigint[])"
+        c_->Run("INSERT INTO replication_queue (id, pos)"
+                " SELECT unnest($1::bigint[]), (SELECT applied_pos FROM site_state)"
                 " ON CONFLICT DO NOTHING",
                 {Param::IntArray(failed)}));
     return c_->Run(
@@ -150,10 +155,38 @@ Status Replicator::Record(const std::vector<Job>& jobs) {
   });
 }
 
+Status Replicator::MakePresent(const std::vector<BlockRef>& refs, const std::atomic<bool>* stop) {
+  constexpr size_t kChunk = 256;  // blocks per recorded round
+  for (size_t b = 0; b < refs.size(); b += kChunk) {
+    std::vector<Job> todo;
+    for (size_t i = b; i < std::min(refs.size(), b + kChunk); ++i) todo.push_back(NewJob(refs[i]));
+    auto delay = o_.retry_base;
+    while (true) {
+      RunJobs(todo);
+      std::vector<Job> done, failed;
+      for (Job& j : todo) (j.outcome == Job::kFailed ? failed : done).push_back(std::move(j));
+      MERIDIAN_RETURN_IF_ERROR(Record(done));
+      if (failed.empty()) break;
+      LOG(WARNING) << "replicator: " << failed.size() << " block(s) not yet in "
+                   << o_.target->Describe() << " (" << failed.front().error.ToString()
+                   << "); retrying in " << delay.count() << " ms";
+      for (auto until = Clock::now() + delay; Clock::now() < until;) {
+        if (stop != nullptr && stop->load()) return Status::Unavailable("stopping");
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+      delay = std::min(delay * 2, o_.retry_max);
+      todo.clear();
+      for (Job& j : failed) todo.push_back(NewJob(j.ref));
+    }
+  }
+  return Status::OK();
+}
+
 Result<uint64_t> Replicator::Seed() {
   MERIDIAN_ASSIGN_OR_RETURN(
-      auto r, c_->Exec("WITH ins AS (INSERT INTO replication_queue (id)"
-                       " SELECT b.id FROM blocks b WHERE NOT EXISTS"
+      auto r, c_->Exec("WITH ins AS (INSERT INTO replication_queue (id, pos)"
+                       " SELECT b.id, (SELECT applied_pos FROM site_state) FROM blocks b"
+                       " WHERE NOT EXISTS"
                        " (SELECT 1 FROM replicated_blocks r WHERE r.id = b.id)"
                        " ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*) FROM ins"));
   return static_cast<uint64_t>(r.GetInt(0, 0));
@@ -255,10 +288,15 @@ Result<HealReport> Replicator::Heal(const std::function<void(uint64_t, uint64_t)
 Result<Backlog> ReadBacklog(meta::PgConn* replica) {
   MERIDIAN_ASSIGN_OR_RETURN(
       auto r, replica->Exec("SELECT count(*), coalesce(sum(b.stored_len), 0),"
-                            " coalesce(extract(epoch FROM now() - min(q.enqueued_at)), 0)"
-                            " FROM replication_queue q LEFT JOIN blocks b ON b.id = q.id"));
-  return Backlog{static_cast<uint64_t>(r.GetInt(0, 0)), static_cast<uint64_t>(r.GetInt(0, 1)),
-                 std::stod(std::string(r.Get(0, 2)))};
+                            " coalesce(extract(epoch FROM now() - min(q.enqueued_at)), 0),"
+                            " (SELECT least(s.applied_pos, coalesce(min(q.pos) - 1, s.applied_pos))"
+                            "  FROM site_state s)"
+                            " FROM replication_queue q LEFT JOIN blocks b ON b.id = q.id"
+                            " WHERE b.id IS NOT NULL"));
+  Backlog b{static_cast<uint64_t>(r.GetInt(0, 0)), static_cast<uint64_t>(r.GetInt(0, 1)),
+            std::stod(std::string(r.Get(0, 2)))};
+  b.data_complete_pos = static_cast<uint64_t>(r.GetInt(0, 3));
+  return b;
 }
 
 }  // namespace meridian::replicator

@@ -55,6 +55,7 @@ struct ReplicatorOptions {
   std::chrono::seconds delete_grace{3600};
   std::chrono::milliseconds retry_base{1000};  // first retry delay, doubling
   std::chrono::milliseconds retry_max{300000};
+  const std::atomic<bool>* stop = nullptr;  // ends bandwidth waits early (the copy then fails)
 };
 
 struct ReplicatorStats {
@@ -71,6 +72,10 @@ struct Backlog {
   uint64_t blocks = 0;
   uint64_t bytes = 0;
   double oldest_age_seconds = 0;  // of the oldest queued block; 0 if none
+  // The newest applied position whose namespace has every block in the
+  // site's bucket: the lowest queued `pos` minus one, or the applied position
+  // when nothing is queued.
+  uint64_t data_complete_pos = 0;
 };
 Result<Backlog> ReadBacklog(meta::PgConn* replica);
 
@@ -99,6 +104,11 @@ class Replicator {
   // Deletes from the target the blocks freed more than delete_grace ago.
   // Returns how many.
   Result<size_t> CollectGarbage();
+  // Makes every block of `refs` present and verified in the target (copying
+  // what is missing or corrupt) and records them as replicated; failed
+  // blocks are retried with backoff until all are there. Returns Unavailable
+  // if *stop is set first.
+  Status MakePresent(const std::vector<BlockRef>& refs, const std::atomic<bool>* stop);
   // Checks every referenced block in the target (length and SHA-256),
   // re-copies what is missing or corrupt, and records the result.
   // `progress(checked, total)` is called after each round.
@@ -111,7 +121,8 @@ class Replicator {
   Job NewJob(const BlockRef& ref) const;
   void RunJobs(std::vector<Job>& jobs);
   void CopyOne(Job& job);
-  void Throttle(uint64_t bytes);
+  // Waits for the bandwidth cap; false if *stop was set meanwhile.
+  bool Throttle(uint64_t bytes);
   Status Record(const std::vector<Job>& jobs);
 
   meta::PgConn* c_;

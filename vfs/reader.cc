@@ -9,10 +9,12 @@
 
 namespace meridian::vfs {
 
-Reader::Reader(std::string volume, std::vector<objstore::ObjectStore*> sources, int readahead)
+Reader::Reader(std::string volume, std::vector<objstore::ObjectStore*> sources, int readahead,
+               objstore::ObjectStore* fill)
     : volume_(std::move(volume)),
       sources_(std::move(sources)),
-      readahead_(std::max(1, readahead)) {}
+      readahead_(std::max(1, readahead)),
+      fill_(fill) {}
 
 Result<std::string> Reader::ReadBlock(const BlockRef& ref, std::string_view what) const {
   const std::string key = BlockKey(volume_, ref.id);
@@ -24,8 +26,18 @@ Result<std::string> Reader::ReadBlock(const BlockRef& ref, std::string_view what
           got.status().With(std::string(what) + " (object " + key + " in " + src->Describe() + ")");
       continue;  // the next source may have it (a site's bucket falls back to the primary's)
     }
+    const bool fill = fill_ != nullptr && src != fill_;
+    std::string stored = fill ? *got : std::string();
     auto raw = DecodeBlock(ref, std::move(got).value(), what);
-    if (raw.ok()) return raw;
+    if (raw.ok()) {
+      if (fill) {
+        if (Status s = fill_->Put(key, stored); !s.ok()) {
+          LOG_EVERY_N(WARNING, 20)
+              << "fill on read of " << key << " into " << fill_->Describe() << ": " << s.ToString();
+        }
+      }
+      return raw;
+    }
     LOG(WARNING) << raw.status().ToString() << " in " << src->Describe();
     last = raw.status().With("object " + key + " in " + src->Describe());
   }

@@ -7,6 +7,11 @@
 // out, so wrong bytes are never returned (ARCHITECTURE invariant 4). Sequential
 // reads fetch up to `readahead` blocks in parallel and deliver them in order.
 //
+// Fill on read (`mirror --fill-on-read`): with a `fill` store, a block that
+// had to come from a later source is written to `fill` (normally the first
+// source, the site's bucket) once it has passed its checksum, so the next read
+// is local. A failed fill is logged and does not fail the read.
+//
 // Thread-safety: a Reader is safe to use from many threads (it only holds
 // pointers to thread-safe object stores).
 #pragma once
@@ -28,7 +33,8 @@ using Sink = std::function<Status(std::string_view)>;
 class Reader {
  public:
   // `sources` outlive the Reader; tried in order.
-  Reader(std::string volume, std::vector<objstore::ObjectStore*> sources, int readahead = 8);
+  Reader(std::string volume, std::vector<objstore::ObjectStore*> sources, int readahead = 8,
+         objstore::ObjectStore* fill = nullptr);
 
   // One block's raw bytes. `what` names it in errors ("/m/w.bin block 3").
   Result<std::string> ReadBlock(const BlockRef& ref, std::string_view what) const;
@@ -43,6 +49,7 @@ class Reader {
   std::string volume_;
   std::vector<objstore::ObjectStore*> sources_;
   int readahead_;
+  objstore::ObjectStore* fill_;
 };
 
 }  // namespace meridian::vfs
