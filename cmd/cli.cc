@@ -1,5 +1,7 @@
 #include "cmd/cli.h"
 
+#include "meta/schema.h"
+
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -46,7 +48,8 @@ std::vector<objstore::ObjectStore*> Volume::Sources() const {
   return out;
 }
 
-Result<std::unique_ptr<objstore::ObjectStore>> OpenPrimaryBucket(const meta::VolumeConfig& v) {
+Result<std::unique_ptr<objstore::ObjectStore>> OpenPrimaryBucket(const meta::VolumeConfig& v,
+                                                                 const std::string& url) {
   objstore::Options o = StoreOptions(v.endpoint);
   if (v.role == "mirror") {
     auto env = [](const char* name) -> std::string {
@@ -57,14 +60,32 @@ Result<std::unique_ptr<objstore::ObjectStore>> OpenPrimaryBucket(const meta::Vol
     o.secret_key = env("MERIDIAN_PRIMARY_AWS_SECRET_ACCESS_KEY");
     o.session_token = env("MERIDIAN_PRIMARY_AWS_SESSION_TOKEN");
   }
-  return objstore::Open(v.bucket, o);
+  return objstore::Open(url.empty() ? v.bucket : url, o);
 }
 
-Result<std::string> SiteBucketUrl(meta::PgConn* replica) {
-  auto r = replica->Exec("SELECT bucket FROM site_data WHERE mode = 'replicate'");
-  if (!r.ok() && r.status().IsNotFound()) return std::string();  // schema before v3
+Result<SiteData> LoadSiteData(meta::PgConn* replica) {
+  auto r =
+      replica->Exec("SELECT mode, bucket, visibility, fill_on_read, primary_bucket FROM site_data");
+  SiteData d;
+  if (!r.ok() && r.status().IsNotFound()) return d;  // schema before v3
   if (!r.ok()) return r.status();
-  return r->rows() ? std::string(r->Get(0, 0)) : std::string();
+  if (r->rows() == 0) return d;
+  d.mode = r->Get(0, 0);
+  d.bucket = r->Get(0, 1);
+  d.visibility = r->Get(0, 2);
+  d.fill_on_read = r->Get(0, 3) == "t";
+  d.primary_bucket = r->Get(0, 4);
+  return d;
+}
+
+Status RecordSiteData(meta::PgConn* replica, const SiteData& d) {
+  MERIDIAN_RETURN_IF_ERROR(meta::Migrate(replica));
+  return replica->Run(
+      "INSERT INTO site_data (mode, bucket, visibility, fill_on_read, primary_bucket)"
+      " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (singleton) DO UPDATE SET mode = $1,"
+      " bucket = $2, visibility = $3, fill_on_read = $4, primary_bucket = $5, updated_at = now()",
+      {meta::Param::Text(d.mode), meta::Param::Text(d.bucket), meta::Param::Text(d.visibility),
+       meta::Param::Text(d.fill_on_read ? "true" : "false"), meta::Param::Text(d.primary_bucket)});
 }
 
 Result<Volume> OpenVolume(bool with_store) {
@@ -73,12 +94,15 @@ Result<Volume> OpenVolume(bool with_store) {
   MERIDIAN_ASSIGN_OR_RETURN(v.conn, meta::PgConn::Connect(v.conninfo));
   MERIDIAN_ASSIGN_OR_RETURN(v.config, meta::LoadVolume(v.conn.get()));
   if (!with_store) return v;
-  MERIDIAN_ASSIGN_OR_RETURN(v.store, OpenPrimaryBucket(v.config));
-  if (v.config.role == "mirror") {
-    MERIDIAN_ASSIGN_OR_RETURN(std::string local, SiteBucketUrl(v.conn.get()));
-    if (!local.empty()) {
-      MERIDIAN_ASSIGN_OR_RETURN(v.local, objstore::Open(local, StoreOptions("")));
-    }
+  if (v.config.role != "mirror") {
+    MERIDIAN_ASSIGN_OR_RETURN(v.store, OpenPrimaryBucket(v.config));
+    return v;
+  }
+  MERIDIAN_ASSIGN_OR_RETURN(SiteData site, LoadSiteData(v.conn.get()));
+  MERIDIAN_ASSIGN_OR_RETURN(v.store, OpenPrimaryBucket(v.config, site.primary_bucket));
+  if (site.mode == "replicate" && !site.bucket.empty()) {
+    MERIDIAN_ASSIGN_OR_RETURN(v.local, objstore::Open(site.bucket, StoreOptions("")));
+    v.fill_on_read = site.fill_on_read;
   }
   return v;
 }

@@ -46,8 +46,11 @@ struct Volume {
   std::unique_ptr<objstore::ObjectStore> store;  // the primary's bucket; null unless asked for
   // At a mirror with --data replicate: the site's own bucket (site_data).
   std::unique_ptr<objstore::ObjectStore> local;
+  bool fill_on_read = false;  // store blocks read from the primary's bucket in `local`
   // Where reads look, in order: the site's own bucket first, then the primary's.
   std::vector<objstore::ObjectStore*> Sources() const;
+  // The store a Reader fills on read (null: none).
+  objstore::ObjectStore* Fill() const { return fill_on_read ? local.get() : nullptr; }
 };
 
 // The --meta value (or MERIDIAN_META), or an error saying how to give one.
@@ -60,9 +63,22 @@ objstore::Options StoreOptions(const std::string& endpoint);
 // else with the AWS_* ones; the site's own bucket always with AWS_*.
 Result<Volume> OpenVolume(bool with_store);
 // Opens the primary's bucket as a mirror site reads it (see OpenVolume).
-Result<std::unique_ptr<objstore::ObjectStore>> OpenPrimaryBucket(const meta::VolumeConfig& v);
-// A mirror's own bucket URL from its replica (site_data), "" if it has none.
-Result<std::string> SiteBucketUrl(meta::PgConn* replica);
+// `url`: where this site reaches that bucket (mirror --primary-bucket); ""
+// = the URL the volume records.
+Result<std::unique_ptr<objstore::ObjectStore>> OpenPrimaryBucket(const meta::VolumeConfig& v,
+                                                                 const std::string& url = "");
+// A mirror's data set-up (site_data), recorded by `meridian mirror` at start
+// for the readers and `status` at the site.
+struct SiteData {
+  std::string mode = "metadata";  // --data
+  std::string bucket;             // this site's bucket ("" unless replicate)
+  std::string visibility = "metadata";
+  bool fill_on_read = false;
+  std::string primary_bucket;  // --primary-bucket ("" = the volume's URL)
+};
+Result<SiteData> LoadSiteData(meta::PgConn* replica);
+// Migrates the replica's schema and records `d`.
+Status RecordSiteData(meta::PgConn* replica, const SiteData& d);
 
 // Prints "meridian CMD: <message>" to stderr and returns kExitError.
 int Fail(const std::string& cmd, const Status& s);

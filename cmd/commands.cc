@@ -144,9 +144,12 @@ const std::vector<Command>& Commands() {
        "copies nothing twice); reads at this site then look there first. Blocks freed at the\n"
        "primary leave this bucket after --delete-grace seconds. The primary's bucket is read\n"
        "with MERIDIAN_PRIMARY_AWS_* credentials when set (e.g. read-only ones), this site's\n"
-       "with AWS_*.",
+       "with AWS_*. --visibility data applies a change only once every block it adds is in\n"
+       "this site's bucket (readers never see a file whose data is not local);\n"
+       "--fill-on-read makes readers here store blocks they fetched from the primary.",
        {"meta", "primary", "primary_key", "key", "name", "include", "data", "bucket", "threads",
-        "bwlimit", "delete_grace", "status_file", "metrics", "json"},
+        "bwlimit", "visibility", "fill_on_read", "primary_bucket", "delete_grace", "status_file",
+        "metrics", "json"},
        RunMirror},
       {"heal",
        "",

@@ -78,7 +78,8 @@ int RunGc(const std::vector<std::string>& args) {
   if (vol->config.role != "primary") {
     return Fail("gc", Status::FailedPrecondition(
                           "gc deletes from the primary's bucket and runs at the primary; --meta " +
-                          vol->conn->target() + " is a mirror's replica (its bucket is collected "
+                          vol->conn->target() +
+                          " is a mirror's replica (its bucket is collected "
                           "by `meridian mirror --delete-grace`)"));
   }
   primary::GcOptions o;
@@ -98,9 +99,9 @@ int RunGc(const std::vector<std::string>& args) {
                {"horizon", rep->horizon},
                {"slowest_mirror", rep->slowest_mirror}});
   } else {
-    std::cout << (FLAGS_dry_run ? "would delete " : "deleted ") << rep->deleted
-              << " freed blocks (" << HumanBytes(static_cast<double>(rep->deleted_bytes)) << ", "
-              << rep->forced << " past --max-wait); " << rep->waiting << " waiting";
+    std::cout << (FLAGS_dry_run ? "would delete " : "deleted ") << rep->deleted << " freed blocks ("
+              << HumanBytes(static_cast<double>(rep->deleted_bytes)) << ", " << rep->forced
+              << " past --max-wait); " << rep->waiting << " waiting";
     if (!rep->slowest_mirror.empty()) {
       std::cout << " for mirror " << rep->slowest_mirror << " (acknowledged " << rep->horizon
                 << ")";

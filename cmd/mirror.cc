@@ -18,6 +18,7 @@
 #include "common/path.h"
 #include "mirror/site.h"
 #include "replicator/daemon.h"
+#include "replicator/gate.h"
 
 DECLARE_string(key);
 DECLARE_string(metrics);
@@ -34,6 +35,16 @@ DEFINE_string(data, "metadata",
 DECLARE_string(bucket);  // format.cc: here, this site's own bucket
 DEFINE_string(bwlimit, "0",
               "mirror: cap on replication download bandwidth in bytes/s, e.g. 50M; 0 = no cap");
+DEFINE_string(visibility, "metadata",
+              "mirror, with --data replicate: metadata (a change is visible once applied; "
+              "blocks follow) or data (a change becomes visible only once every block it adds "
+              "is in this site's bucket)");
+DEFINE_string(primary_bucket, "",
+              "mirror: the primary's bucket as this site reaches it (e.g. through a private "
+              "endpoint or a proxy); empty = the URL the volume records");
+DEFINE_bool(fill_on_read, false,
+            "mirror, with --data replicate: readers at this site store a block they had to "
+            "read from the primary's bucket in this site's bucket");
 DEFINE_int32(delete_grace, 3600,
              "mirror: seconds a block freed at the primary stays in this site's bucket");
 DECLARE_int32(threads);
@@ -108,6 +119,12 @@ int RunMirror(const std::vector<std::string>& args) {
   if (!replicate && !FLAGS_bucket.empty()) {
     return Usage("mirror", "--bucket is only used with --data replicate");
   }
+  if (FLAGS_visibility != "metadata" && FLAGS_visibility != "data") {
+    return Usage("mirror", "--visibility must be metadata or data, not '" + FLAGS_visibility + "'");
+  }
+  if (!replicate && (FLAGS_visibility == "data" || FLAGS_fill_on_read)) {
+    return Usage("mirror", "--visibility data and --fill-on-read need --data replicate --bucket");
+  }
   auto bwlimit = ParseSize(FLAGS_bwlimit);
   if (!bwlimit.ok()) return Usage("mirror", "--bwlimit: " + bwlimit.status().message());
   if (FLAGS_delete_grace < 0) return Usage("mirror", "--delete-grace must be >= 0 seconds");
@@ -123,6 +140,19 @@ int RunMirror(const std::vector<std::string>& args) {
   auto keys = changelog::LoadKeyPair(FLAGS_key);
   if (!keys.ok()) return Fail("mirror", keys.status().With("--key"));
 
+  {  // What readers and `status` at this site need to know (site_data).
+    auto c = meta::PgConn::Connect(*url);
+    if (!c.ok()) return Fail("mirror", c.status().With("connecting to the replica (--meta)"));
+    SiteData d;
+    d.mode = FLAGS_data;
+    d.bucket = FLAGS_bucket;
+    d.visibility = FLAGS_visibility;
+    d.fill_on_read = FLAGS_fill_on_read;
+    d.primary_bucket = FLAGS_primary_bucket;
+    if (Status s = RecordSiteData(c->get(), d); !s.ok()) {
+      return Fail("mirror", s.With("recording this site's data set-up in the replica"));
+    }
+  }
   mirror::MirrorSiteOptions o;
   o.replica_conninfo = *url;
   o.primary = FLAGS_primary;
@@ -130,7 +160,7 @@ int RunMirror(const std::vector<std::string>& args) {
   o.keys = *keys;
   o.site_name = FLAGS_name.empty() ? HostName() : FLAGS_name;
   o.include = *include;
-  o.enqueue_blocks = replicate;
+  o.enqueue_blocks = replicate && FLAGS_visibility == "metadata";
   o.status_file = FLAGS_status_file;
   o.stop = &g_mirror_stop;
   signal(SIGTERM, OnMirrorSignal);
@@ -138,6 +168,33 @@ int RunMirror(const std::vector<std::string>& args) {
   if (!FLAGS_json) {
     std::cerr << "mirror " << o.site_name << ": following " << o.primary << " into "
               << meta::RedactConninfo(o.replica_conninfo) << "\n";
+  }
+  // This site's bucket (--data replicate): the replication thread and, with
+  // --visibility data, the applier's gate copy into it.
+  std::unique_ptr<objstore::ObjectStore> target;
+  auto open_source = [](const meta::VolumeConfig& v) {
+    return OpenPrimaryBucket(v, FLAGS_primary_bucket);
+  };
+  replicator::ReplicatorOptions copy;
+  copy.threads = FLAGS_threads;
+  copy.bwlimit = *bwlimit;
+  copy.delete_grace = std::chrono::seconds(FLAGS_delete_grace);
+  copy.stop = &g_mirror_stop;
+  std::shared_ptr<replicator::DataGate> gate;
+  if (replicate) {
+    auto t = objstore::Open(FLAGS_bucket, StoreOptions(""));
+    if (!t.ok()) return Fail("mirror", t.status().With("--bucket"));
+    target = std::move(t).value();
+    if (Status s = target->CreateBucket(); !s.ok()) {
+      return Fail("mirror", s.With("creating --bucket " + target->Describe()));
+    }
+    if (FLAGS_visibility == "data") {
+      gate = std::make_shared<replicator::DataGate>(
+          replicator::DataGateOptions{*url, open_source, target.get(), copy, &g_mirror_stop});
+      o.before_apply = [gate](const std::vector<changelog::Change>& changes) {
+        return gate->MakeLocal(changes);
+      };
+    }
   }
   mirror::MirrorSite site(o);
   std::mutex repl_mu;
@@ -191,24 +248,14 @@ int RunMirror(const std::vector<std::string>& args) {
     });
   }
   // Replication: its own thread and replica connection, next to the applier.
-  std::unique_ptr<objstore::ObjectStore> target;
   std::thread copier;
   Status repl_status;  // set by the copier thread before it ends
   if (replicate) {
-    auto t = objstore::Open(FLAGS_bucket, StoreOptions(""));
-    if (!t.ok()) return Fail("mirror", t.status().With("--bucket"));
-    target = std::move(t).value();
-    if (Status s = target->CreateBucket(); !s.ok()) {
-      return Fail("mirror", s.With("creating --bucket " + target->Describe()));
-    }
     replicator::ReplicationOptions ro;
     ro.replica_conninfo = *url;
-    ro.bucket_url = FLAGS_bucket;
-    ro.open_source = [](const meta::VolumeConfig& v) { return OpenPrimaryBucket(v); };
+    ro.open_source = open_source;
     ro.target = target.get();
-    ro.replicator.threads = FLAGS_threads;
-    ro.replicator.bwlimit = *bwlimit;
-    ro.replicator.delete_grace = std::chrono::seconds(FLAGS_delete_grace);
+    ro.replicator = copy;
     ro.gc_interval = std::chrono::milliseconds(
         std::clamp<int64_t>(int64_t{FLAGS_delete_grace} * 500, 1000, 60000));
     ro.stop = &g_mirror_stop;

@@ -141,7 +141,7 @@ int RunCat(const std::vector<std::string>& args) {
   auto vol = OpenVolume(true);
   if (!vol.ok()) return Fail("cat", vol.status());
   meta::Catalog cat(vol->conn.get());
-  vfs::Reader reader(vol->config.name, vol->Sources(), std::max(1, FLAGS_threads));
+  vfs::Reader reader(vol->config.name, vol->Sources(), std::max(1, FLAGS_threads), vol->Fill());
   auto write_out = [](std::string_view data) -> Status {
     while (!data.empty()) {
       ssize_t n = write(STDOUT_FILENO, data.data(), data.size());

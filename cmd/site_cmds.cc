@@ -136,14 +136,17 @@ Result<nlohmann::json> MirrorStatus(meta::PgConn* c) {
   nlohmann::json j = {{"applied_pos", applied},
                       {"applied_changes", r.GetInt(0, 2)},
                       {"snapshot_pos", r.GetInt(0, 3)}};
-  MERIDIAN_ASSIGN_OR_RETURN(std::string bucket, SiteBucketUrl(c));
-  if (bucket.empty()) {
+  MERIDIAN_ASSIGN_OR_RETURN(SiteData site, LoadSiteData(c));
+  if (site.mode != "replicate") {
     j["data"] = {{"mode", "metadata"}};
   } else {
     MERIDIAN_ASSIGN_OR_RETURN(replicator::Backlog b, replicator::ReadBacklog(c));
     MERIDIAN_ASSIGN_OR_RETURN(auto n, c->Exec("SELECT count(*) FROM replicated_blocks"));
     j["data"] = {{"mode", "replicate"},
-                 {"bucket", bucket},
+                 {"bucket", site.bucket},
+                 {"visibility", site.visibility},
+                 {"fill_on_read", site.fill_on_read},
+                 {"data_complete_pos", b.data_complete_pos},
                  {"replicated_blocks", n.GetInt(0, 0)},
                  {"backlog_blocks", b.blocks},
                  {"backlog_bytes", b.bytes},
@@ -213,7 +216,10 @@ void PrintStatus(const nlohmann::json& j) {
     std::cout << "  data              replicated into " << d["bucket"].get<std::string>() << ": "
               << d["replicated_blocks"] << " blocks; backlog " << d["backlog_blocks"] << " blocks, "
               << HumanBytes(d["backlog_bytes"].get<double>()) << ", oldest pending "
-              << d["oldest_pending_seconds"] << " s\n";
+              << d["oldest_pending_seconds"] << " s\n"
+              << "  data complete at  " << d["data_complete_pos"] << " (visibility "
+              << d["visibility"].get<std::string>()
+              << (d["fill_on_read"].get<bool>() ? ", fill on read" : "") << ")\n";
   } else {
     std::cout << "  data              read from the primary's bucket (--data metadata)\n";
   }
