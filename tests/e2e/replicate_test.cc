@@ -1,10 +1,12 @@
-// Mirror data (issue 4): `meridian mirror --data replicate` copies every
-// block into the mirror's own radosgw bucket, verified; reads at the mirror
-// are correct while it copies (falling back to the primary's bucket); a
-// mirror killed with SIGKILL again and again copies no block twice; `heal`
-// finds and repairs a corrupt block that was never served; freed blocks leave
-// the mirror's bucket after the grace period; and the mirror never writes to
-// the primary's bucket (radosgw's own request log).
+// Mirror data (issue 4) against radosgw: `meridian mirror --data replicate`
+// copies every block (2 GiB of model files by default) into the mirror's own
+// bucket, verified, and reads at the mirror are right while it copies; ten
+// SIGKILLs while copying copy no block twice; `heal` repairs a corrupt block
+// that reads never serve; freed blocks leave the mirror's bucket after the
+// grace; --visibility data never shows a file before its blocks;
+// --fill-on-read stores what readers fetched; a flaky primary bucket (503s,
+// resets, flipped bytes) only slows replication; and the mirror never writes
+// to the primary's bucket (radosgw's own request log).
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -15,6 +17,7 @@
 #include "objstore/object_store.h"
 #include "tests/e2e/site_fixture.h"
 #include "tests/harness/rgw_env.h"
+#include "tests/harness/tcp_proxy.h"
 
 namespace meridian::e2e {
 namespace {
@@ -43,8 +46,10 @@ class ReplicateTest : public SiteFixture {
   }
   std::vector<std::string> ModelFiles() const { return ListFiles(files_->path()); }
 
-  std::vector<std::string> ReplicatingArgs(std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"--data=replicate", "--bucket=" + mirror_bucket_,
+  std::vector<std::string> ReplicatingArgs(std::vector<std::string> extra = {},
+                                           std::string bucket = "") {
+    std::vector<std::string> args = {"--data=replicate",
+                                     "--bucket=" + (bucket.empty() ? mirror_bucket_ : bucket),
                                      "--threads=4"};
     args.insert(args.end(), extra.begin(), extra.end());
     return args;
@@ -53,6 +58,13 @@ class ReplicateTest : public SiteFixture {
     RunResult r = harness::Run({MeridianBin(), "status", "--json", "--meta=" + m.db.url});
     EXPECT_TRUE(r.ok()) << r.Describe();
     return r.ok() ? nlohmann::json::parse(r.out) : nlohmann::json::object();
+  }
+  // Verify() with the mirror's log on failure.
+  void ExpectSameTree(const Mirror& m, const std::string& name) {
+    RunResult r = Verify(m);
+    EXPECT_TRUE(r.ok()) << r.Describe() << "\n"
+                        << name << " log:\n"
+                        << ReadFile(primary_.dir->Sub(name + ".err")).value_or("");
   }
   int64_t PrimaryBlocks() {
     return std::stoll(
@@ -82,12 +94,31 @@ class ReplicateTest : public SiteFixture {
     EXPECT_TRUE(r.ok()) << r.Describe();
     return r.out.empty() ? nlohmann::json::object() : nlohmann::json::parse(r.out);
   }
-  Result<std::unique_ptr<objstore::ObjectStore>> MirrorBucket() {
+  Result<std::unique_ptr<objstore::ObjectStore>> MirrorBucket(std::string url = "") {
     objstore::Options o;
     o.access_key = rgw_.access_key;
     o.secret_key = rgw_.secret_key;
     o.region = rgw_.region;
-    return objstore::Open(mirror_bucket_, o);
+    return objstore::Open(url.empty() ? mirror_bucket_ : url, o);
+  }
+  // The block ids of the file named `name` in a site's database, in order
+  // ("" if the file is not there).
+  static std::vector<uint64_t> FileBlocks(const std::string& db, const std::string& name) {
+    auto ids = harness::PgQueryValue(db,
+                                     "SELECT coalesce(string_agg(b.id::text, ',' ORDER BY b.idx),"
+                                     " '') FROM dentries d JOIN blocks b USING (ino)"
+                                     " WHERE d.name = '" +
+                                         name + "'");
+    std::vector<uint64_t> out;
+    std::stringstream in(ids.value_or(""));
+    for (std::string id; std::getline(in, id, ',');) out.push_back(std::stoull(id));
+    return out;
+  }
+  // How many of `ids` are missing from `bucket`.
+  int Missing(objstore::ObjectStore* bucket, const std::vector<uint64_t>& ids) {
+    int n = 0;
+    for (uint64_t id : ids) n += bucket->Head(BlockKey(primary_.name, id)).ok() ? 0 : 1;
+    return n;
   }
   int64_t WritesToPrimaryBucket() {
     const std::string bucket = primary_.bucket_url.substr(primary_.bucket_url.rfind('/') + 1);
@@ -103,13 +134,13 @@ class ReplicateTest : public SiteFixture {
 
 TEST_F(ReplicateTest, EveryBlockArrivesVerifiedAndReadsAreCorrectThroughout) {
   const int mib =
-      std::getenv("MERIDIAN_REPLICATE_MIB") ? std::atoi(getenv("MERIDIAN_REPLICATE_MIB")) : 512;
+      std::getenv("MERIDIAN_REPLICATE_MIB") ? std::atoi(getenv("MERIDIAN_REPLICATE_MIB")) : 2048;
   ImportModel(4, mib / 4);
   std::this_thread::sleep_for(1500ms);  // radosgw writes its request log asynchronously
   const int64_t writes_before = WritesToPrimaryBucket();
   StartPrimary();
   Mirror m = NewMirror("m1", ReplicatingArgs());
-  ASSERT_TRUE(Verify(m).ok());
+  ExpectSameTree(m, "m1");
   // Reads at the mirror while it copies: every byte right (local or fallback).
   for (const auto& f : ModelFiles()) {
     ASSERT_OK_AND_ASSIGN(std::string want, Sha256File(files_->Sub(f)));
@@ -175,7 +206,7 @@ TEST_F(ReplicateTest, HealRepairsACorruptBlockThatIsNeverServed) {
   ImportModel(1, 12);
   StartPrimary();
   Mirror m = NewMirror("m1", ReplicatingArgs());
-  ASSERT_TRUE(Verify(m).ok());
+  ExpectSameTree(m, "m1");
   WaitReplicated(m);
   ASSERT_OK_AND_ASSIGN(
       auto id, harness::PgQueryValue(m.db.conninfo, "SELECT min(id) FROM blocks WHERE len > 4096"));
@@ -204,7 +235,7 @@ TEST_F(ReplicateTest, AFreedBlockLeavesTheMirrorBucketAfterTheGrace) {
   ImportModel(1, 6);
   StartPrimary();
   Mirror m = NewMirror("m1", ReplicatingArgs({"--delete-grace=2"}));
-  ASSERT_TRUE(Verify(m).ok());
+  ExpectSameTree(m, "m1");
   WaitReplicated(m);
   ASSERT_OK_AND_ASSIGN(auto ids, harness::PgQueryValue(m.db.conninfo,
                                                        "SELECT string_agg(id::text, ',') FROM"
@@ -223,7 +254,7 @@ TEST_F(ReplicateTest, AFreedBlockLeavesTheMirrorBucketAfterTheGrace) {
     ASSERT_TRUE(bucket->Head(k).ok()) << k;
   }
   ASSERT_TRUE(primary_.Run({"rm", "/models/m1/shard0.safetensors"}).ok());
-  ASSERT_TRUE(Verify(m).ok());
+  ExpectSameTree(m, "m1");
   const auto freed_at = std::chrono::steady_clock::now();
   bool gone = false;
   for (int i = 0; i < 150 && !gone; ++i) {
@@ -236,6 +267,142 @@ TEST_F(ReplicateTest, AFreedBlockLeavesTheMirrorBucketAfterTheGrace) {
   // The rest of the model is untouched.
   nlohmann::json h = Heal(m);
   EXPECT_EQ(h["intact"], PrimaryBlocks()) << h;
+}
+
+TEST_F(ReplicateTest, WithVisibilityDataNoFileShowsBeforeItsBlocks) {
+  // Two mirrors copy under the same cap: m1 with --visibility=data, m2 with
+  // the default (metadata), which shows that the check below can fail.
+  ImportModel(1, 1);
+  StartPrimary();
+  const std::string bucket2 = rgw_.endpoint + "/" + UniqueName("mb");
+  Mirror m1 = NewMirror("m1", ReplicatingArgs({"--visibility=data", "--bwlimit=12M"}));
+  Mirror m2 = NewMirror("m2", ReplicatingArgs({"--bwlimit=6M"}, bucket2));
+  ExpectSameTree(m1, "m1");
+  ExpectSameTree(m2, "m2");
+  ASSERT_OK_AND_ASSIGN(auto b1, MirrorBucket());
+  ASSERT_OK_AND_ASSIGN(auto b2, MirrorBucket(bucket2));
+  TempDir src("meridian-vis");
+  ASSERT_OK(WriteRandomFile(src.Sub("big.bin"), (40u << 20) + 99, 11));
+  ASSERT_OK_AND_ASSIGN(Child import,
+                       primary_.Spawn({"import", src.Sub("big.bin"), "/models/big.bin"},
+                                      primary_.dir->Sub("import.out")));
+  int visible_incomplete1 = 0, visible_incomplete2 = 0, hidden_polls = 0;
+  nlohmann::json s2;  // m2's status while it shows big.bin without all its data
+  bool complete1 = false;
+  for (int i = 0; i < 1200 && !complete1; ++i) {
+    std::this_thread::sleep_for(50ms);
+    const auto at_primary = FileBlocks(primary_.meta_url, "big.bin");
+    const auto ids1 = FileBlocks(m1.db.conninfo, "big.bin");
+    if (!ids1.empty()) {
+      visible_incomplete1 += Missing(b1.get(), ids1) > 0 ? 1 : 0;
+      complete1 = true;
+    } else if (!at_primary.empty()) {
+      ++hidden_polls;  // committed at the primary, not yet visible at m1
+    }
+    const auto ids2 = FileBlocks(m2.db.conninfo, "big.bin");
+    if (!ids2.empty() && Missing(b2.get(), ids2) > 0) {
+      if (visible_incomplete2++ == 0) s2 = MirrorStatus(m2);
+    }
+  }
+  ASSERT_OK(import.Wait().status());
+  ASSERT_TRUE(complete1) << "big.bin never became visible at m1";
+  EXPECT_EQ(visible_incomplete1, 0) << "m1 showed big.bin before all its blocks were local";
+  EXPECT_GT(hidden_polls, 0) << "m1 showed big.bin at once: the cap should have held it back";
+  // m2 (metadata visibility, a lower cap) shows the file first and copies
+  // after: the checker sees that, and so does its data-complete position.
+  EXPECT_GT(visible_incomplete2, 0) << "metadata visibility should show the file before its data";
+  if (visible_incomplete2 > 0) {
+    EXPECT_LT(s2["data"]["data_complete_pos"].get<int64_t>(), s2["applied_pos"].get<int64_t>())
+        << s2;
+  }
+  // status: with --visibility=data the data-complete position is the applied one.
+  ExpectSameTree(m1, "m1");
+  nlohmann::json s = MirrorStatus(m1);
+  EXPECT_EQ(s["data"]["visibility"], "data") << s;
+  EXPECT_EQ(s["data"]["data_complete_pos"], s["applied_pos"]) << s;
+  ASSERT_OK_AND_ASSIGN(std::string want, Sha256File(src.Sub("big.bin")));
+  ASSERT_OK_AND_ASSIGN(std::string got, primary_.CatSha256("/models/big.bin", m1.db.url));
+  EXPECT_EQ(got, want);
+}
+
+TEST_F(ReplicateTest, FillOnReadStoresWhatReadersFetchedFromThePrimary) {
+  ImportModel(1, 20);
+  StartPrimary();
+  // A cap of 1 KB/s lets the replicator copy one block and then wait: what
+  // else reaches the site's bucket was put there by readers.
+  const std::string bucket2 = rgw_.endpoint + "/" + UniqueName("mb");
+  Mirror m1 = NewMirror("m1", ReplicatingArgs({"--fill-on-read", "--bwlimit=1K"}));
+  Mirror m2 = NewMirror("m2", ReplicatingArgs({"--bwlimit=1K"}, bucket2));
+  ExpectSameTree(m1, "m1");
+  ExpectSameTree(m2, "m2");
+  ASSERT_OK_AND_ASSIGN(auto b1, MirrorBucket());
+  ASSERT_OK_AND_ASSIGN(auto b2, MirrorBucket(bucket2));
+  const auto ids = FileBlocks(m1.db.conninfo, "shard0.safetensors");
+  ASSERT_GE(ids.size(), 5u);
+  ASSERT_OK_AND_ASSIGN(std::string want, Sha256File(files_->Sub("shard0.safetensors")));
+  for (const Mirror* m : {&m1, &m2}) {
+    ASSERT_OK_AND_ASSIGN(std::string got,
+                         primary_.CatSha256("/models/m1/shard0.safetensors", m->db.url));
+    EXPECT_EQ(got, want);
+  }
+  EXPECT_EQ(Missing(b1.get(), ids), 0) << "--fill-on-read left blocks out of the site's bucket";
+  EXPECT_GE(Missing(b2.get(), ids), static_cast<int>(ids.size()) - 1)
+      << "without --fill-on-read, reads must not write to the site's bucket";
+  ASSERT_OK_AND_ASSIGN(auto primary_bucket, objstore::Open(primary_.bucket_url, [&] {
+                         objstore::Options o;
+                         o.access_key = rgw_.access_key;
+                         o.secret_key = rgw_.secret_key;
+                         o.region = rgw_.region;
+                         return o;
+                       }()));
+  for (uint64_t id : ids) {
+    ASSERT_OK_AND_ASSIGN(std::string a, b1->Get(BlockKey(primary_.name, id)));
+    ASSERT_OK_AND_ASSIGN(std::string b, primary_bucket->Get(BlockKey(primary_.name, id)));
+    EXPECT_TRUE(a == b) << "filled block " << id << " differs from the primary's";
+  }
+  nlohmann::json s = MirrorStatus(m1);
+  EXPECT_EQ(s["data"]["fill_on_read"], true) << s;
+}
+
+TEST_F(ReplicateTest, AFlakyPrimaryBucketOnlySlowsReplication) {
+  ImportModel(2, 16);
+  StartPrimary();
+  // The mirror reaches the primary's bucket through a proxy that answers
+  // some connections with 503, resets some mid-transfer, flips a byte in
+  // some, and adds 10 ms each way to all.
+  const std::string hostport = rgw_.endpoint.substr(rgw_.endpoint.rfind('/') + 1);
+  harness::TcpProxy::Options po;
+  po.target_port = std::stoi(hostport.substr(hostport.find(':') + 1));
+  po.delay_up = po.delay_down = std::chrono::milliseconds(10);
+  // A fixed seed: the same connections fail the same way in every run. A
+  // fault lands within the first 2 MiB, inside a connection's first block.
+  po.faults.http_503 = 0.2;
+  po.faults.reset = 0.3;
+  po.faults.corrupt = 0.4;
+  po.faults.within = 2 << 20;
+  po.faults.seed = 42;
+  ASSERT_OK_AND_ASSIGN(auto proxy, harness::TcpProxy::Start(po));
+  const std::string via_proxy = "http://127.0.0.1:" + std::to_string(proxy->port()) +
+                                primary_.bucket_url.substr(primary_.bucket_url.rfind('/'));
+  Mirror m = NewMirror("m1", ReplicatingArgs({"--primary-bucket=" + via_proxy}));
+  ExpectSameTree(m, "m1");
+  // Reads at the mirror stay right through the faults.
+  ASSERT_OK_AND_ASSIGN(std::string want, Sha256File(files_->Sub("shard1.safetensors")));
+  ASSERT_OK_AND_ASSIGN(std::string got,
+                       primary_.CatSha256("/models/m1/shard1.safetensors", m.db.url));
+  EXPECT_EQ(got, want);
+  WaitReplicated(m, 600);
+  const auto st = proxy->stats();
+  EXPECT_GT(st.injected_503, 0u) << "no 503 injected: the test proved less";
+  EXPECT_GT(st.injected_resets, 0u) << "no reset injected: the test proved less";
+  EXPECT_GT(st.injected_corruptions, 0u) << "no corruption injected: the test proved less";
+  // Nothing corrupt was marked replicated: every block in the mirror's
+  // bucket has the right length and SHA-256.
+  nlohmann::json h = Heal(m);
+  EXPECT_EQ(h["intact"], PrimaryBlocks())
+      << h << " (proxy: " << st.injected_503 << " 503s, " << st.injected_resets << " resets, "
+      << st.injected_corruptions << " corruptions)";
+  EXPECT_EQ(h["failed"], 0) << h;
 }
 
 TEST_F(ReplicateTest, AMirrorRefusesThePrimarysBucketAsItsOwn) {

@@ -18,6 +18,7 @@
 #include <deque>
 #include <list>
 #include <mutex>
+#include <random>
 #include <thread>
 #include <vector>
 
@@ -105,6 +106,11 @@ struct Conn {
   bool connecting = false;
   bool dead = false;
   Dir up, down;  // up: cfd -> sfd; down: sfd -> cfd
+  // Faults (Options::faults).
+  bool answer_503 = false;
+  uint64_t down_seen = 0;  // bytes read from the target
+  uint64_t reset_at = UINT64_MAX;
+  uint64_t corrupt_at = UINT64_MAX;
 };
 
 }  // namespace
@@ -129,6 +135,8 @@ struct TcpProxy::Impl {
   std::condition_variable applied;
 
   std::atomic<uint64_t> accepted{0}, active{0}, bytes_up{0}, bytes_down{0};
+  std::atomic<uint64_t> injected_503{0}, injected_resets{0}, injected_corruptions{0};
+  std::mt19937_64 rng;  // loop thread only
 
   // Loop thread only.
   std::list<Conn> conns;
@@ -172,11 +180,51 @@ struct TcpProxy::Impl {
     Kill(c);  // refused: the client sees a reset, as if the target refused it
   }
 
+  // Draws a new connection's faults.
+  void DrawFaults(Conn& c) {
+    const auto& f = options.faults;
+    std::uniform_real_distribution<double> p(0, 1);
+    std::uniform_int_distribution<uint64_t> at(0, std::max<uint64_t>(f.within, 1) - 1);
+    if (p(rng) < f.http_503) {
+      c.answer_503 = true;
+      return;
+    }
+    if (p(rng) < f.reset) c.reset_at = at(rng);
+    if (p(rng) < f.corrupt) c.corrupt_at = at(rng);
+  }
+
+  // A 503 connection: swallow the request, answer, close.
+  void Answer503(Conn& c) {
+    char buf[kReadChunk];
+    while (recv(c.cfd, buf, sizeof buf, 0) > 0) {
+    }
+    static constexpr char kReply[] =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    (void)!send(c.cfd, kReply, sizeof kReply - 1, MSG_NOSIGNAL);
+    ++injected_503;
+    shutdown(c.cfd, SHUT_WR);
+    close(c.cfd);
+    c.cfd = -1;
+    c.dead = true;
+  }
+
   // Reads what src has (bounded by the queue limit) into d, stamped now + delay.
   void ReadInto(Conn& c, Dir& d, int src, Clock::time_point now, std::chrono::microseconds delay) {
     char buf[kReadChunk];
     while (!d.src_eof && d.queued < kMaxQueued) {
       ssize_t n = recv(src, buf, sizeof buf, 0);
+      if (n > 0 && &d == &c.down) {
+        const uint64_t from = c.down_seen;
+        c.down_seen += n;
+        if (c.corrupt_at >= from && c.corrupt_at < c.down_seen) {
+          buf[c.corrupt_at - from] ^= 0x20;
+          ++injected_corruptions;
+        }
+        if (c.reset_at >= from && c.reset_at < c.down_seen) {
+          ++injected_resets;
+          return Kill(c);
+        }
+      }
       if (n > 0) {
         d.q.push_back(Chunk{now + delay, std::string(buf, n)});
         d.queued += n;
@@ -276,6 +324,8 @@ struct TcpProxy::Impl {
         if (!part) {
           if (c.connecting) {
             se |= POLLOUT;
+          } else if (c.answer_503) {
+            ce |= POLLIN;
           } else if (c.sfd >= 0) {
             if (!c.up.src_eof && c.up.queued < kMaxQueued) ce |= POLLIN;
             if (!c.down.src_eof && c.down.queued < kMaxQueued) se |= POLLIN;
@@ -323,6 +373,7 @@ struct TcpProxy::Impl {
           SetNoDelay(fd);
           conns.emplace_back();
           conns.back().cfd = fd;
+          DrawFaults(conns.back());
         }
       }
 
@@ -332,6 +383,10 @@ struct TcpProxy::Impl {
         bool server_side = owners[i - 2].second == 1;
         short ev = fds[i].revents;
         if (c.dead || ev == 0 || part) continue;
+        if (c.answer_503) {
+          Answer503(c);
+          continue;
+        }
         if (server_side && c.connecting) {
           int err = 0;
           socklen_t len = sizeof err;
@@ -356,7 +411,7 @@ struct TcpProxy::Impl {
       // Start upstream connections (after a partition heals, too).
       if (!part) {
         for (Conn& c : conns) {
-          if (!c.dead && c.sfd < 0) StartConnect(c);
+          if (!c.dead && c.sfd < 0 && !c.answer_503) StartConnect(c);
         }
       }
 
@@ -396,6 +451,7 @@ Result<std::unique_ptr<TcpProxy>> TcpProxy::Start(const Options& options) {
   impl->delay_down = options.delay_down;
   impl->rate_up = options.rate_up;
   impl->rate_down = options.rate_down;
+  impl->rng.seed(options.faults.seed);
   impl->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (impl->wake_fd < 0) return Status::IOError(Errno("eventfd"));
   impl->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -455,8 +511,13 @@ bool TcpProxy::partitioned() const {
 }
 
 TcpProxy::Stats TcpProxy::stats() const {
-  return Stats{impl_->accepted.load(), impl_->active.load(), impl_->bytes_up.load(),
-               impl_->bytes_down.load()};
+  return Stats{impl_->accepted.load(),
+               impl_->active.load(),
+               impl_->bytes_up.load(),
+               impl_->bytes_down.load(),
+               impl_->injected_503.load(),
+               impl_->injected_resets.load(),
+               impl_->injected_corruptions.load()};
 }
 
 }  // namespace meridian::harness

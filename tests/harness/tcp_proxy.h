@@ -17,6 +17,15 @@
 // "up" is client -> target, "down" is target -> client. A FIN is forwarded (as
 // a FIN, after the delay), a reset as a reset.
 //
+// Faults (Options::faults), drawn for each accepted connection from a seeded
+// generator, for a flaky object store in front of an HTTP server:
+//   - http_503: the connection is never forwarded; its first request is
+//     answered "503 Service Unavailable" and the connection closed;
+//   - reset: both sides are reset after a random number of bytes (up to
+//     `within`) have gone down;
+//   - corrupt: one byte at a random offset (up to `within`) of the down
+//     stream is flipped.
+//
 // One thread runs every connection (poll loop). Thread-safety: all public
 // methods may be called from any thread; the destructor stops the thread and
 // closes every socket.
@@ -42,6 +51,13 @@ class TcpProxy {
     std::chrono::microseconds delay_down{0};  // target -> client, one way
     uint64_t rate_up = 0;                     // bytes/s client -> target; 0: unlimited
     uint64_t rate_down = 0;                   // bytes/s target -> client; 0: unlimited
+    struct Faults {
+      double http_503 = 0;  // probability per connection
+      double reset = 0;
+      double corrupt = 0;
+      uint64_t within = 1 << 20;  // bytes down within which a reset/corruption lands
+      uint64_t seed = 1;
+    } faults;
   };
 
   struct Stats {
@@ -49,6 +65,9 @@ class TcpProxy {
     uint64_t active = 0;    // connections open now
     uint64_t bytes_up = 0;  // delivered to the target
     uint64_t bytes_down = 0;
+    uint64_t injected_503 = 0;  // faults actually injected
+    uint64_t injected_resets = 0;
+    uint64_t injected_corruptions = 0;
   };
 
   // Binds, resolves the target (IPv4) and starts the forwarding thread.
