@@ -15,49 +15,16 @@
 #include <string>
 #include <vector>
 
+#include "common/posix.h"
+
 namespace meridian::objstore {
 namespace {
 
+Status FsError(std::string_view what, const std::string& path, int err) {
+  return ErrnoStatus(what, path, err, "free space in the bucket directory");
+}
+
 constexpr std::string_view kTmpPrefix = ".tmp.";
-
-// Closes a file descriptor on scope exit.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
-
-Status ErrnoStatus(std::string_view what, const std::string& path, int err) {
-  std::string msg = std::string(what) + " " + path + ": " + std::strerror(err);
-  switch (err) {
-    case EACCES:
-    case EPERM:
-      return Status::PermissionDenied(msg);
-    case ENOENT:
-      return Status::NotFound(msg);
-    case ENOSPC:
-    case EDQUOT:
-      return Status::IOError(msg + " (free space in the bucket directory)");
-    default:
-      return Status::IOError(msg);
-  }
-}
-
-Status FsyncDir(const std::string& dir) {
-  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) return ErrnoStatus("opening directory", dir, errno);
-  if (::fsync(fd.get()) != 0) return ErrnoStatus("fsyncing directory", dir, errno);
-  return Status::OK();
-}
 
 bool IsDir(const std::string& path) {
   struct stat st;
@@ -81,16 +48,16 @@ class FileStore final : public ObjectStore {
     Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
     if (fd.get() < 0) {
       if (errno == ENOTDIR) return Conflict(key);
-      return ErrnoStatus("creating", tmp, errno);
+      return FsError("creating", tmp, errno);
     }
     Status st = WriteAll(fd.get(), data, tmp);
-    if (st.ok() && fsync_ && ::fsync(fd.get()) != 0) st = ErrnoStatus("fsyncing", tmp, errno);
-    if (st.ok() && ::close(fd.release()) != 0) st = ErrnoStatus("closing", tmp, errno);
+    if (st.ok() && fsync_ && ::fsync(fd.get()) != 0) st = FsError("fsyncing", tmp, errno);
+    if (st.ok() && ::close(fd.release()) != 0) st = FsError("closing", tmp, errno);
     const std::string path = root_ + "/" + key;
     if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
       st = errno == EISDIR || errno == ENOTEMPTY || errno == EEXIST
                ? Conflict(key)
-               : ErrnoStatus("renaming into place", path, errno);
+               : FsError("renaming into place", path, errno);
     }
     if (!st.ok()) {
       ::unlink(tmp.c_str());
@@ -106,7 +73,7 @@ class FileStore final : public ObjectStore {
     Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (fd.get() < 0) return MissingOr(key, "opening", path, errno);
     struct stat st;
-    if (::fstat(fd.get(), &st) != 0) return ErrnoStatus("stat", path, errno);
+    if (::fstat(fd.get(), &st) != 0) return FsError("stat", path, errno);
     if (!S_ISREG(st.st_mode)) return KeyNotFound(key);
     const auto size = static_cast<uint64_t>(st.st_size);
     if (offset >= size) return std::string();
@@ -118,7 +85,7 @@ class FileStore final : public ObjectStore {
     while (done < n) {
       ssize_t r = ::pread(fd.get(), out.data() + done, n - done, offset + done);
       if (r < 0 && errno == EINTR) continue;
-      if (r < 0) return ErrnoStatus("reading", path, errno);
+      if (r < 0) return FsError("reading", path, errno);
       if (r == 0) break;  // truncated under us: return what exists
       done += static_cast<uint64_t>(r);
     }
@@ -142,7 +109,7 @@ class FileStore final : public ObjectStore {
       int err = errno;
       if (err == ENOENT || err == ENOTDIR) return CheckRoot();
       if (err == EISDIR) return Status::OK();  // a "directory" is not an object
-      return ErrnoStatus("deleting", path, err);
+      return FsError("deleting", path, err);
     }
     if (fsync_) {
       const size_t slash = key.rfind('/');
@@ -185,7 +152,7 @@ class FileStore final : public ObjectStore {
       path = root_.substr(0, pos);
       if (path.empty()) continue;  // "/" itself
       if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
-        return ErrnoStatus("creating bucket directory", path, errno);
+        return FsError("creating bucket directory", path, errno);
       }
       // Make each level's entry durable in its parent (created now or by someone else).
       const size_t up = path.rfind('/');
@@ -216,7 +183,7 @@ class FileStore final : public ObjectStore {
       MERIDIAN_RETURN_IF_ERROR(CheckRoot());
       return KeyNotFound(key);
     }
-    return ErrnoStatus(what, path, err);
+    return FsError(what, path, err);
   }
 
   Status Conflict(const std::string& key) const {
@@ -237,7 +204,7 @@ class FileStore final : public ObjectStore {
       if (!KnownDurable(dir)) {
         if (::mkdir(dir.c_str(), 0755) != 0) {
           if (errno == ENOTDIR || (errno == EEXIST && !IsDir(dir))) return Conflict(rel);
-          if (errno != EEXIST) return ErrnoStatus("creating directory", dir, errno);
+          if (errno != EEXIST) return FsError("creating directory", dir, errno);
         }
         if (fsync_) MERIDIAN_RETURN_IF_ERROR(FsyncDir(dir.substr(0, dir.rfind('/'))));
         std::lock_guard<std::mutex> l(durable_mu_);
@@ -261,7 +228,7 @@ class FileStore final : public ObjectStore {
     DIR* d = ::opendir(dir.c_str());
     if (d == nullptr) {
       if (errno == ENOENT || errno == ENOTDIR) return Status::OK();
-      return ErrnoStatus("listing", dir, errno);
+      return FsError("listing", dir, errno);
     }
     std::vector<std::string> subdirs;
     while (struct dirent* e = ::readdir(d)) {
@@ -293,7 +260,7 @@ class FileStore final : public ObjectStore {
     while (!data.empty()) {
       ssize_t w = ::write(fd, data.data(), data.size());
       if (w < 0 && errno == EINTR) continue;
-      if (w < 0) return ErrnoStatus("writing", path, errno);
+      if (w < 0) return FsError("writing", path, errno);
       data.remove_prefix(static_cast<size_t>(w));
     }
     return Status::OK();

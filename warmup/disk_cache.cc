@@ -17,6 +17,8 @@
 #include <optional>
 #include <utility>
 
+#include "common/posix.h"
+
 namespace meridian::warmup {
 
 // One GetOrFill fetch that callers for the same id wait on. Written only by
@@ -27,6 +29,10 @@ struct DiskCache::Flight {
 };
 
 namespace {
+
+Status FsError(std::string_view what, const std::string& path, int err) {
+  return ErrnoStatus(what, path, err, "free space on the cache disk or lower the cache size");
+}
 
 constexpr std::string_view kTmpPrefix = ".tmp.";
 constexpr int64_t kTouchIntervalS = 60;  // a hit refreshes mtime at most this often
@@ -73,40 +79,9 @@ int64_t NowS() {
       .count();
 }
 
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
-
-Status ErrnoStatus(std::string_view what, const std::string& path, int err) {
-  std::string msg = std::string(what) + " " + path + ": " + std::strerror(err);
-  switch (err) {
-    case ENOENT:
-      return Status::NotFound(msg);
-    case EACCES:
-    case EPERM:
-      return Status::PermissionDenied(msg);
-    case ENOSPC:
-    case EDQUOT:
-      return Status::IOError(msg + " (free space on the cache disk or lower the cache size)");
-    default:
-      return Status::IOError(msg);
-  }
-}
-
 Result<FsSpace> StatvfsSpace(const std::string& dir) {
   struct statvfs v;
-  if (::statvfs(dir.c_str(), &v) != 0) return ErrnoStatus("statvfs", dir, errno);
+  if (::statvfs(dir.c_str(), &v) != 0) return FsError("statvfs", dir, errno);
   return FsSpace{static_cast<uint64_t>(v.f_blocks) * v.f_frsize,
                  static_cast<uint64_t>(v.f_bavail) * v.f_frsize};
 }
@@ -114,9 +89,9 @@ Result<FsSpace> StatvfsSpace(const std::string& dir) {
 // The whole file, if it has exactly `expect` bytes; Corruption otherwise.
 Result<std::string> ReadFile(const std::string& path, uint64_t expect) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) return ErrnoStatus("opening cached block", path, errno);
+  if (fd.get() < 0) return FsError("opening cached block", path, errno);
   struct stat st;
-  if (::fstat(fd.get(), &st) != 0) return ErrnoStatus("stat of cached block", path, errno);
+  if (::fstat(fd.get(), &st) != 0) return FsError("stat of cached block", path, errno);
   if (static_cast<uint64_t>(st.st_size) != expect) {
     return Status::Corruption(path + ": cached file has " + std::to_string(st.st_size) +
                               " bytes, the block has " + std::to_string(expect));
@@ -126,18 +101,11 @@ Result<std::string> ReadFile(const std::string& path, uint64_t expect) {
   while (off < expect) {
     ssize_t n = ::pread(fd.get(), buf.data() + off, expect - off, static_cast<off_t>(off));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return ErrnoStatus("reading cached block", path, errno);
+    if (n < 0) return FsError("reading cached block", path, errno);
     if (n == 0) return Status::Corruption(path + ": cached file shrank while being read");
     off += static_cast<uint64_t>(n);
   }
   return buf;
-}
-
-Status FsyncDir(const std::string& dir) {
-  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) return ErrnoStatus("opening directory", dir, errno);
-  if (::fsync(fd.get()) != 0) return ErrnoStatus("fsyncing directory", dir, errno);
-  return Status::OK();
 }
 
 }  // namespace
@@ -169,7 +137,7 @@ Result<std::unique_ptr<DiskCache>> DiskCache::Open(DiskCacheOptions options) {
     }
     const std::string lock = dir + "/LOCK";
     int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) return ErrnoStatus("opening", lock, errno);
+    if (fd < 0) return FsError("opening", lock, errno);
     cache->lock_fds_.push_back(fd);
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
       if (errno == EWOULDBLOCK) {
@@ -177,10 +145,10 @@ Result<std::unique_ptr<DiskCache>> DiskCache::Open(DiskCacheOptions options) {
                                           " is in use by another cache (" + lock +
                                           " is locked): stop it or list the directory once");
       }
-      return ErrnoStatus("locking", lock, errno);
+      return FsError("locking", lock, errno);
     }
     struct stat st;
-    if (::stat(dir.c_str(), &st) != 0) return ErrnoStatus("stat of", dir, errno);
+    if (::stat(dir.c_str(), &st) != 0) return FsError("stat of", dir, errno);
     cache->fs_.push_back(static_cast<uint64_t>(st.st_dev));
   }
   MERIDIAN_RETURN_IF_ERROR(cache->Scan());
@@ -200,7 +168,7 @@ Status DiskCache::Scan() {
     for (uint64_t x = 0; x < 256; ++x) {
       const std::string sub = o_.dirs[d] + "/blocks/" + Hex2(x);
       DIR* dp = ::opendir(sub.c_str());
-      if (dp == nullptr) return ErrnoStatus("listing cache directory", sub, errno);
+      if (dp == nullptr) return FsError("listing cache directory", sub, errno);
       while (struct dirent* de = ::readdir(dp)) {
         const std::string_view name = de->d_name;
         const std::string path = sub + "/" + std::string(name);
@@ -368,16 +336,16 @@ Status DiskCache::WriteFile(uint32_t dir, uint64_t id, std::string_view stored) 
   const std::string tmp = sub + "/" + std::string(kTmpPrefix) + IdName(id);
   Status st = [&]() -> Status {
     Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (fd.get() < 0) return ErrnoStatus("creating", tmp, errno);
+    if (fd.get() < 0) return FsError("creating", tmp, errno);
     while (!stored.empty()) {
       ssize_t n = ::write(fd.get(), stored.data(), stored.size());
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return ErrnoStatus("writing", tmp, errno);
+      if (n < 0) return FsError("writing", tmp, errno);
       stored.remove_prefix(static_cast<size_t>(n));
     }
-    if (o_.fsync && ::fsync(fd.get()) != 0) return ErrnoStatus("fsyncing", tmp, errno);
-    if (::close(fd.release()) != 0) return ErrnoStatus("closing", tmp, errno);
-    if (::rename(tmp.c_str(), path.c_str()) != 0) return ErrnoStatus("renaming", tmp, errno);
+    if (o_.fsync && ::fsync(fd.get()) != 0) return FsError("fsyncing", tmp, errno);
+    if (::close(fd.release()) != 0) return FsError("closing", tmp, errno);
+    if (::rename(tmp.c_str(), path.c_str()) != 0) return FsError("renaming", tmp, errno);
     return o_.fsync ? FsyncDir(sub) : Status::OK();
   }();
   if (!st.ok()) ::unlink(tmp.c_str());
@@ -526,7 +494,7 @@ Status DiskCache::Remove(const std::vector<Victim>& victims) {
   for (const Victim& v : victims) {
     const std::string path = PathIn(v.dir, v.id);
     if (::unlink(path.c_str()) != 0 && errno != ENOENT && first.ok()) {
-      first = ErrnoStatus("deleting cached block", path, errno);
+      first = FsError("deleting cached block", path, errno);
     }
   }
   if (victims.empty()) return first;
