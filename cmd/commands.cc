@@ -19,6 +19,7 @@ int RunVerify(const std::vector<std::string>&);
 int RunMirror(const std::vector<std::string>&);
 int RunHeal(const std::vector<std::string>&);
 int RunGc(const std::vector<std::string>&);
+int RunWarmup(const std::vector<std::string>&);
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
@@ -171,6 +172,18 @@ const std::vector<Command>& Commands() {
        "this every --gc-interval seconds. --dry-run reports without deleting.",
        {"meta", "max_wait", "dry_run", "json"},
        RunGc},
+      {"warmup",
+       "PATH... | --file LIST",
+       "Make everything under some paths local to this mirror site",
+       "At a mirror run with --data replicate: copies every block of the files under the\n"
+       "PATHs (files or directories) from the primary's bucket into this site's bucket now,\n"
+       "verified by SHA-256 (blocks already there are checked, not copied), with --threads\n"
+       "and --bwlimit, and a progress line on a terminal. Exits 1 if any block could not\n"
+       "be made local, so a pipeline can gate a scale-up on it. --check reports the percent\n"
+       "of each path that is local (HEAD of every block) and fetches nothing; it exits 1\n"
+       "unless everything is local.",
+       {"meta", "file", "check", "threads", "bwlimit", "progress", "json"},
+       RunWarmup},
   };
   return kCommands;
 }

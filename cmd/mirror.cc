@@ -34,7 +34,8 @@ DEFINE_string(data, "metadata",
               "block into this site's --bucket, read locally first)");
 DECLARE_string(bucket);  // format.cc: here, this site's own bucket
 DEFINE_string(bwlimit, "0",
-              "mirror: cap on replication download bandwidth in bytes/s, e.g. 50M; 0 = no cap");
+              "mirror, warmup: cap on download bandwidth from the primary's bucket in bytes/s, "
+              "e.g. 50M; 0 = no cap");
 DEFINE_string(visibility, "metadata",
               "mirror, with --data replicate: metadata (a change is visible once applied; "
               "blocks follow) or data (a change becomes visible only once every block it adds "

@@ -155,18 +155,27 @@ Status Replicator::Record(const std::vector<Job>& jobs) {
   });
 }
 
-Status Replicator::MakePresent(const std::vector<BlockRef>& refs, const std::atomic<bool>* stop) {
-  constexpr size_t kChunk = 256;  // blocks per recorded round
-  for (size_t b = 0; b < refs.size(); b += kChunk) {
+Status Replicator::MakePresent(const std::vector<BlockRef>& refs, const std::atomic<bool>* stop,
+                               int max_attempts, const std::function<void(uint64_t)>& progress) {
+  const size_t chunk = std::max<size_t>(32, 4 * std::max(1, o_.threads));  // blocks per round
+  uint64_t finished = 0;
+  for (size_t b = 0; b < refs.size(); b += chunk) {
     std::vector<Job> todo;
-    for (size_t i = b; i < std::min(refs.size(), b + kChunk); ++i) todo.push_back(NewJob(refs[i]));
+    for (size_t i = b; i < std::min(refs.size(), b + chunk); ++i) todo.push_back(NewJob(refs[i]));
     auto delay = o_.retry_base;
-    while (true) {
+    for (int attempt = 1;; ++attempt) {
       RunJobs(todo);
       std::vector<Job> done, failed;
       for (Job& j : todo) (j.outcome == Job::kFailed ? failed : done).push_back(std::move(j));
       MERIDIAN_RETURN_IF_ERROR(Record(done));
+      finished += done.size();
+      if (progress) progress(finished);
       if (failed.empty()) break;
+      if (max_attempts > 0 && attempt >= max_attempts) {
+        return Status::Unavailable(
+            std::to_string(failed.size()) + " block(s) could not be made local after " +
+            std::to_string(attempt) + " attempts; first error: " + failed.front().error.ToString());
+      }
       LOG(WARNING) << "replicator: " << failed.size() << " block(s) not yet in "
                    << o_.target->Describe() << " (" << failed.front().error.ToString()
                    << "); retrying in " << delay.count() << " ms";

@@ -106,9 +106,12 @@ class Replicator {
   Result<size_t> CollectGarbage();
   // Makes every block of `refs` present and verified in the target (copying
   // what is missing or corrupt) and records them as replicated; failed
-  // blocks are retried with backoff until all are there. Returns Unavailable
-  // if *stop is set first.
-  Status MakePresent(const std::vector<BlockRef>& refs, const std::atomic<bool>* stop);
+  // blocks are retried with backoff until all are there, or, with
+  // `max_attempts` > 0, until a block has failed that often (Unavailable,
+  // naming how many are missing and the first error). Returns Unavailable if
+  // *stop is set first. `progress(blocks_done)` is called as rounds finish.
+  Status MakePresent(const std::vector<BlockRef>& refs, const std::atomic<bool>* stop,
+                     int max_attempts = 0, const std::function<void(uint64_t)>& progress = {});
   // Checks every referenced block in the target (length and SHA-256),
   // re-copies what is missing or corrupt, and records the result.
   // `progress(checked, total)` is called after each round.

@@ -1,0 +1,160 @@
+// meridian warmup: make everything under some paths local to this mirror
+// site before inference scales up. In replicate mode "local" means verified
+// in the site's own bucket (replicator::Replicator::MakePresent); cache-mode
+// sites (a cache group) come with issue 5's cache service.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "cmd/cli.h"
+#include "replicator/replicator.h"
+#include "warmup/warm_set.h"
+
+DECLARE_int32(threads);
+DECLARE_string(bwlimit);  // mirror.cc
+DECLARE_bool(progress);   // import.cc
+DEFINE_bool(check, false, "warmup: report how much of each path is local; fetch nothing");
+DEFINE_string(file, "", "warmup: read the paths from this file, one per line ('-' = stdin)");
+
+namespace meridian::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+Result<std::vector<std::string>> WarmPaths(const std::vector<std::string>& args) {
+  std::vector<std::string> paths = args;
+  if (!FLAGS_file.empty()) {
+    std::ifstream f;
+    if (FLAGS_file != "-") {
+      f.open(FLAGS_file);
+      if (!f) return Status::NotFound("--file " + FLAGS_file + ": cannot open it");
+    }
+    std::istream& in = FLAGS_file == "-" ? std::cin : f;
+    for (std::string line; std::getline(in, line);) {
+      if (!line.empty() && line[0] != '#') paths.push_back(line);
+    }
+  }
+  if (paths.empty()) return Status::InvalidArgument("expected PATH... or --file LIST");
+  return paths;
+}
+
+// How many of `set`'s blocks are in `bucket` (HEAD each: what is really there).
+Result<uint64_t> CountLocal(objstore::ObjectStore* bucket, const std::string& volume,
+                            const warmup::PathSet& set) {
+  uint64_t n = 0;
+  for (const BlockRef& b : set.blocks) {
+    auto h = bucket->Head(BlockKey(volume, b.id));
+    if (h.ok()) {
+      ++n;
+    } else if (!h.status().IsNotFound()) {
+      return h.status().With("checking " + set.path + " in " + bucket->Describe());
+    }
+  }
+  return n;
+}
+
+}  // namespace
+
+int RunWarmup(const std::vector<std::string>& args) {
+  auto paths = WarmPaths(args);
+  if (!paths.ok()) return Usage("warmup", paths.status().message());
+  auto bwlimit = ParseSize(FLAGS_bwlimit);
+  if (!bwlimit.ok()) return Usage("warmup", "--bwlimit: " + bwlimit.status().message());
+  auto vol = OpenVolume(true);
+  if (!vol.ok()) return Fail("warmup", vol.status());
+  if (vol->config.role != "mirror") {
+    return Fail("warmup",
+                Status::FailedPrecondition("warmup makes data local at a mirror site; --meta " +
+                                           vol->conn->target() + " is the primary's database"));
+  }
+  if (!vol->local) {
+    return Fail("warmup", Status::FailedPrecondition(
+                              "this mirror keeps no data of its own: run `meridian mirror "
+                              "--data replicate --bucket URL` here first"));
+  }
+  std::vector<warmup::PathSet> sets;
+  uint64_t total_blocks = 0, total_bytes = 0;
+  for (const auto& p : *paths) {
+    auto s = warmup::ResolveWarmSet(vol->conn.get(), p);
+    if (!s.ok()) return Fail("warmup", s.status());
+    total_blocks += s->blocks.size();
+    total_bytes += s->bytes;
+    sets.push_back(std::move(s).value());
+  }
+  const auto start = Clock::now();
+  nlohmann::json per_path = nlohmann::json::array();
+  Status st;
+  if (!FLAGS_check) {
+    replicator::ReplicatorOptions o;
+    o.source = vol->store.get();
+    o.target = vol->local.get();
+    o.volume = vol->config.name;
+    o.threads = FLAGS_threads;
+    o.bwlimit = *bwlimit;
+    replicator::Replicator r(vol->conn.get(), o);
+    const bool tty = isatty(STDERR_FILENO) && FLAGS_progress && !FLAGS_json;
+    uint64_t before = 0;
+    for (const auto& s : sets) {
+      st = r.MakePresent(s.blocks, nullptr, /*max_attempts=*/4, [&](uint64_t done) {
+        if (!tty) return;
+        const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+        const auto copied = r.stats().copied_bytes;
+        const double rate = secs > 0 ? copied / secs : 0;
+        std::fprintf(stderr, "\rwarmup: %llu/%llu blocks, %s copied, %s/s   ",
+                     static_cast<unsigned long long>(before + done),
+                     static_cast<unsigned long long>(total_blocks), HumanBytes(copied).c_str(),
+                     HumanBytes(rate).c_str());
+      });
+      before += s.blocks.size();
+      if (!st.ok()) break;
+    }
+    if (tty) std::fputc('\n', stderr);
+    const auto stats = r.stats();
+    const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+    if (FLAGS_json) {
+      nlohmann::json j = {{"blocks", total_blocks},
+                          {"bytes", total_bytes},
+                          {"copied_blocks", stats.copied},
+                          {"copied_bytes", stats.copied_bytes},
+                          {"already_local", stats.already_present},
+                          {"failed_attempts", stats.failed},
+                          {"seconds", secs},
+                          {"ok", st.ok()}};
+      if (!st.ok()) j["error"] = st.message();
+      PrintJson(j);
+    } else {
+      std::cerr << "warmup: " << total_blocks << " blocks (" << HumanBytes(total_bytes)
+                << ") under " << sets.size() << " path(s): " << stats.copied << " copied ("
+                << HumanBytes(stats.copied_bytes) << "), " << stats.already_present
+                << " already local, in " << secs << " s\n";
+    }
+    return st.ok() ? kExitOk : Fail("warmup", st);
+  }
+  // --check: what is local now, per path.
+  bool all = true;
+  for (const auto& s : sets) {
+    auto local = CountLocal(vol->local.get(), vol->config.name, s);
+    if (!local.ok()) return Fail("warmup", local.status());
+    const double pct = s.blocks.empty() ? 100.0 : 100.0 * *local / s.blocks.size();
+    all = all && *local == s.blocks.size();
+    per_path.push_back({{"path", s.path},
+                        {"files", s.files},
+                        {"blocks", s.blocks.size()},
+                        {"bytes", s.bytes},
+                        {"local_blocks", *local},
+                        {"local_percent", pct}});
+    if (!FLAGS_json) {
+      std::printf("%6.1f%%  %llu/%llu blocks  %s  %s\n", pct,
+                  static_cast<unsigned long long>(*local),
+                  static_cast<unsigned long long>(s.blocks.size()), HumanBytes(s.bytes).c_str(),
+                  s.path.c_str());
+    }
+  }
+  if (FLAGS_json) PrintJson({{"paths", per_path}, {"all_local", all}});
+  return all ? kExitOk : kExitError;
+}
+
+}  // namespace meridian::cli
