@@ -6,10 +6,11 @@
 #include <deque>
 #include <future>
 #include <system_error>
+#include <thread>
 
 namespace meridian::vfs {
 
-Reader::Reader(std::string volume, std::vector<objstore::ObjectStore*> sources, int readahead,
+Reader::Reader(std::string volume, std::vector<BlockSource*> sources, int readahead,
                objstore::ObjectStore* fill)
     : volume_(std::move(volume)),
       sources_(std::move(sources)),
@@ -17,16 +18,32 @@ Reader::Reader(std::string volume, std::vector<objstore::ObjectStore*> sources, 
       fill_(fill) {}
 
 Result<std::string> Reader::ReadBlock(const BlockRef& ref, std::string_view what) const {
+  // Bytes damaged in transit, a reset or a 5xx after the store's own retries
+  // may be transient: go through the sources again before giving up. A block
+  // no source has (NotFound) is not retried.
+  constexpr int kAttempts = 3;
+  auto delay = std::chrono::milliseconds(100);
+  for (int attempt = 1;; ++attempt) {
+    auto got = ReadBlockOnce(ref, what);
+    if (got.ok() || got.status().IsNotFound() || attempt == kAttempts) return got;
+    LOG(WARNING) << got.status().ToString() << "; reading it again in " << delay.count() << " ms";
+    std::this_thread::sleep_for(delay);
+    delay *= 2;
+  }
+}
+
+Result<std::string> Reader::ReadBlockOnce(const BlockRef& ref, std::string_view what) const {
   const std::string key = BlockKey(volume_, ref.id);
   Status last = Status::NotFound(std::string(what) + ": no data source configured");
-  for (objstore::ObjectStore* src : sources_) {
-    auto got = src->Get(key);
+  for (size_t i = 0; i < sources_.size(); ++i) {
+    BlockSource* src = sources_[i];
+    auto got = src->Fetch(ref, key);
     if (!got.ok()) {
       last =
           got.status().With(std::string(what) + " (object " + key + " in " + src->Describe() + ")");
       continue;  // the next source may have it (a site's bucket falls back to the primary's)
     }
-    const bool fill = fill_ != nullptr && src != fill_;
+    const bool fill = fill_ != nullptr && i > 0;
     std::string stored = fill ? *got : std::string();
     auto raw = DecodeBlock(ref, std::move(got).value(), what);
     if (raw.ok()) {

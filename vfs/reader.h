@@ -8,9 +8,10 @@
 // reads fetch up to `readahead` blocks in parallel and deliver them in order.
 //
 // Fill on read (`mirror --fill-on-read`): with a `fill` store, a block that
-// had to come from a later source is written to `fill` (normally the first
-// source, the site's bucket) once it has passed its checksum, so the next read
-// is local. A failed fill is logged and does not fail the read.
+// had to come from a later source than the first is written to `fill`
+// (normally the first source, the site's bucket) once it has passed its
+// checksum, so the next read is local. A failed fill is logged and does not
+// fail the read.
 //
 // Thread-safety: a Reader is safe to use from many threads (it only holds
 // pointers to thread-safe object stores).
@@ -30,13 +31,40 @@ namespace meridian::vfs {
 
 using Sink = std::function<Status(std::string_view)>;
 
+// A place a Reader can get a block's stored bytes from (a bucket, a site's
+// cache group). Implementations are thread-safe. The Reader verifies what
+// they return; a source may verify too.
+class BlockSource {
+ public:
+  virtual ~BlockSource() = default;
+  // The stored bytes of `ref` (object `key`), or an error (NotFound: the
+  // source does not have it).
+  virtual Result<std::string> Fetch(const BlockRef& ref, const std::string& key) = 0;
+  virtual std::string Describe() const = 0;
+};
+
+// An object store (a bucket) as a BlockSource.
+class StoreSource : public BlockSource {
+ public:
+  explicit StoreSource(objstore::ObjectStore* store) : store_(store) {}
+  Result<std::string> Fetch(const BlockRef&, const std::string& key) override {
+    return store_->Get(key);
+  }
+  std::string Describe() const override { return store_->Describe(); }
+
+ private:
+  objstore::ObjectStore* store_;
+};
+
 class Reader {
  public:
   // `sources` outlive the Reader; tried in order.
-  Reader(std::string volume, std::vector<objstore::ObjectStore*> sources, int readahead = 8,
+  Reader(std::string volume, std::vector<BlockSource*> sources, int readahead = 8,
          objstore::ObjectStore* fill = nullptr);
 
   // One block's raw bytes. `what` names it in errors ("/m/w.bin block 3").
+  // Sources are tried in order; if none returns good bytes and the failure
+  // is not NotFound, the whole order is tried again (3 attempts in all).
   Result<std::string> ReadBlock(const BlockRef& ref, std::string_view what) const;
 
   // Streams bytes [offset, offset+length) of a file to `sink`, in order.
@@ -47,7 +75,9 @@ class Reader {
 
  private:
   std::string volume_;
-  std::vector<objstore::ObjectStore*> sources_;
+  Result<std::string> ReadBlockOnce(const BlockRef& ref, std::string_view what) const;
+
+  std::vector<BlockSource*> sources_;
   int readahead_;
   objstore::ObjectStore* fill_;
 };
