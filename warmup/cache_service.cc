@@ -1,0 +1,716 @@
+// CacheServer and CacheGroup (warmup/cache_service.h) over ZeroMQ CURVE.
+//
+// Server threads: a broker thread moves requests from the CURVE ROUTER
+// (clients) to whichever of the `threads` workers is idle (the zguide's
+// load-balancing broker, over an inproc ROUTER); each worker has its own REQ
+// socket and answers one request at a time. Shutdown: ctx.shutdown() makes
+// every blocking ZeroMQ call throw ETERM, so the broker, the workers (after
+// the request in hand) and the ZAP handler return and are joined; then the
+// sockets are closed and the context with them.
+//
+// Client: per node a pool of idle REQ sockets. A request checks one out (or
+// opens a new one), sends, polls until its deadline and puts the socket
+// back. A socket that timed out is closed instead (a REQ socket cannot send
+// again before it has received) and the node is skipped for `down_for`.
+// Lock order: Node::mu is a leaf (held only to move sockets in and out).
+#include "warmup/cache_service.h"
+
+#include <glog/logging.h>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <deque>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <span>
+#include <thread>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "changelog/stream_zap.h"
+
+namespace meridian::warmup {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Frames = std::vector<std::string>;
+using std::chrono::milliseconds;
+
+constexpr uint8_t kRefVersion = 1;
+constexpr size_t kRefSize = 1 + 8 + 4 + 4 + 1 + 32;
+constexpr int64_t kMaxRequestFrame = 4096;  // a larger frame drops the client's connection
+constexpr int64_t kMaxReplyFrame = int64_t{kMaxBlockSize} + (1 << 20);
+constexpr size_t kMaxIdleSockets = 16;  // per node; more concurrent requests open more
+constexpr int kMaxThreads = 1024;
+constexpr const char* kBackend = "inproc://meridian-cache-workers";
+
+void PutLE(std::string* out, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
+}
+
+uint64_t GetLE(std::string_view in, size_t pos, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v |= uint64_t{static_cast<uint8_t>(in[pos + i])} << (8 * i);
+  return v;
+}
+
+// splitmix64's finalizer.
+uint64_t Mix64(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// FNV-1a, then mixed: stable across processes and builds (std::hash is not),
+// so every client of a site agrees on the owners.
+uint64_t EndpointHash(std::string_view endpoint) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (char c : endpoint) h = (h ^ static_cast<uint8_t>(c)) * 0x100000001b3ULL;
+  return Mix64(h);
+}
+
+uint64_t Score(uint64_t endpoint_hash, uint64_t id) {
+  return Mix64(Mix64(id + 0x9e3779b97f4a7c15ULL) ^ endpoint_hash);
+}
+
+std::string BlockName(uint64_t id) { return "block " + std::to_string(id); }
+
+// For messages about untrusted input: at most 32 bytes, non-printables as '?'.
+std::string Printable(std::string_view s) {
+  std::string out(s.substr(0, 32));
+  for (char& c : out) {
+    if (c < 0x20 || c > 0x7e) c = '?';
+  }
+  return s.size() > 32 ? out + "..." : out;
+}
+
+Frames ErrorReply(const Status& s) {
+  return {"ERR", std::to_string(static_cast<int>(s.code())), s.message()};
+}
+
+// The inverse of ErrorReply's code. Only Unavailable comes back retryable: the
+// wire carries no retryable flag.
+Status StatusFromWire(std::string_view code, std::string message) {
+  int v = 0;
+  const auto [end, ec] = std::from_chars(code.data(), code.data() + code.size(), v);
+  if (ec != std::errc() || end != code.data() + code.size() || v <= 0 ||
+      v > static_cast<int>(Code::kInternal)) {
+    return Status::Internal("unknown error code '" + Printable(code) + "': " + message);
+  }
+  const Code c = static_cast<Code>(v);
+  return Status(c, std::move(message), c == Code::kUnavailable);
+}
+
+// Large frames (block bytes) are handed to ZeroMQ without a copy.
+zmq::message_t ToMessage(std::string s) {
+  if (s.size() < 4096) return zmq::message_t(s.data(), s.size());
+  auto* heap = new std::string(std::move(s));
+  return zmq::message_t(
+      heap->data(), heap->size(), [](void*, void* hint) { delete static_cast<std::string*>(hint); },
+      heap);
+}
+
+// Sends parts[from..] as one message, moving the frames (no copy).
+void SendParts(zmq::socket_t& s, std::vector<zmq::message_t>& parts, size_t from) {
+  for (size_t i = from; i < parts.size(); ++i) {
+    s.send(std::move(parts[i]),
+           i + 1 < parts.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+  }
+}
+
+}  // namespace
+
+std::string EncodeRef(const BlockRef& ref) {
+  std::string out;
+  out.reserve(kRefSize);
+  PutLE(&out, kRefVersion, 1);
+  PutLE(&out, ref.id, 8);
+  PutLE(&out, ref.length, 4);
+  PutLE(&out, ref.stored_length, 4);
+  PutLE(&out, static_cast<uint8_t>(ref.compression), 1);
+  out.append(reinterpret_cast<const char*>(ref.checksum.data()), ref.checksum.size());
+  return out;
+}
+
+Result<BlockRef> DecodeRef(std::string_view bytes) {
+  if (bytes.size() != kRefSize) {
+    return Status::InvalidArgument("block ref of " + std::to_string(bytes.size()) +
+                                   " bytes, expected " + std::to_string(kRefSize));
+  }
+  if (GetLE(bytes, 0, 1) != kRefVersion) {
+    return Status::InvalidArgument("block ref version " + std::to_string(GetLE(bytes, 0, 1)) +
+                                   ", this node speaks 1: upgrade the node");
+  }
+  BlockRef ref;
+  ref.id = GetLE(bytes, 1, 8);
+  ref.length = static_cast<uint32_t>(GetLE(bytes, 9, 4));
+  ref.stored_length = static_cast<uint32_t>(GetLE(bytes, 13, 4));
+  const uint64_t comp = GetLE(bytes, 17, 1);
+  if (comp > static_cast<uint8_t>(Compression::kZstd)) {
+    return Status::InvalidArgument("block ref with unknown compression " + std::to_string(comp));
+  }
+  ref.compression = static_cast<Compression>(comp);
+  if (ref.length > kMaxBlockSize || ref.stored_length > kMaxBlockSize) {
+    return Status::InvalidArgument("block ref larger than the largest block (64 MiB)");
+  }
+  std::copy_n(bytes.begin() + 18, ref.checksum.size(), ref.checksum.begin());
+  return ref;
+}
+
+// ---------------------------------------------------------------- server --
+
+struct CacheServer::Impl {
+  explicit Impl(CacheServerOptions o) : options(std::move(o)) {}
+  ~Impl();
+  Status Init();
+  void Broker();
+  void Work(zmq::socket_t req);
+  Frames Handle(std::span<const zmq::message_t> request);
+  // GetOrFill, counting the fetches.
+  Result<std::string> Fill(const BlockRef& ref);
+  std::string StatsJson() const;
+
+  const CacheServerOptions options;
+  zmq::context_t ctx;
+  std::unique_ptr<changelog::link::ZapHandler> zap;
+  zmq::socket_t frontend;  // ROUTER, CURVE server; broker_thread only once started
+  zmq::socket_t backend;   // ROUTER to the workers; broker_thread only once started
+  std::string endpoint;
+  std::thread broker_thread;
+  std::vector<std::thread> workers;  // each owns its REQ socket
+  std::atomic<uint64_t> requests{0}, fetched_blocks{0}, fetched_bytes{0};
+};
+
+CacheServer::Impl::~Impl() {
+  ctx.shutdown();  // blocking calls in every thread throw ETERM
+  if (broker_thread.joinable()) broker_thread.join();
+  for (std::thread& t : workers) t.join();
+  frontend.close();
+  backend.close();
+  zap.reset();
+  ctx.close();
+}
+
+Status CacheServer::Impl::Init() {
+  if (options.cache == nullptr) return Status::InvalidArgument("cache server: no DiskCache");
+  if (!options.fetch) return Status::InvalidArgument("cache server: no fetch function");
+  if (options.threads < 1 || options.threads > kMaxThreads) {
+    return Status::InvalidArgument("cache server: threads must be 1-" +
+                                   std::to_string(kMaxThreads));
+  }
+  MERIDIAN_RETURN_IF_ERROR(
+      changelog::link::CheckZ85Key(options.public_key, "cache server public key"));
+  MERIDIAN_RETURN_IF_ERROR(
+      changelog::link::CheckZ85Key(options.secret_key, "cache server secret key"));
+  char derived[41] = {0};
+  if (zmq_curve_public(derived, options.secret_key.c_str()) != 0 || options.public_key != derived) {
+    return Status::InvalidArgument(
+        "cache server: the public key is not the secret key's pair: use both halves of one "
+        "`meridian keygen` key file");
+  }
+  if (options.allowed_keys.empty()) {
+    return Status::InvalidArgument(
+        "cache server: no client keys allowed, so nobody could use it: add the readers' public "
+        "keys");
+  }
+  // The ZAP handler must be bound before the CURVE socket binds.
+  MERIDIAN_ASSIGN_OR_RETURN(zap, changelog::link::ZapHandler::Start(&ctx, options.allowed_keys));
+  std::vector<zmq::socket_t> reqs;
+  try {
+    backend = zmq::socket_t(ctx, zmq::socket_type::router);
+    backend.set(zmq::sockopt::linger, 0);
+    backend.bind(kBackend);
+    for (int i = 0; i < options.threads; ++i) {
+      zmq::socket_t req(ctx, zmq::socket_type::req);
+      req.set(zmq::sockopt::linger, 0);
+      req.connect(kBackend);
+      reqs.push_back(std::move(req));
+    }
+    frontend = zmq::socket_t(ctx, zmq::socket_type::router);
+    frontend.set(zmq::sockopt::linger, 0);  // replies to vanished clients are dropped
+    frontend.set(zmq::sockopt::maxmsgsize, kMaxRequestFrame);
+    frontend.set(zmq::sockopt::curve_server, true);
+    frontend.set(zmq::sockopt::curve_secretkey, options.secret_key);
+    frontend.bind(options.bind);
+    endpoint = frontend.get(zmq::sockopt::last_endpoint);
+  } catch (const zmq::error_t& e) {
+    return Status::Unavailable("cache server: binding " + options.bind + ": " + e.what() +
+                               " (is the port in use or the address wrong?)");
+  }
+  // Thread start publishes the sockets to their threads.
+  for (zmq::socket_t& req : reqs) {
+    workers.emplace_back([this, s = std::move(req)]() mutable { Work(std::move(s)); });
+  }
+  broker_thread = std::thread([this] { Broker(); });
+  LOG(INFO) << "cache server listening on " << endpoint << " (" << options.threads << " workers, "
+            << options.allowed_keys.size() << " allowed client keys)";
+  return Status::OK();
+}
+
+// The load-balancing broker: a client request goes to a worker that is idle
+// (not round-robin, which would queue a hit behind a slow origin fetch); while
+// none is, requests wait in the frontend's queues. Backend messages:
+//   worker -> broker  [worker id, "", "READY"] | [worker id, "", envelope..., reply...]
+//   broker -> worker  [worker id, "", envelope..., request...]
+// where envelope is what the frontend ROUTER prepended ([client id, ""]).
+void CacheServer::Impl::Broker() {
+  std::deque<zmq::message_t> idle;  // ids of workers waiting for a request
+  for (;;) {
+    try {
+      zmq::pollitem_t items[] = {{backend.handle(), 0, ZMQ_POLLIN, 0},
+                                 {frontend.handle(), 0, ZMQ_POLLIN, 0}};
+      zmq::poll(items, idle.empty() ? 1 : 2, milliseconds(-1));
+      std::vector<zmq::message_t> m;
+      if ((items[0].revents & ZMQ_POLLIN) &&
+          zmq::recv_multipart(backend, std::back_inserter(m), zmq::recv_flags::dontwait) &&
+          m.size() >= 3) {
+        idle.push_back(std::move(m[0]));
+        if (m.size() > 3) SendParts(frontend, m, 2);
+      }
+      m.clear();
+      if (!idle.empty() && (items[1].revents & ZMQ_POLLIN) &&
+          zmq::recv_multipart(frontend, std::back_inserter(m), zmq::recv_flags::dontwait)) {
+        backend.send(std::move(idle.front()), zmq::send_flags::sndmore);
+        idle.pop_front();
+        backend.send(zmq::message_t(), zmq::send_flags::sndmore);
+        SendParts(backend, m, 0);
+      }
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;
+      if (e.num() != ETERM) LOG(ERROR) << "cache server " << endpoint << ": broker: " << e.what();
+      return;
+    }
+  }
+}
+
+void CacheServer::Impl::Work(zmq::socket_t req) {
+  try {
+    req.send(zmq::str_buffer("READY"));
+    for (;;) {
+      std::vector<zmq::message_t> in;
+      try {
+        if (!zmq::recv_multipart(req, std::back_inserter(in)) || in.empty()) continue;
+      } catch (const zmq::error_t& e) {
+        if (e.num() == EINTR) continue;
+        throw;
+      }
+      // [client id, "", request...]; a DEALER client may leave out the "".
+      const size_t body = in.size() > 1 && in[1].size() == 0 ? 2 : 1;
+      ++requests;
+      Frames reply;
+      try {
+        reply = Handle(std::span<const zmq::message_t>(in).subspan(body));
+      } catch (const std::exception& e) {  // a bug; never take the node down for it
+        reply = ErrorReply(Status::Internal(std::string("cache server: ") + e.what()));
+      }
+      for (size_t i = 0; i < body; ++i) req.send(std::move(in[i]), zmq::send_flags::sndmore);
+      for (size_t i = 0; i < reply.size(); ++i) {
+        req.send(ToMessage(std::move(reply[i])),
+                 i + 1 < reply.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+      }
+    }
+  } catch (const zmq::error_t& e) {
+    if (e.num() != ETERM) LOG(ERROR) << "cache server " << endpoint << ": worker: " << e.what();
+  }
+}
+
+Result<std::string> CacheServer::Impl::Fill(const BlockRef& ref) {
+  return options.cache->GetOrFill(ref, [&]() -> Result<std::string> {
+    try {
+      Result<std::string> r = options.fetch(ref);
+      if (r.ok()) {
+        ++fetched_blocks;
+        fetched_bytes += r->size();
+      }
+      return r;
+    } catch (const std::exception& e) {  // must not unwind through GetOrFill's waiters
+      return Status::Internal("fetching " + BlockName(ref.id) + ": " + e.what());
+    }
+  });
+}
+
+std::string CacheServer::Impl::StatsJson() const {
+  const DiskCacheStats s = options.cache->stats();
+  nlohmann::json j = {{"bytes", s.bytes},
+                      {"items", s.items},
+                      {"hits", s.hits},
+                      {"misses", s.misses},
+                      {"fills", s.fills},
+                      {"evictions", s.evictions},
+                      {"corrupt", s.corrupt},
+                      {"fetches", s.fetches},
+                      {"requests", requests.load()},
+                      {"fetched_blocks", fetched_blocks.load()},
+                      {"fetched_bytes", fetched_bytes.load()}};
+  return j.dump();
+}
+
+Frames CacheServer::Impl::Handle(std::span<const zmq::message_t> request) {
+  if (request.empty()) return ErrorReply(Status::InvalidArgument("empty request"));
+  const std::string verb(request[0].to_string_view());
+  if (verb == "STATS") {
+    if (request.size() != 1) return ErrorReply(Status::InvalidArgument("STATS takes no frames"));
+    return {"OK", StatsJson()};
+  }
+  if (verb != "GET" && verb != "WARM" && verb != "HAS" && verb != "EVICT") {
+    LOG_EVERY_N(WARNING, 100) << "cache server " << endpoint << ": unknown request '"
+                              << Printable(verb) << "'";
+    return ErrorReply(Status::InvalidArgument("unknown request '" + Printable(verb) +
+                                              "': expected GET, WARM, HAS, EVICT or STATS"));
+  }
+  if (request.size() != 2) {
+    return ErrorReply(Status::InvalidArgument(verb + " takes one frame (the block ref), got " +
+                                              std::to_string(request.size() - 1)));
+  }
+  Result<BlockRef> ref = DecodeRef(request[1].to_string_view());
+  if (!ref.ok()) return ErrorReply(ref.status());
+  VLOG(2) << "cache server " << endpoint << ": " << verb << " " << ref->id;
+  if (verb == "HAS") return {"OK", options.cache->Contains(ref->id) ? "1" : "0"};
+  if (verb == "EVICT") {
+    Result<bool> gone = options.cache->Evict(ref->id);
+    if (!gone.ok()) return ErrorReply(gone.status());
+    return {"OK", *gone ? "1" : "0"};
+  }
+  if (verb == "WARM" && options.cache->Contains(ref->id)) return {"OK"};
+  Result<std::string> bytes = Fill(*ref);
+  if (!bytes.ok()) return ErrorReply(bytes.status());
+  if (verb == "GET") return {"OK", std::move(bytes).value()};
+  if (!options.cache->Contains(ref->id)) {  // fetched and verified, but not kept
+    return ErrorReply(Status::IOError(BlockName(ref->id) +
+                                      " was fetched but could not be cached (cache full or the "
+                                      "block larger than max_bytes): see the node's log"));
+  }
+  return {"OK"};
+}
+
+Result<std::unique_ptr<CacheServer>> CacheServer::Start(CacheServerOptions options) {
+  auto impl = std::make_unique<Impl>(std::move(options));
+  MERIDIAN_RETURN_IF_ERROR(impl->Init());
+  return std::unique_ptr<CacheServer>(new CacheServer(std::move(impl)));
+}
+
+CacheServer::CacheServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+CacheServer::~CacheServer() = default;
+std::string CacheServer::endpoint() const { return impl_->endpoint; }
+
+CacheServerStats CacheServer::stats() const {
+  return {impl_->requests.load(), impl_->fetched_blocks.load(), impl_->fetched_bytes.load()};
+}
+
+// ----------------------------------------------------------------- client --
+
+namespace {
+
+struct Node {
+  std::string endpoint;
+  uint64_t hash = 0;
+  std::atomic<int64_t> down_until{0};  // Clock ticks; skipped while now < this
+  std::mutex mu;                       // leaf
+  std::vector<zmq::socket_t> idle;     // GUARDED_BY(mu)
+
+  bool down(Clock::time_point now) const {
+    return now.time_since_epoch().count() < down_until.load();
+  }
+};
+
+// What one node said.
+struct Reply {
+  Status status;             // OK, the node's ERR, or why there was no usable reply
+  bool node_failed = false;  // no answer, or nonsense: another node may do better
+  Frames frames;             // after "OK"
+};
+
+// Whether another node may succeed where this reply failed. A definitive
+// answer (NotFound, Corruption from the origin, a bad ref) would be the same
+// from every node, which would only fetch it again.
+bool TryNext(const Reply& r) {
+  const Code c = r.status.code();
+  return r.node_failed || c == Code::kUnavailable || c == Code::kIOError || c == Code::kInternal;
+}
+
+}  // namespace
+
+struct CacheGroup::Impl {
+  explicit Impl(CacheGroupOptions o) : options(std::move(o)) {}
+  ~Impl() {
+    nodes.clear();  // closes the idle sockets first
+    ctx.close();
+  }
+  Status Init();
+  std::vector<Node*> Order(uint64_t id) const;
+  zmq::socket_t OpenSocket(const Node& node);  // throws zmq::error_t
+  Reply Call(Node& node, const Frames& request);
+  // Sends `request` to the nodes for `id` in rendezvous order, skipping down
+  // ones (the owner is tried if all are), until one answers definitively.
+  // `check` vets an OK reply's frames (an error: the node failed).
+  Result<Frames> Route(uint64_t id, const Frames& request,
+                       const std::function<Status(const Frames&)>& check);
+
+  const CacheGroupOptions options;
+  zmq::context_t ctx;
+  std::vector<std::unique_ptr<Node>> nodes;  // immutable after Init
+};
+
+Status CacheGroup::Impl::Init() {
+  if (options.nodes.empty()) return Status::InvalidArgument("cache group: no nodes");
+  MERIDIAN_RETURN_IF_ERROR(
+      changelog::link::CheckZ85Key(options.server_public_key, "cache server public key"));
+  MERIDIAN_RETURN_IF_ERROR(
+      changelog::link::CheckZ85Key(options.public_key, "cache client public key"));
+  MERIDIAN_RETURN_IF_ERROR(
+      changelog::link::CheckZ85Key(options.secret_key, "cache client secret key"));
+  if (options.timeout.count() <= 0 || options.timeout > std::chrono::hours(1) ||
+      options.down_for.count() < 0) {
+    return Status::InvalidArgument("cache group: need 0 < timeout <= 1h and down_for >= 0");
+  }
+  for (const std::string& e : options.nodes) {
+    if (std::count(options.nodes.begin(), options.nodes.end(), e) > 1) {
+      return Status::InvalidArgument("cache group: node " + e + " listed twice");
+    }
+    auto node = std::make_unique<Node>();
+    node->endpoint = e;
+    node->hash = EndpointHash(e);
+    try {  // connects now: checks the endpoint and starts the handshake early
+      node->idle.push_back(OpenSocket(*node));
+    } catch (const zmq::error_t& err) {
+      return Status::InvalidArgument("cache group: node '" + e + "': " + err.what() +
+                                     " (expected e.g. tcp://10.0.0.5:7100)");
+    }
+    nodes.push_back(std::move(node));
+  }
+  return Status::OK();
+}
+
+std::vector<Node*> CacheGroup::Impl::Order(uint64_t id) const {
+  std::vector<std::pair<uint64_t, Node*>> scored;
+  for (const auto& n : nodes) scored.emplace_back(Score(n->hash, id), n.get());
+  std::sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : a.second->endpoint < b.second->endpoint;
+  });
+  std::vector<Node*> out;
+  for (const auto& [score, n] : scored) out.push_back(n);
+  return out;
+}
+
+zmq::socket_t CacheGroup::Impl::OpenSocket(const Node& node) {
+  zmq::socket_t s(ctx, zmq::socket_type::req);
+  const int ms = static_cast<int>(options.timeout.count());
+  s.set(zmq::sockopt::linger, 0);
+  s.set(zmq::sockopt::sndtimeo, ms);
+  s.set(zmq::sockopt::rcvtimeo, ms);
+  s.set(zmq::sockopt::maxmsgsize, kMaxReplyFrame);
+  s.set(zmq::sockopt::curve_serverkey, options.server_public_key);
+  s.set(zmq::sockopt::curve_publickey, options.public_key);
+  s.set(zmq::sockopt::curve_secretkey, options.secret_key);
+  s.connect(node.endpoint);
+  return s;
+}
+
+Reply CacheGroup::Impl::Call(Node& node, const Frames& request) {
+  const Clock::time_point deadline = Clock::now() + options.timeout;
+  zmq::socket_t s;
+  {
+    std::lock_guard<std::mutex> l(node.mu);
+    if (!node.idle.empty()) {
+      s = std::move(node.idle.back());
+      node.idle.pop_back();
+    }
+  }
+  std::vector<zmq::message_t> in;
+  bool answered = false;
+  try {
+    if (!s) s = OpenSocket(node);
+    bool sent = true;
+    for (size_t i = 0; i < request.size() && sent; ++i) {
+      sent = s.send(zmq::buffer(request[i]),
+                    i + 1 < request.size() ? zmq::send_flags::sndmore : zmq::send_flags::none)
+                 .has_value();
+    }
+    // zmq_poll may return a little early (a coarse clock): wait out the deadline.
+    for (Clock::time_point now = Clock::now(); sent && !answered && now < deadline;
+         now = Clock::now()) {
+      zmq::pollitem_t item{s.handle(), 0, ZMQ_POLLIN, 0};
+      // The parts of a message arrive together: readable means all of it.
+      if (zmq::poll(&item, 1, std::chrono::ceil<milliseconds>(deadline - now)) > 0) {
+        answered =
+            zmq::recv_multipart(s, std::back_inserter(in), zmq::recv_flags::dontwait).has_value();
+      }
+    }
+  } catch (const zmq::error_t& e) {
+    Reply r;
+    r.status = Status::Unavailable("cache node " + node.endpoint + ": " + e.what());
+    r.node_failed = true;
+    return r;  // the socket (if any) is closed here
+  }
+  Reply r;
+  if (!answered) {
+    const Clock::time_point now = Clock::now();
+    if (!node.down(now)) {  // log once per outage, not once per waiting request
+      LOG(WARNING) << "cache node " << node.endpoint << " did not answer within "
+                   << options.timeout.count() << " ms; skipping it for " << options.down_for.count()
+                   << " ms";
+    }
+    node.down_until = (now + options.down_for).time_since_epoch().count();
+    r.status = Status::Unavailable(
+        "cache node " + node.endpoint + " did not answer within " +
+        std::to_string(options.timeout.count()) +
+        " ms (down, overloaded, or this client's key is not on its allow-list)");
+    r.node_failed = true;
+    return r;  // the socket is closed here: its REQ state is broken
+  }
+  {
+    std::lock_guard<std::mutex> l(node.mu);
+    if (node.idle.size() < kMaxIdleSockets) node.idle.push_back(std::move(s));
+  }
+  if (!in.empty() && in[0].to_string_view() == "OK") {
+    for (size_t i = 1; i < in.size(); ++i) r.frames.push_back(in[i].to_string());
+  } else if (in.size() == 3 && in[0].to_string_view() == "ERR") {
+    r.status = StatusFromWire(in[1].to_string_view(), in[2].to_string())
+                   .With("cache node " + node.endpoint);
+  } else {
+    r.status = Status::Corruption("cache node " + node.endpoint + ": malformed reply");
+    r.node_failed = true;
+  }
+  return r;
+}
+
+Result<Frames> CacheGroup::Impl::Route(uint64_t id, const Frames& request,
+                                       const std::function<Status(const Frames&)>& check) {
+  const Clock::time_point now = Clock::now();
+  std::vector<Node*> order = Order(id);
+  std::vector<Node*> live;
+  for (Node* n : order) {
+    if (!n->down(now)) live.push_back(n);
+  }
+  if (live.empty()) live.push_back(order.front());
+  std::string errors;
+  Status last;
+  for (Node* n : live) {
+    Reply r = Call(*n, request);
+    if (r.status.ok()) {
+      r.status = check(r.frames).With("cache node " + n->endpoint);
+      r.node_failed = !r.status.ok();
+    }
+    if (r.status.ok()) return std::move(r.frames);
+    if (!TryNext(r)) return r.status;
+    VLOG(1) << BlockName(id) << ": " << r.status.ToString() << "; trying the next node";
+    errors += (errors.empty() ? "" : "; ") + r.status.ToString();
+    last = r.status;
+  }
+  return Status(last.code(), BlockName(id) + ": no cache node could serve it: " + errors,
+                last.retryable());
+}
+
+Result<std::unique_ptr<CacheGroup>> CacheGroup::Open(CacheGroupOptions options) {
+  auto impl = std::make_unique<Impl>(std::move(options));
+  MERIDIAN_RETURN_IF_ERROR(impl->Init());
+  return std::unique_ptr<CacheGroup>(new CacheGroup(std::move(impl)));
+}
+
+CacheGroup::CacheGroup(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+CacheGroup::~CacheGroup() = default;
+
+std::vector<std::string> CacheGroup::NodesFor(uint64_t id) const {
+  std::vector<std::string> out;
+  for (const Node* n : impl_->Order(id)) out.push_back(n->endpoint);
+  return out;
+}
+
+Result<std::string> CacheGroup::Get(const BlockRef& ref) {
+  MERIDIAN_ASSIGN_OR_RETURN(
+      Frames f, impl_->Route(ref.id, {"GET", EncodeRef(ref)}, [&](const Frames& f) {
+        if (f.size() != 1) return Status::Corruption("malformed GET reply");
+        return VerifyStoredBlock(ref, f[0], BlockName(ref.id) + " from the cache");
+      }));
+  return std::move(f[0]);
+}
+
+Status CacheGroup::Warm(const BlockRef& ref) {
+  return impl_
+      ->Route(ref.id, {"WARM", EncodeRef(ref)},
+              [](const Frames& f) {
+                return f.empty() ? Status::OK() : Status::Corruption("malformed WARM reply");
+              })
+      .status();
+}
+
+Result<bool> CacheGroup::Has(const BlockRef& ref) {
+  MERIDIAN_ASSIGN_OR_RETURN(Frames f,
+                            impl_->Route(ref.id, {"HAS", EncodeRef(ref)}, [](const Frames& f) {
+                              return f.size() == 1 && (f[0] == "0" || f[0] == "1")
+                                         ? Status::OK()
+                                         : Status::Corruption("malformed HAS reply");
+                            }));
+  return f[0] == "1";
+}
+
+Result<bool> CacheGroup::Evict(const BlockRef& ref) {
+  const Frames request = {"EVICT", EncodeRef(ref)};
+  const Clock::time_point now = Clock::now();
+  bool evicted = false;
+  std::string evicted_at, errors;
+  Status last;
+  for (const auto& n : impl_->nodes) {
+    Reply r;
+    if (n->down(now)) {
+      r.status = Status::Unavailable("cache node " + n->endpoint + " is down (timed out recently)");
+    } else {
+      r = impl_->Call(*n, request);
+      if (r.status.ok() && (r.frames.size() != 1 || (r.frames[0] != "0" && r.frames[0] != "1"))) {
+        r.status = Status::Corruption("cache node " + n->endpoint + ": malformed EVICT reply");
+      }
+    }
+    if (r.status.ok()) {
+      if (r.frames[0] == "1") {
+        evicted = true;
+        evicted_at += " " + n->endpoint;
+      }
+      continue;
+    }
+    errors += (errors.empty() ? "" : "; ") + r.status.ToString();
+    last = r.status;
+  }
+  if (!last.ok()) {
+    return Status(last.code(),
+                  "evicting " + BlockName(ref.id) + ": " + errors +
+                      (evicted ? " (evicted from" + evicted_at + ")" : "") + ": retry",
+                  last.retryable());
+  }
+  return evicted;
+}
+
+std::string CacheGroup::StatsJson() {
+  nlohmann::json out = nlohmann::json::object();
+  const Clock::time_point now = Clock::now();
+  for (const auto& n : impl_->nodes) {
+    if (n->down(now)) {
+      out[n->endpoint] = {{"error", "Unavailable: down (timed out recently)"}};
+      continue;
+    }
+    Reply r = impl_->Call(*n, {"STATS"});
+    if (r.status.ok()) {
+      nlohmann::json j;
+      if (r.frames.size() == 1) j = nlohmann::json::parse(r.frames[0], nullptr, false);
+      if (j.is_object()) {
+        out[n->endpoint] = std::move(j);
+        continue;
+      }
+      r.status = Status::Corruption("cache node " + n->endpoint + ": malformed STATS reply");
+    }
+    out[n->endpoint] = {{"error", r.status.ToString()}};
+  }
+  return out.dump();
+}
+
+std::string CacheGroup::Describe() const {
+  std::string out = "cache group ";
+  for (size_t i = 0; i < impl_->options.nodes.size(); ++i) {
+    out += (i ? "," : "") + impl_->options.nodes[i];
+  }
+  return out;
+}
+
+}  // namespace meridian::warmup
