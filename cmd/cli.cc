@@ -1,10 +1,14 @@
 #include "cmd/cli.h"
 
-#include "meta/schema.h"
-
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <sstream>
+
+#include "changelog/keys.h"
+#include "meta/schema.h"
+
+DECLARE_string(key);  // site_cmds.cc
 
 DEFINE_string(meta, "",
               "metadata database: postgres://USER@HOST:PORT/DB or a libpq "
@@ -41,13 +45,6 @@ objstore::Options StoreOptions(const std::string& endpoint) {
   return o;  // credentials come from AWS_* in the environment, never from flags
 }
 
-std::vector<objstore::ObjectStore*> Volume::Sources() const {
-  std::vector<objstore::ObjectStore*> out;
-  if (local) out.push_back(local.get());
-  if (store) out.push_back(store.get());
-  return out;
-}
-
 Result<std::unique_ptr<objstore::ObjectStore>> OpenPrimaryBucket(const meta::VolumeConfig& v,
                                                                  const std::string& url) {
   objstore::Options o = StoreOptions(v.endpoint);
@@ -64,8 +61,9 @@ Result<std::unique_ptr<objstore::ObjectStore>> OpenPrimaryBucket(const meta::Vol
 }
 
 Result<SiteData> LoadSiteData(meta::PgConn* replica) {
-  auto r =
-      replica->Exec("SELECT mode, bucket, visibility, fill_on_read, primary_bucket FROM site_data");
+  auto r = replica->Exec(
+      "SELECT mode, bucket, visibility, fill_on_read, primary_bucket, cache_group, cache_key"
+      " FROM site_data");
   SiteData d;
   if (!r.ok() && r.status().IsNotFound()) return d;  // schema before v3
   if (!r.ok()) return r.status();
@@ -75,17 +73,21 @@ Result<SiteData> LoadSiteData(meta::PgConn* replica) {
   d.visibility = r->Get(0, 2);
   d.fill_on_read = r->Get(0, 3) == "t";
   d.primary_bucket = r->Get(0, 4);
+  d.cache_group = r->Get(0, 5);
+  d.cache_key = r->Get(0, 6);
   return d;
 }
 
 Status RecordSiteData(meta::PgConn* replica, const SiteData& d) {
   MERIDIAN_RETURN_IF_ERROR(meta::Migrate(replica));
   return replica->Run(
-      "INSERT INTO site_data (mode, bucket, visibility, fill_on_read, primary_bucket)"
-      " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (singleton) DO UPDATE SET mode = $1,"
-      " bucket = $2, visibility = $3, fill_on_read = $4, primary_bucket = $5, updated_at = now()",
+      "INSERT INTO site_data (mode, bucket, visibility, fill_on_read, primary_bucket,"
+      " cache_group, cache_key) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (singleton)"
+      " DO UPDATE SET mode = $1, bucket = $2, visibility = $3, fill_on_read = $4,"
+      " primary_bucket = $5, cache_group = $6, cache_key = $7, updated_at = now()",
       {meta::Param::Text(d.mode), meta::Param::Text(d.bucket), meta::Param::Text(d.visibility),
-       meta::Param::Text(d.fill_on_read ? "true" : "false"), meta::Param::Text(d.primary_bucket)});
+       meta::Param::Text(d.fill_on_read ? "true" : "false"), meta::Param::Text(d.primary_bucket),
+       meta::Param::Text(d.cache_group), meta::Param::Text(d.cache_key)});
 }
 
 Result<Volume> OpenVolume(bool with_store) {
@@ -104,7 +106,67 @@ Result<Volume> OpenVolume(bool with_store) {
     MERIDIAN_ASSIGN_OR_RETURN(v.local, objstore::Open(site.bucket, StoreOptions("")));
     v.fill_on_read = site.fill_on_read;
   }
+  if (site.mode == "cache") {
+    auto group = OpenCacheGroup(site);
+    if (group.ok()) {
+      v.cache = std::move(group).value();
+    } else {  // still correct, only slower: say so once
+      std::cerr << "meridian: not using this site's cache group (" << group.status().message()
+                << "); reading from the primary's bucket\n";
+    }
+  }
   return v;
+}
+
+std::vector<std::string> SplitList(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string item; std::getline(in, item, ',');) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+Result<std::unique_ptr<warmup::CacheGroup>> OpenCacheGroup(const SiteData& site) {
+  if (FLAGS_key.empty()) {
+    return Status::InvalidArgument(
+        "pass --key with a key pair on the cache nodes' --allow list (meridian keygen)");
+  }
+  MERIDIAN_ASSIGN_OR_RETURN(auto keys, changelog::LoadKeyPair(FLAGS_key));
+  warmup::CacheGroupOptions o;
+  o.nodes = SplitList(site.cache_group);
+  o.server_public_key = site.cache_key;
+  o.public_key = keys.public_key;
+  o.secret_key = keys.secret_key;
+  return warmup::CacheGroup::Open(o);
+}
+
+namespace {
+
+// A site's cache group as a Reader's data source.
+class CacheGroupSource : public vfs::BlockSource {
+ public:
+  explicit CacheGroupSource(warmup::CacheGroup* group) : group_(group) {}
+  Result<std::string> Fetch(const BlockRef& ref, const std::string&) override {
+    return group_->Get(ref);
+  }
+  std::string Describe() const override { return group_->Describe(); }
+
+ private:
+  warmup::CacheGroup* group_;
+};
+
+}  // namespace
+
+std::vector<vfs::BlockSource*> Volume::Sources() {
+  if (owned_sources.empty()) {
+    if (cache) owned_sources.push_back(std::make_unique<CacheGroupSource>(cache.get()));
+    if (local) owned_sources.push_back(std::make_unique<vfs::StoreSource>(local.get()));
+    if (store) owned_sources.push_back(std::make_unique<vfs::StoreSource>(store.get()));
+  }
+  std::vector<vfs::BlockSource*> out;
+  for (auto& s : owned_sources) out.push_back(s.get());
+  return out;
 }
 
 int Fail(const std::string& cmd, const Status& s) {

@@ -14,6 +14,8 @@
 #include "meta/catalog.h"
 #include "meta/pg.h"
 #include "objstore/object_store.h"
+#include "vfs/reader.h"
+#include "warmup/cache_service.h"
 
 DECLARE_string(meta);
 DECLARE_string(endpoint);
@@ -47,8 +49,12 @@ struct Volume {
   // At a mirror with --data replicate: the site's own bucket (site_data).
   std::unique_ptr<objstore::ObjectStore> local;
   bool fill_on_read = false;  // store blocks read from the primary's bucket in `local`
-  // Where reads look, in order: the site's own bucket first, then the primary's.
-  std::vector<objstore::ObjectStore*> Sources() const;
+  // At a mirror with --data cache, when this process has a key (--key).
+  std::unique_ptr<warmup::CacheGroup> cache;
+  // Where reads look, in order: the site's cache group or own bucket first,
+  // then the primary's bucket.
+  std::vector<vfs::BlockSource*> Sources();
+  std::vector<std::unique_ptr<vfs::BlockSource>> owned_sources;  // behind Sources()
   // The store a Reader fills on read (null: none).
   objstore::ObjectStore* Fill() const { return fill_on_read ? local.get() : nullptr; }
 };
@@ -75,10 +81,16 @@ struct SiteData {
   std::string visibility = "metadata";
   bool fill_on_read = false;
   std::string primary_bucket;  // --primary-bucket ("" = the volume's URL)
+  std::string cache_group;     // --data cache: node endpoints, comma-separated
+  std::string cache_key;       // --data cache: the nodes' public key (Z85)
 };
 Result<SiteData> LoadSiteData(meta::PgConn* replica);
 // Migrates the replica's schema and records `d`.
 Status RecordSiteData(meta::PgConn* replica, const SiteData& d);
+// The site's cache group, as a client with the key pair in --key.
+Result<std::unique_ptr<warmup::CacheGroup>> OpenCacheGroup(const SiteData& site);
+// "a,b,,c" -> {"a", "b", "c"}.
+std::vector<std::string> SplitList(const std::string& s);
 
 // Prints "meridian CMD: <message>" to stderr and returns kExitError.
 int Fail(const std::string& cmd, const Status& s);

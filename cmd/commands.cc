@@ -20,6 +20,7 @@ int RunMirror(const std::vector<std::string>&);
 int RunHeal(const std::vector<std::string>&);
 int RunGc(const std::vector<std::string>&);
 int RunWarmup(const std::vector<std::string>&);
+int RunCache(const std::vector<std::string>&);
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
@@ -62,8 +63,10 @@ const std::vector<Command>& Commands() {
        "Write files to stdout, verified",
        "Reads every block, checks its SHA-256 against the metadata and writes the bytes\n"
        "in order. A corrupt or missing block stops the command with an error before any\n"
-       "wrong byte is written. --threads blocks are fetched ahead in parallel.",
-       {"meta", "threads", "endpoint", "region"},
+       "wrong byte is written. --threads blocks are fetched ahead in parallel. At a mirror\n"
+       "the site's own bucket or cache group is read first (a cache group needs --key: a\n"
+       "key pair on the cache nodes' allow-list), then the primary's bucket.",
+       {"meta", "threads", "key", "endpoint", "region"},
        RunCat},
       {"mkdir",
        "PATH...",
@@ -149,8 +152,8 @@ const std::vector<Command>& Commands() {
        "this site's bucket (readers never see a file whose data is not local);\n"
        "--fill-on-read makes readers here store blocks they fetched from the primary.",
        {"meta", "primary", "primary_key", "key", "name", "include", "data", "bucket", "threads",
-        "bwlimit", "visibility", "fill_on_read", "primary_bucket", "delete_grace", "status_file",
-        "metrics", "json"},
+        "bwlimit", "visibility", "fill_on_read", "primary_bucket", "cache_group", "cache_key",
+        "delete_grace", "status_file", "metrics", "json"},
        RunMirror},
       {"heal",
        "",
@@ -172,6 +175,18 @@ const std::vector<Command>& Commands() {
        "this every --gc-interval seconds. --dry-run reports without deleting.",
        {"meta", "max_wait", "dry_run", "json"},
        RunGc},
+      {"cache",
+       "",
+       "Serve one node of a site's cache group (daemon)",
+       "Keeps blocks on this machine's disks (--cache-dir, --cache-size, --free-ratio; least\n"
+       "recently used evicted first, every block verified) and serves them over CURVE to\n"
+       "the readers whose keys are in --allow; a miss is fetched once from the primary's\n"
+       "bucket however many readers ask. --meta is the site's replica. Run one per cache\n"
+       "machine with the same --key, and start the mirror with --data cache --cache-group\n"
+       "listing them all. Prints `listening on ADDRESS`; stops on SIGTERM.",
+       {"meta", "listen", "key", "allow", "cache_dir", "cache_size", "free_ratio", "threads",
+        "metrics"},
+       RunCache},
       {"warmup",
        "PATH... | --file LIST",
        "Make everything under some paths local to this mirror site",
@@ -182,7 +197,7 @@ const std::vector<Command>& Commands() {
        "be made local, so a pipeline can gate a scale-up on it. --check reports the percent\n"
        "of each path that is local (HEAD of every block) and fetches nothing; it exits 1\n"
        "unless everything is local.",
-       {"meta", "file", "check", "threads", "bwlimit", "progress", "json"},
+       {"meta", "file", "check", "evict", "key", "threads", "bwlimit", "progress", "json"},
        RunWarmup},
   };
   return kCommands;

@@ -30,8 +30,14 @@ DEFINE_string(include, "",
               "mirror: comma-separated top-level directories (tenants) to carry, e.g. "
               "\"/models,/datasets\"; empty carries everything");
 DEFINE_string(data, "metadata",
-              "mirror: metadata (read blocks from the primary's bucket) or replicate (copy every "
-              "block into this site's --bucket, read locally first)");
+              "mirror: metadata (read blocks from the primary's bucket), replicate (copy every "
+              "block into this site's --bucket, read locally first) or cache (read through this "
+              "site's --cache-group, filled from the primary's bucket)");
+DEFINE_string(cache_group, "",
+              "mirror --data cache: the site's cache nodes (`meridian cache`), comma-separated, "
+              "e.g. tcp://10.0.0.5:7100,tcp://10.0.0.6:7100");
+DEFINE_string(cache_key, "",
+              "mirror --data cache: the cache nodes' public key (NAME.pub from keygen, or Z85)");
 DECLARE_string(bucket);  // format.cc: here, this site's own bucket
 DEFINE_string(bwlimit, "0",
               "mirror, warmup: cap on download bandwidth from the primary's bucket in bytes/s, "
@@ -108,8 +114,21 @@ int RunMirror(const std::vector<std::string>& args) {
                  "--key is required: this mirror's key file (make one with `meridian keygen "
                  "--out NAME` and add NAME.pub to the primary's --allow file)");
   }
-  if (FLAGS_data != "metadata" && FLAGS_data != "replicate") {
-    return Usage("mirror", "--data must be metadata or replicate, not '" + FLAGS_data + "'");
+  if (FLAGS_data != "metadata" && FLAGS_data != "replicate" && FLAGS_data != "cache") {
+    return Usage("mirror", "--data must be metadata, replicate or cache, not '" + FLAGS_data + "'");
+  }
+  std::string cache_key;
+  if (FLAGS_data == "cache") {
+    if (FLAGS_cache_group.empty() || FLAGS_cache_key.empty()) {
+      return Usage("mirror",
+                   "--data cache needs --cache-group (the `meridian cache` nodes) and "
+                   "--cache-key (their public key)");
+    }
+    auto k = changelog::LoadPublicKey(FLAGS_cache_key);
+    if (!k.ok()) return Fail("mirror", k.status().With("--cache-key"));
+    cache_key = *k;
+  } else if (!FLAGS_cache_group.empty()) {
+    return Usage("mirror", "--cache-group is only used with --data cache");
   }
   const bool replicate = FLAGS_data == "replicate";
   if (replicate && FLAGS_bucket.empty()) {
@@ -150,6 +169,8 @@ int RunMirror(const std::vector<std::string>& args) {
     d.visibility = FLAGS_visibility;
     d.fill_on_read = FLAGS_fill_on_read;
     d.primary_bucket = FLAGS_primary_bucket;
+    d.cache_group = FLAGS_cache_group;
+    d.cache_key = cache_key;
     if (Status s = RecordSiteData(c->get(), d); !s.ok()) {
       return Fail("mirror", s.With("recording this site's data set-up in the replica"));
     }

@@ -1,13 +1,16 @@
 // meridian warmup: make everything under some paths local to this mirror
 // site before inference scales up. In replicate mode "local" means verified
-// in the site's own bucket (replicator::Replicator::MakePresent); cache-mode
-// sites (a cache group) come with issue 5's cache service.
+// in the site's own bucket (replicator::Replicator::MakePresent); in cache
+// mode, cached by the block's owner in the site's cache group
+// (warmup/cache_service.h), which fetches it from the primary once.
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <mutex>
+#include <thread>
 
 #include "cmd/cli.h"
 #include "replicator/replicator.h"
@@ -18,6 +21,9 @@ DECLARE_string(bwlimit);  // mirror.cc
 DECLARE_bool(progress);   // import.cc
 DEFINE_bool(check, false, "warmup: report how much of each path is local; fetch nothing");
 DEFINE_string(file, "", "warmup: read the paths from this file, one per line ('-' = stdin)");
+DEFINE_bool(evict, false,
+            "warmup, cache mode: drop the paths' blocks from the site's cache group (e.g. to "
+            "retire an old model version)");
 
 namespace meridian::cli {
 namespace {
@@ -56,6 +62,91 @@ Result<uint64_t> CountLocal(objstore::ObjectStore* bucket, const std::string& vo
   return n;
 }
 
+// Runs fn(i) for i in [0, n) on `threads` threads; returns how many failed
+// and the first error.
+std::pair<uint64_t, Status> ParallelFor(size_t n, int threads,
+                                        const std::function<Status(size_t)>& fn) {
+  std::atomic<size_t> next{0};
+  std::atomic<uint64_t> failed{0};
+  std::mutex mu;
+  Status first;
+  auto worker = [&] {
+    for (size_t i; (i = next++) < n;) {
+      Status s = fn(i);
+      if (s.ok()) continue;
+      ++failed;
+      std::lock_guard<std::mutex> l(mu);
+      if (first.ok()) first = s;
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < std::min<int>(threads, static_cast<int>(n)); ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+  return {failed.load(), first};
+}
+
+// Cache mode: warm, --check or --evict every block through the group.
+int WarmCacheGroup(warmup::CacheGroup* group, const std::vector<warmup::PathSet>& sets) {
+  const auto start = Clock::now();
+  nlohmann::json per_path = nlohmann::json::array();
+  bool all = true;
+  uint64_t failed_total = 0;
+  Status first;
+  for (const auto& s : sets) {
+    std::atomic<uint64_t> yes{0};
+    auto [failed, err] = ParallelFor(s.blocks.size(), FLAGS_threads, [&](size_t i) -> Status {
+      const BlockRef& ref = s.blocks[i];
+      if (FLAGS_check) {
+        MERIDIAN_ASSIGN_OR_RETURN(bool has, group->Has(ref));
+        if (has) ++yes;
+        return Status::OK();
+      }
+      if (FLAGS_evict) {
+        MERIDIAN_ASSIGN_OR_RETURN(bool gone, group->Evict(ref));
+        if (gone) ++yes;
+        return Status::OK();
+      }
+      MERIDIAN_RETURN_IF_ERROR(group->Warm(ref));
+      ++yes;
+      return Status::OK();
+    });
+    failed_total += failed;
+    if (first.ok() && !err.ok()) first = err;
+    const double pct = s.blocks.empty() ? 100.0 : 100.0 * yes.load() / s.blocks.size();
+    if (FLAGS_check) all = all && yes.load() == s.blocks.size();
+    const char* field = FLAGS_check   ? "local_blocks"
+                        : FLAGS_evict ? "evicted_blocks"
+                                      : "warm_blocks";
+    per_path.push_back({{"path", s.path},
+                        {"files", s.files},
+                        {"blocks", s.blocks.size()},
+                        {"bytes", s.bytes},
+                        {field, yes.load()},
+                        {"local_percent", FLAGS_evict ? 0.0 : pct},
+                        {"failed", failed}});
+    if (!FLAGS_json) {
+      std::printf("%6.1f%%  %llu/%llu blocks %s  %s  %s\n", pct,
+                  static_cast<unsigned long long>(yes.load()),
+                  static_cast<unsigned long long>(s.blocks.size()),
+                  FLAGS_check   ? "cached"
+                  : FLAGS_evict ? "evicted"
+                                : "warm",
+                  HumanBytes(s.bytes).c_str(), s.path.c_str());
+    }
+  }
+  const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  if (FLAGS_json) {
+    nlohmann::json j = {{"paths", per_path}, {"failed", failed_total}, {"seconds", secs}};
+    if (FLAGS_check) j["all_local"] = all;
+    if (!first.ok()) j["error"] = first.message();
+    PrintJson(j);
+  }
+  if (failed_total > 0)
+    return Fail("warmup", first.With(std::to_string(failed_total) + " block(s) failed"));
+  return all ? kExitOk : kExitError;
+}
+
 }  // namespace
 
 int RunWarmup(const std::vector<std::string>& args) {
@@ -70,10 +161,15 @@ int RunWarmup(const std::vector<std::string>& args) {
                 Status::FailedPrecondition("warmup makes data local at a mirror site; --meta " +
                                            vol->conn->target() + " is the primary's database"));
   }
-  if (!vol->local) {
+  if (!vol->local && !vol->cache) {
     return Fail("warmup", Status::FailedPrecondition(
                               "this mirror keeps no data of its own: run `meridian mirror "
-                              "--data replicate --bucket URL` here first"));
+                              "--data replicate --bucket URL` (or --data cache with --cache-group, "
+                              "and pass --key here) first"));
+  }
+  if (FLAGS_evict && !vol->cache) {
+    return Usage("warmup",
+                 "--evict applies to cache-mode sites; a replicating site keeps every block");
   }
   std::vector<warmup::PathSet> sets;
   uint64_t total_blocks = 0, total_bytes = 0;
@@ -84,6 +180,7 @@ int RunWarmup(const std::vector<std::string>& args) {
     total_bytes += s->bytes;
     sets.push_back(std::move(s).value());
   }
+  if (vol->cache) return WarmCacheGroup(vol->cache.get(), sets);
   const auto start = Clock::now();
   nlohmann::json per_path = nlohmann::json::array();
   Status st;

@@ -135,11 +135,13 @@ CREATE TABLE replicated_blocks (
 -- The mirror's data set-up, written by the daemon (never credentials).
 CREATE TABLE site_data (
   singleton  boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-  mode       text    NOT NULL CHECK (mode IN ('metadata', 'replicate')),  -- --data
+  mode       text    NOT NULL CHECK (mode IN ('metadata', 'replicate', 'cache')),  -- --data
   bucket     text    NOT NULL DEFAULT '',
   visibility   text    NOT NULL DEFAULT 'metadata' CHECK (visibility IN ('metadata', 'data')),
   fill_on_read boolean NOT NULL DEFAULT false,  -- readers store fallback reads here
   primary_bucket text  NOT NULL DEFAULT '',     -- the primary's bucket as this site reaches it
+  cache_group  text    NOT NULL DEFAULT '',     -- --data cache: node endpoints, comma-separated
+  cache_key    text    NOT NULL DEFAULT '',     -- --data cache: the nodes' CURVE public key (Z85)
   updated_at timestamptz NOT NULL DEFAULT now()
 );
 )sql",

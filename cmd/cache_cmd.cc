@@ -1,0 +1,117 @@
+// meridian cache: one node of a site's cache group (warmup/cache_service.h):
+// blocks on local disks (warmup/disk_cache.h), served over CURVE to the
+// allow-listed readers of the site, misses filled from the primary's bucket.
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include "changelog/keys.h"
+#include "cmd/cli.h"
+#include "cmd/metrics.h"
+#include "warmup/cache_service.h"
+#include "warmup/disk_cache.h"
+
+DECLARE_string(listen);
+DECLARE_string(key);
+DECLARE_string(allow);
+DECLARE_string(metrics);
+DECLARE_int32(threads);
+DEFINE_string(cache_dir, "",
+              "cache: directories for cached blocks, comma-separated "
+              "(e.g. /nvme0/meridian,/nvme1/meridian)");
+DEFINE_string(cache_size, "0",
+              "cache: most bytes to keep, e.g. 500G; 0 = bounded by --free-ratio only");
+DEFINE_double(free_ratio, 0.1, "cache: keep at least this fraction of each cache disk free");
+
+namespace meridian::cli {
+namespace {
+
+std::atomic<bool> g_cache_stop{false};
+void OnCacheSignal(int) { g_cache_stop = true; }
+
+}  // namespace
+
+int RunCache(const std::vector<std::string>& args) {
+  if (!args.empty()) return Usage("cache", "takes no arguments");
+  if (FLAGS_cache_dir.empty()) return Usage("cache", "--cache-dir is required");
+  if (FLAGS_key.empty() || FLAGS_allow.empty()) {
+    return Usage("cache",
+                 "--key (this node's key pair) and --allow (the readers' public keys) are "
+                 "required; make keys with `meridian keygen`");
+  }
+  if (FLAGS_free_ratio < 0 || FLAGS_free_ratio >= 1) {
+    return Usage("cache", "--free-ratio must be in [0, 1)");
+  }
+  auto size = ParseSize(FLAGS_cache_size);
+  if (!size.ok()) return Usage("cache", "--cache-size: " + size.status().message());
+  auto keys = changelog::LoadKeyPair(FLAGS_key);
+  if (!keys.ok()) return Fail("cache", keys.status().With("--key"));
+  auto allow = changelog::LoadAllowList(FLAGS_allow);
+  if (!allow.ok()) return Fail("cache", allow.status().With("--allow"));
+  // The site's replica says which volume this is and how to reach its bucket.
+  auto vol = OpenVolume(false);
+  if (!vol.ok()) return Fail("cache", vol.status());
+  if (vol->config.role != "mirror") {
+    return Fail("cache", Status::FailedPrecondition(
+                             "a cache node serves a mirror site: --meta must be the site's "
+                             "replica, not the primary's database"));
+  }
+  auto site = LoadSiteData(vol->conn.get());
+  if (!site.ok()) return Fail("cache", site.status());
+  auto origin = OpenPrimaryBucket(vol->config, site->primary_bucket);
+  if (!origin.ok()) return Fail("cache", origin.status().With("the primary's bucket"));
+
+  warmup::DiskCacheOptions co;
+  co.dirs = SplitList(FLAGS_cache_dir);
+  co.max_bytes = *size;
+  co.min_free_ratio = FLAGS_free_ratio;
+  auto cache = warmup::DiskCache::Open(co);
+  if (!cache.ok()) return Fail("cache", cache.status().With("--cache-dir"));
+  warmup::CacheServerOptions so;
+  so.bind = gflags::GetCommandLineFlagInfoOrDie("listen").is_default ? "tcp://0.0.0.0:7100"
+                                                                     : FLAGS_listen;
+  so.public_key = keys->public_key;
+  so.secret_key = keys->secret_key;
+  so.allowed_keys = *allow;
+  so.cache = cache->get();
+  objstore::ObjectStore* bucket = origin->get();
+  const std::string volume = vol->config.name;
+  so.fetch = [bucket, volume](const BlockRef& ref) {
+    return bucket->Get(BlockKey(volume, ref.id));
+  };
+  so.threads = std::max(4, FLAGS_threads * 2);
+  auto server = warmup::CacheServer::Start(so);
+  if (!server.ok()) return Fail("cache", server.status());
+  std::printf("listening on %s\n", (*server)->endpoint().c_str());
+  std::fflush(stdout);
+  std::unique_ptr<MetricsServer> metrics;
+  if (!FLAGS_metrics.empty()) {
+    auto m = MetricsServer::Start(FLAGS_metrics);
+    if (!m.ok()) return Fail("cache", m.status());
+    metrics = std::move(m).value();
+    std::fprintf(stderr, "metrics on %s\n", metrics->url().c_str());
+  }
+  signal(SIGTERM, OnCacheSignal);
+  signal(SIGINT, OnCacheSignal);
+  while (!g_cache_stop.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    if (!metrics) continue;
+    const auto c = (*cache)->stats();
+    const auto s = (*server)->stats();
+    metrics->Set("meridian_cache_bytes", "stored bytes cached", c.bytes);
+    metrics->Set("meridian_cache_items", "blocks cached", c.items);
+    metrics->Set("meridian_cache_hits", "reads served from the cache", c.hits);
+    metrics->Set("meridian_cache_misses", "reads that missed", c.misses);
+    metrics->Set("meridian_cache_evictions", "blocks evicted to stay in the limits", c.evictions);
+    metrics->Set("meridian_cache_fetched_bytes", "bytes fetched from the primary's bucket",
+                 s.fetched_bytes);
+  }
+  server->reset();
+  return kExitOk;
+}
+
+}  // namespace meridian::cli
