@@ -70,8 +70,9 @@ Result<CurveKeyPair> LoadKeyPair(const std::string& key_file) {
 }
 
 Result<std::string> LoadPublicKey(const std::string& key_or_path) {
-  if (IsZ85Key(key_or_path)) return key_or_path;
+  // A file first: a path can also be 40 Z85 characters ("/var/tmp/x/k.pub").
   std::ifstream in(key_or_path);
+  if (!in && IsZ85Key(key_or_path)) return key_or_path;
   std::string line;
   if (!in || !std::getline(in, line)) {
     return Status::InvalidArgument("'" + key_or_path +

@@ -19,7 +19,8 @@ namespace meridian::changelog {
 // Writes PREFIX.key and PREFIX.pub for a new key pair; refuses to overwrite.
 Result<CurveKeyPair> WriteNewKeyPair(const std::string& prefix);
 Result<CurveKeyPair> LoadKeyPair(const std::string& key_file);
-// A Z85 public key, or the path of a file whose first line is one.
+// The path of a file whose first line is a Z85 public key, or the key
+// itself (only when no such file exists: a path may look like a key).
 Result<std::string> LoadPublicKey(const std::string& key_or_path);
 Result<std::vector<std::string>> LoadAllowList(const std::string& path);
 

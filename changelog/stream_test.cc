@@ -8,12 +8,14 @@
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "changelog/keys.h"
 #include "changelog/stream.h"
 #include "changelog/stream_protocol.h"
 #include "changelog/stream_server.h"
@@ -224,6 +226,24 @@ TEST_F(StreamTest, KeysAreZ85AndOptionsAreChecked) {
   StreamClient::Options c = ClientOptions("tcp://127.0.0.1:1", a_, "x");
   c.server_public_key = "short";
   EXPECT_FALSE(StreamClient::Connect(c).ok());
+}
+
+// A key file whose path happens to be 40 Z85 characters is read as a file,
+// not taken for the key itself (it once was: a cache group got a path as key).
+TEST_F(StreamTest, APublicKeyPathThatLooksLikeAKeyIsReadAsAFile) {
+  char tmpl[] = "/tmp/keys-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  std::string path = dir + "/";
+  path += std::string(40 - path.size() - 4, 'k') + ".pub";
+  ASSERT_EQ(path.size(), 40u);
+  { std::ofstream(path) << a_.public_key << "\n"; }
+  auto k = LoadPublicKey(path);
+  ASSERT_TRUE(k.ok()) << k.status().ToString();
+  EXPECT_EQ(*k, a_.public_key);
+  EXPECT_EQ(*LoadPublicKey(b_.public_key), b_.public_key);  // a key given inline still works
+  std::remove(path.c_str());
+  rmdir(dir.c_str());
 }
 
 // 1. Every entry exactly once, in order, with acks.
