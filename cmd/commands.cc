@@ -118,8 +118,10 @@ const std::vector<Command>& Commands() {
        "Show a site's log position and its mirrors or lag",
        "At a primary: head position, oldest retained entry, and each mirror's\n"
        "acknowledged position, lag in entries and connection state. At a mirror: applied\n"
-       "position, entries applied and the age of the last applied commit. --json for scripts.",
-       {"meta", "json"},
+       "position, entries applied and the age of the last applied commit. --json for scripts.\n"
+       "At a cache-mode mirror, --key (a key on the cache nodes' allow-list) adds each\n"
+       "node's usage, evictions, bytes fetched from the primary, and the hit ratio.",
+       {"meta", "key", "json"},
        RunStatus},
       {"verify",
        "[PATH]",

@@ -137,7 +137,22 @@ Result<nlohmann::json> MirrorStatus(meta::PgConn* c) {
                       {"applied_changes", r.GetInt(0, 2)},
                       {"snapshot_pos", r.GetInt(0, 3)}};
   MERIDIAN_ASSIGN_OR_RETURN(SiteData site, LoadSiteData(c));
-  if (site.mode != "replicate") {
+  if (site.mode == "cache") {
+    j["data"] = {{"mode", "cache"}, {"cache_group", site.cache_group}};
+    // Each node's usage, when this process may talk to the group (--key).
+    if (auto group = OpenCacheGroup(site); group.ok()) {
+      auto nodes = nlohmann::json::parse((*group)->StatsJson(), nullptr, false);
+      uint64_t hits = 0, misses = 0;
+      for (const auto& [node, s] : nodes.items()) {
+        hits += s.value("hits", uint64_t{0});
+        misses += s.value("misses", uint64_t{0});
+      }
+      j["data"]["nodes"] = nodes;
+      j["data"]["hit_ratio"] = hits + misses ? double(hits) / double(hits + misses) : 0.0;
+    } else {
+      j["data"]["nodes_error"] = group.status().message();
+    }
+  } else if (site.mode != "replicate") {
     j["data"] = {{"mode", "metadata"}};
   } else {
     MERIDIAN_ASSIGN_OR_RETURN(replicator::Backlog b, replicator::ReadBacklog(c));
@@ -220,6 +235,23 @@ void PrintStatus(const nlohmann::json& j) {
               << "  data complete at  " << d["data_complete_pos"] << " (visibility "
               << d["visibility"].get<std::string>()
               << (d["fill_on_read"].get<bool>() ? ", fill on read" : "") << ")\n";
+  } else if (d["mode"] == "cache") {
+    std::cout << "  data              cache group " << d["cache_group"].get<std::string>();
+    if (d.contains("nodes")) {
+      std::cout << ", hit ratio " << d["hit_ratio"] << "\n";
+      for (const auto& [node, s] : d["nodes"].items()) {
+        if (s.contains("error")) {
+          std::cout << "    " << node << ": " << s["error"].get<std::string>() << "\n";
+        } else {
+          std::cout << "    " << node << ": " << s.value("items", 0) << " blocks, "
+                    << HumanBytes(s.value("bytes", 0.0)) << ", " << s.value("evictions", 0)
+                    << " evicted, " << HumanBytes(s.value("fetched_bytes", 0.0))
+                    << " fetched from the primary\n";
+        }
+      }
+    } else {
+      std::cout << " (" << d["nodes_error"].get<std::string>() << ")\n";
+    }
   } else {
     std::cout << "  data              read from the primary's bucket (--data metadata)\n";
   }

@@ -93,10 +93,14 @@ int WarmCacheGroup(warmup::CacheGroup* group, const std::vector<warmup::PathSet>
   bool all = true;
   uint64_t failed_total = 0;
   Status first;
+  const bool tty = isatty(STDERR_FILENO) && FLAGS_progress && !FLAGS_json;
+  uint64_t total = 0, total_bytes = 0;
+  for (const auto& s : sets) total += s.blocks.size(), total_bytes += s.bytes;
+  std::atomic<uint64_t> done{0}, done_bytes{0};
+  std::mutex print_mu;
   for (const auto& s : sets) {
     std::atomic<uint64_t> yes{0};
-    auto [failed, err] = ParallelFor(s.blocks.size(), FLAGS_threads, [&](size_t i) -> Status {
-      const BlockRef& ref = s.blocks[i];
+    auto one = [&](const BlockRef& ref) -> Status {
       if (FLAGS_check) {
         MERIDIAN_ASSIGN_OR_RETURN(bool has, group->Has(ref));
         if (has) ++yes;
@@ -110,6 +114,20 @@ int WarmCacheGroup(warmup::CacheGroup* group, const std::vector<warmup::PathSet>
       MERIDIAN_RETURN_IF_ERROR(group->Warm(ref));
       ++yes;
       return Status::OK();
+    };
+    auto [failed, err] = ParallelFor(s.blocks.size(), FLAGS_threads, [&](size_t i) -> Status {
+      Status st = one(s.blocks[i]);
+      if (tty) {  // a progress line: blocks, bytes, rate, ETA
+        const uint64_t n = ++done, b = done_bytes += s.blocks[i].stored_length;
+        const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+        const double rate = secs > 0 ? b / secs : 0;
+        std::lock_guard<std::mutex> l(print_mu);
+        std::fprintf(stderr, "\rwarmup: %llu/%llu blocks, %s of %s, %s/s, ETA %.0fs   ",
+                     static_cast<unsigned long long>(n), static_cast<unsigned long long>(total),
+                     HumanBytes(b).c_str(), HumanBytes(total_bytes).c_str(),
+                     HumanBytes(rate).c_str(), rate > 0 ? (total_bytes - b) / rate : 0.0);
+      }
+      return st;
     });
     failed_total += failed;
     if (first.ok() && !err.ok()) first = err;
@@ -135,6 +153,7 @@ int WarmCacheGroup(warmup::CacheGroup* group, const std::vector<warmup::PathSet>
                   HumanBytes(s.bytes).c_str(), s.path.c_str());
     }
   }
+  if (tty) std::fputc('\n', stderr);
   const double secs = std::chrono::duration<double>(Clock::now() - start).count();
   if (FLAGS_json) {
     nlohmann::json j = {{"paths", per_path}, {"failed", failed_total}, {"seconds", secs}};
