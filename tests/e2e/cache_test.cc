@@ -1,6 +1,6 @@
 // Cache-mode mirror sites (issue 5) against radosgw: two `meridian cache`
 // nodes form the site's cache group; `mirror --data cache` points readers at
-// it. A warmed model is read with zero requests to the primary's bucket;
+// it. A warmed 2 GiB model is read with zero requests to the primary's bucket;
 // blocks split between the nodes; concurrent warm-ups and readers fetch each
 // block from the primary once (radosgw's request log); stopping a node only
 // loses its share and reads keep working; a cache smaller than the data
@@ -133,7 +133,9 @@ class CacheTest : public DataFixture {
 };
 
 TEST_F(CacheTest, AWarmedModelIsServedByTheGroupWithoutThePrimary) {
-  ImportModel(4, 16);
+  const int mib =
+      std::getenv("MERIDIAN_CACHE_MIB") ? std::atoi(getenv("MERIDIAN_CACHE_MIB")) : 2048;
+  ImportModel(4, mib / 4);  // a 2 GiB model by default
   StartPrimary();
   Mirror m = CacheMirror();
   StartNode(m, 0);
@@ -156,6 +158,17 @@ TEST_F(CacheTest, AWarmedModelIsServedByTheGroupWithoutThePrimary) {
   const int64_t gets = PrimaryGets();
   ExpectModelReadsRight(m);
   EXPECT_EQ(PrimaryGets(), gets) << "reads of a warmed model went to the primary's bucket";
+  // status at the mirror shows each node's usage and the hit ratio.
+  RunResult st = harness::Run(ReaderArgs(m, {"status", "--json"}));
+  ASSERT_TRUE(st.ok()) << st.Describe();
+  nlohmann::json data = Json(st)["data"];
+  EXPECT_EQ(data["mode"], "cache") << data;
+  ASSERT_EQ(data["nodes"].size(), 2u) << data;
+  EXPECT_EQ(data["nodes"][nodes_[0]]["items"].get<int64_t>() +
+                data["nodes"][nodes_[1]]["items"].get<int64_t>(),
+            blocks)
+      << data;
+  EXPECT_GT(data["hit_ratio"].get<double>(), 0.0) << data;
 
   // --evict drops exactly that file's blocks.
   RunResult ev = Warmup(m, {"--evict", "/models/m1/shard0.safetensors"});
