@@ -46,4 +46,12 @@ bool FromHex(std::string_view hex, std::string* out) {
   return true;
 }
 
+uint64_t Mix64(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
 }  // namespace meridian

@@ -14,6 +14,9 @@ namespace meridian {
 using Sha256Digest = std::array<uint8_t, 32>;
 
 Sha256Digest Sha256(std::string_view data);
+// splitmix64's finalizer: a fast, well-spread 64-bit mix (not cryptographic),
+// for placing blocks on directories and cache nodes.
+uint64_t Mix64(uint64_t x);
 // Lower-case hex of bytes, e.g. for digests in keys, logs and SigV4.
 std::string ToHex(std::string_view bytes);
 std::string ToHex(const Sha256Digest& d);

@@ -29,6 +29,7 @@
 #include <zmq_addon.hpp>
 
 #include "changelog/stream_zap.h"
+#include "common/hash.h"
 
 namespace meridian::warmup {
 namespace {
@@ -53,15 +54,6 @@ uint64_t GetLE(std::string_view in, size_t pos, int bytes) {
   uint64_t v = 0;
   for (int i = 0; i < bytes; ++i) v |= uint64_t{static_cast<uint8_t>(in[pos + i])} << (8 * i);
   return v;
-}
-
-// splitmix64's finalizer.
-uint64_t Mix64(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
 }
 
 // FNV-1a, then mixed: stable across processes and builds (std::hash is not),

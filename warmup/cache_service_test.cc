@@ -2,6 +2,7 @@
 // each node a real DiskCache in a temp dir, the origin an in-memory bucket
 // that counts fetches.
 #include "warmup/cache_service.h"
+#include "warmup/test_util.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -22,42 +23,14 @@
 namespace meridian::warmup {
 namespace {
 
+using testing::Block;
+using testing::MakeBlock;
+using testing::TempDir;
+
 namespace fs = std::filesystem;
 using changelog::CurveKeyPair;
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/meridian-cache-service-test-XXXXXX";
-    const char* p = ::mkdtemp(tmpl);
-    EXPECT_NE(p, nullptr);
-    path_ = p ? p : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-struct Block {
-  BlockRef ref;
-  std::string stored;
-};
-
-Block MakeBlock(uint64_t id, size_t size = 64 << 10) {
-  std::mt19937_64 rng(id);
-  std::string raw(size, '\0');
-  for (char& c : raw) c = static_cast<char>(rng());
-  Block b;
-  b.ref = EncodeBlock(id, 3, raw, Compression::kNone, &b.stored);
-  return b;
-}
 
 CurveKeyPair NewKeys() {
   auto k = changelog::GenerateCurveKeyPair();

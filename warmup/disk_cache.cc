@@ -17,6 +17,7 @@
 #include <optional>
 #include <utility>
 
+#include "common/hash.h"
 #include "common/posix.h"
 
 namespace meridian::warmup {
@@ -36,15 +37,6 @@ Status FsError(std::string_view what, const std::string& path, int err) {
 
 constexpr std::string_view kTmpPrefix = ".tmp.";
 constexpr int64_t kTouchIntervalS = 60;  // a hit refreshes mtime at most this often
-
-// splitmix64's finalizer: spreads consecutive ids over the directories.
-uint64_t Mix64(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 
 std::string Hex2(uint64_t id) {
   char buf[4];

@@ -1,4 +1,5 @@
 #include "warmup/disk_cache.h"
+#include "warmup/test_util.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -22,40 +23,11 @@
 namespace meridian::warmup {
 namespace {
 
+using testing::Block;
+using testing::MakeBlock;
+using testing::TempDir;
+
 namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/meridian-warmup-test-XXXXXX";
-    const char* p = ::mkdtemp(tmpl);
-    EXPECT_NE(p, nullptr);
-    path_ = p ? p : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-struct Block {
-  BlockRef ref;
-  std::string stored;
-};
-
-// A real block: random bytes encoded as the writers encode them.
-Block MakeBlock(uint64_t id, size_t size, Compression c = Compression::kNone) {
-  std::mt19937_64 rng(id * 7919 + size);
-  std::string raw(size, '\0');
-  for (char& ch : raw) ch = static_cast<char>(c == Compression::kZstd ? 'a' + rng() % 4 : rng());
-  Block b;
-  b.ref = EncodeBlock(id, 0, raw, c, &b.stored);
-  return b;
-}
 
 // Block files under `root` (temp files excluded): count and total bytes.
 struct Disk {
