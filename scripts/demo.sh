@@ -5,6 +5,10 @@
 # postgres user, which cannot enter a 0700 home such as /root), formats a volume on a file:// bucket, generates a sample
 # model (safetensors shards, tokenizer and config files, nested directories,
 # a symlink), imports it, lists it and reads every file back, bit-exact.
+# Then the multi-region part on localhost: `meridian primary`, a mirror that
+# replicates blocks into its own file:// bucket, and a cache-mode mirror with
+# one `meridian cache` node; both catch up, warm the model (`meridian
+# warmup`) and read every file back, bit-exact.
 #   scripts/demo.sh          run it (idempotent: a rerun starts from scratch)
 #   scripts/demo.sh stop     stop the demo's PostgreSQL
 set -euo pipefail
@@ -62,10 +66,63 @@ target=$("$m" stat --json /acme/models/demo-7b/latest.safetensors | grep -o '"ta
 [ $fail = 0 ] || { echo "DEMO FAILED" >&2; exit 1; }
 echo "all $n files read back bit-exact; symlink intact"
 
+step "two mirror sites on localhost: 'eu' replicates blocks, 'us' keeps a cache"
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true' EXIT
+keys=$work/keys; mkdir -p "$keys"
+for k in primary eu us cache reader; do "$m" keygen --out "$keys/$k" >/dev/null; done
+cat "$keys/eu.pub" "$keys/us.pub" >"$keys/mirrors.allow"
+cp "$keys/reader.pub" "$keys/readers.allow"
+base=${MERIDIAN_META%/*}
+psql "$base/postgres" -qc "CREATE DATABASE replica_eu" -c "CREATE DATABASE replica_us" >/dev/null
+"$m" primary --listen tcp://127.0.0.1:0 --key "$keys/primary.key" --allow "$keys/mirrors.allow" \
+  >"$work/primary.out" 2>"$work/primary.err" &
+pids+=($!)
+for _ in $(seq 100); do grep -q "listening on" "$work/primary.out" && break; sleep 0.1; done
+link=$(sed -n 's/^listening on //p' "$work/primary.out")
+[ -n "$link" ] || { cat "$work/primary.err" >&2; exit 1; }
+free_port() { local p; for _ in $(seq 100); do p=$((20000 + RANDOM % 40000))
+  (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }; done; return 1; }
+node=tcp://127.0.0.1:$(free_port)
+follow=(--primary "$link" --primary-key "$keys/primary.pub")
+"$m" mirror --meta "$base/replica_eu" "${follow[@]}" --key "$keys/eu.key" --name eu \
+  --data replicate --bucket "file://$work/eu-bucket" 2>"$work/eu.err" &
+pids+=($!)
+"$m" mirror --meta "$base/replica_us" "${follow[@]}" --key "$keys/us.key" --name us \
+  --data cache --cache-group "$node" --cache-key "$keys/cache.pub" 2>"$work/us.err" &
+pids+=($!)
+for site in eu us; do "$m" verify --replica "$base/replica_$site" /acme; done
+"$m" cache --meta "$base/replica_us" --listen "$node" --key "$keys/cache.key" \
+  --allow "$keys/readers.allow" --cache-dir "$work/us-cache" >"$work/cache.out" 2>"$work/cache.err" &
+pids+=($!)
+for _ in $(seq 100); do grep -q "listening on" "$work/cache.out" && break; sleep 0.1; done
+
+step "warming the model at both sites"
+"$m" warmup --meta "$base/replica_eu" /acme/models/demo-7b
+"$m" warmup --meta "$base/replica_us" --key "$keys/reader.key" /acme/models/demo-7b
+"$m" warmup --meta "$base/replica_us" --key "$keys/reader.key" --check /acme/models/demo-7b
+
+step "reading every file back at both mirrors"
+for site in eu us; do
+  n=0
+  while IFS= read -r -d '' f; do
+    rel=${f#"$src"/}
+    want=$(sha256sum <"$f" | cut -d' ' -f1)
+    got=$("$m" cat --meta "$base/replica_$site" --key "$keys/reader.key" \
+      "/acme/models/demo-7b/$rel" | sha256sum | cut -d' ' -f1)
+    if [ "$want" = "$got" ]; then n=$((n + 1)); else echo "MISMATCH at $site: $rel" >&2; fail=1; fi
+  done < <(find "$src" -type f -print0)
+  echo "$site: all $n files read back bit-exact"
+done
+[ $fail = 0 ] || { echo "DEMO FAILED" >&2; exit 1; }
+"$m" status --meta "$base/replica_us" --key "$keys/reader.key"
+
 cat <<MSG
 
-Demo OK. The volume is still there to explore:
+Demo OK. The volume and both replicas are still there to explore (the
+daemons stopped with the demo):
   export MERIDIAN_META=$MERIDIAN_META
   $m ls -l /acme/models/demo-7b
+  $m status --meta $base/replica_eu
 Stop its PostgreSQL with: scripts/demo.sh stop
 MSG
