@@ -12,6 +12,7 @@
 #include "changelog/keys.h"
 #include "cmd/cli.h"
 #include "cmd/metrics.h"
+#include "common/rate_limiter.h"
 #include "warmup/cache_service.h"
 #include "warmup/disk_cache.h"
 
@@ -26,6 +27,7 @@ DEFINE_string(cache_dir, "",
 DEFINE_string(cache_size, "0",
               "cache: most bytes to keep, e.g. 500G; 0 = bounded by --free-ratio only");
 DEFINE_double(free_ratio, 0.1, "cache: keep at least this fraction of each cache disk free");
+DECLARE_string(bwlimit);  // mirror.cc
 
 namespace meridian::cli {
 namespace {
@@ -48,6 +50,8 @@ int RunCache(const std::vector<std::string>& args) {
   }
   auto size = ParseSize(FLAGS_cache_size);
   if (!size.ok()) return Usage("cache", "--cache-size: " + size.status().message());
+  auto bwlimit = ParseSize(FLAGS_bwlimit);
+  if (!bwlimit.ok()) return Usage("cache", "--bwlimit: " + bwlimit.status().message());
   auto keys = changelog::LoadKeyPair(FLAGS_key);
   if (!keys.ok()) return Fail("cache", keys.status().With("--key"));
   auto allow = changelog::LoadAllowList(FLAGS_allow);
@@ -80,7 +84,9 @@ int RunCache(const std::vector<std::string>& args) {
   so.cache = cache->get();
   objstore::ObjectStore* bucket = origin->get();
   const std::string volume = vol->config.name;
-  so.fetch = [bucket, volume](const BlockRef& ref) {
+  auto cap = std::make_shared<RateLimiter>(*bwlimit);  // over all of this node's fetches
+  so.fetch = [bucket, volume, cap](const BlockRef& ref) {
+    cap->Acquire(ref.stored_length);
     return bucket->Get(BlockKey(volume, ref.id));
   };
   so.threads = std::max(4, FLAGS_threads * 2);

@@ -186,8 +186,8 @@ const std::vector<Command>& Commands() {
        "bucket however many readers ask. --meta is the site's replica. Run one per cache\n"
        "machine with the same --key, and start the mirror with --data cache --cache-group\n"
        "listing them all. Prints `listening on ADDRESS`; stops on SIGTERM.",
-       {"meta", "listen", "key", "allow", "cache_dir", "cache_size", "free_ratio", "threads",
-        "metrics"},
+       {"meta", "listen", "key", "allow", "cache_dir", "cache_size", "free_ratio", "bwlimit",
+        "threads", "metrics"},
        RunCache},
       {"warmup",
        "PATH... | --file LIST",

@@ -40,7 +40,8 @@ DEFINE_string(cache_key, "",
               "mirror --data cache: the cache nodes' public key (NAME.pub from keygen, or Z85)");
 DECLARE_string(bucket);  // format.cc: here, this site's own bucket
 DEFINE_string(bwlimit, "0",
-              "mirror, warmup: cap on download bandwidth from the primary's bucket in bytes/s, "
+              "mirror, warmup (replicate mode), cache: cap on download bandwidth from the "
+              "primary's bucket in bytes/s, "
               "e.g. 50M; 0 = no cap");
 DEFINE_string(visibility, "metadata",
               "mirror, with --data replicate: metadata (a change is visible once applied; "

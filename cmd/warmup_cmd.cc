@@ -199,7 +199,14 @@ int RunWarmup(const std::vector<std::string>& args) {
     total_bytes += s->bytes;
     sets.push_back(std::move(s).value());
   }
-  if (vol->cache) return WarmCacheGroup(vol->cache.get(), sets);
+  if (vol->cache) {
+    if (*bwlimit != 0) {
+      return Usage("warmup",
+                   "in cache mode the cache nodes fetch the blocks: set --bwlimit on "
+                   "`meridian cache`, not here");
+    }
+    return WarmCacheGroup(vol->cache.get(), sets);
+  }
   const auto start = Clock::now();
   nlohmann::json per_path = nlohmann::json::array();
   Status st;

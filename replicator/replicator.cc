@@ -35,28 +35,13 @@ Replicator::Job Replicator::NewJob(const BlockRef& ref) const {
 }
 
 Replicator::Replicator(meta::PgConn* replica, ReplicatorOptions options)
-    : c_(replica), o_(std::move(options)), bw_(Clock::now()) {
+    : c_(replica), o_(std::move(options)), bw_(o_.bwlimit) {
   CHECK(o_.source != nullptr && o_.target != nullptr) << "replicator: no source or target store";
 }
 
 ReplicatorStats Replicator::stats() const {
   std::lock_guard<std::mutex> l(mu_);
   return stats_;
-}
-
-bool Replicator::Throttle(uint64_t bytes) {
-  if (o_.bwlimit == 0) return true;
-  Clock::time_point start;
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    start = std::max(bw_, Clock::now());
-    bw_ = start + std::chrono::nanoseconds(bytes * 1'000'000'000ull / o_.bwlimit);
-  }
-  while (Clock::now() < start) {
-    if (o_.stop != nullptr && o_.stop->load()) return false;
-    std::this_thread::sleep_until(std::min(start, Clock::now() + std::chrono::milliseconds(50)));
-  }
-  return true;
 }
 
 void Replicator::CopyOne(Job& j) {
@@ -79,7 +64,7 @@ void Replicator::CopyOne(Job& j) {
   } else {
     return fail(have.status().With("checking " + what + " in " + o_.target->Describe()));
   }
-  if (!Throttle(j.ref.stored_length)) return fail(Status::Unavailable("stopping"));
+  if (!bw_.Acquire(j.ref.stored_length, o_.stop)) return fail(Status::Unavailable("stopping"));
   auto data = o_.source->Get(j.key);
   if (!data.ok()) return fail(data.status().With("reading " + what + " from the primary's bucket"));
   Status ok = VerifyStoredBlock(j.ref, *data, what + " in the primary's bucket");

@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "common/block.h"
+#include "common/rate_limiter.h"
 #include "common/status.h"
 #include "meta/pg.h"
 #include "objstore/object_store.h"
@@ -124,15 +125,13 @@ class Replicator {
   Job NewJob(const BlockRef& ref) const;
   void RunJobs(std::vector<Job>& jobs);
   void CopyOne(Job& job);
-  // Waits for the bandwidth cap; false if *stop was set meanwhile.
-  bool Throttle(uint64_t bytes);
   Status Record(const std::vector<Job>& jobs);
 
   meta::PgConn* c_;
   const ReplicatorOptions o_;
   mutable std::mutex mu_;
-  ReplicatorStats stats_;                     // GUARDED_BY(mu_)
-  std::chrono::steady_clock::time_point bw_;  // GUARDED_BY(mu_): when the cap frees up
+  ReplicatorStats stats_;  // GUARDED_BY(mu_)
+  RateLimiter bw_;         // --bwlimit over all transfers
 };
 
 }  // namespace meridian::replicator
