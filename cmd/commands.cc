@@ -111,7 +111,8 @@ const std::vector<Command>& Commands() {
        "a mirror further behind bootstraps from a consistent snapshot. Prints\n"
        "`listening on ADDRESS` once bound; stops cleanly on SIGTERM or SIGINT.\n"
        "Every --gc-interval seconds it runs block GC (see `meridian gc`).",
-       {"meta", "listen", "key", "allow", "log_retention", "gc_interval", "max_wait", "metrics"},
+       {"meta", "listen", "key", "allow", "log_retention", "gc_interval", "max_wait", "min_age",
+        "metrics"},
        RunPrimaryDaemon},
       {"status",
        "",
@@ -173,9 +174,10 @@ const std::vector<Command>& Commands() {
        "At the primary: deletes the objects of blocks no file references any more, once\n"
        "every registered mirror (one that has connected at least once) has acknowledged the\n"
        "change that freed them, so a lagging mirror never reads a vanished block; a block\n"
-       "freed more than --max-wait seconds ago is deleted anyway. `meridian primary` runs\n"
-       "this every --gc-interval seconds. --dry-run reports without deleting.",
-       {"meta", "max_wait", "dry_run", "json"},
+       "freed more than --max-wait seconds ago is deleted anyway, and none goes before\n"
+       "--min-age seconds. `meridian primary` runs this every --gc-interval seconds.\n"
+       "--dry-run reports without deleting.",
+       {"meta", "max_wait", "min_age", "dry_run", "json"},
        RunGc},
       {"cache",
        "",

@@ -11,6 +11,7 @@
 DECLARE_int32(threads);
 DECLARE_string(bucket);
 DECLARE_int64(max_wait);  // site_cmds.cc
+DECLARE_int64(min_age);   // site_cmds.cc
 DEFINE_bool(dry_run, false, "gc: report what would be deleted, delete nothing");
 
 namespace meridian::cli {
@@ -86,6 +87,7 @@ int RunGc(const std::vector<std::string>& args) {
   o.store = vol->store.get();
   o.volume = vol->config.name;
   o.max_wait = std::chrono::seconds(FLAGS_max_wait);
+  o.min_age = std::chrono::seconds(std::max<int64_t>(0, FLAGS_min_age));
   o.dry_run = FLAGS_dry_run;
   auto rep = primary::CollectGarbage(vol->conn.get(), o);
   if (!rep.ok()) return Fail("gc", rep.status());

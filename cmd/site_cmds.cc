@@ -27,6 +27,9 @@ DEFINE_int32(gc_interval, 60,
 DEFINE_int64(max_wait, 7 * 24 * 3600,
              "gc, primary: seconds a freed block waits for every mirror's acknowledgement "
              "before it is deleted anyway (so a dead mirror cannot stop GC)");
+DEFINE_int64(min_age, 300,
+             "gc, primary: seconds a freed block stays in the bucket even once every mirror "
+             "has acknowledged it (readers that looked it up just before can finish)");
 DEFINE_string(replica, "", "verify: the mirror's replica database to compare with --meta");
 DEFINE_string(metrics, "",
               "primary, mirror: serve Prometheus metrics on HOST:PORT (e.g. 127.0.0.1:9400)");
@@ -89,6 +92,7 @@ int RunPrimaryDaemon(const std::vector<std::string>& args) {
   o.gc.store = vol->store.get();
   o.gc.volume = vol->config.name;
   o.gc.max_wait = std::chrono::seconds(FLAGS_max_wait);
+  o.gc.min_age = std::chrono::seconds(std::max<int64_t>(0, FLAGS_min_age));
   o.gc_interval = std::chrono::seconds(FLAGS_gc_interval);
   o.stop = &g_stop;
   o.on_listening = [](const std::string& endpoint) {

@@ -221,16 +221,17 @@ int RunWarmup(const std::vector<std::string>& args) {
     const bool tty = isatty(STDERR_FILENO) && FLAGS_progress && !FLAGS_json;
     uint64_t before = 0;
     for (const auto& s : sets) {
-      st = r.MakePresent(s.blocks, nullptr, /*max_attempts=*/4, [&](uint64_t done) {
-        if (!tty) return;
-        const double secs = std::chrono::duration<double>(Clock::now() - start).count();
-        const auto copied = r.stats().copied_bytes;
-        const double rate = secs > 0 ? copied / secs : 0;
-        std::fprintf(stderr, "\rwarmup: %llu/%llu blocks, %s copied, %s/s   ",
-                     static_cast<unsigned long long>(before + done),
-                     static_cast<unsigned long long>(total_blocks), HumanBytes(copied).c_str(),
-                     HumanBytes(rate).c_str());
-      });
+      st = r.MakePresent(
+          s.blocks, nullptr, /*referenced_only=*/true, /*max_attempts=*/4, [&](uint64_t done) {
+            if (!tty) return;
+            const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+            const auto copied = r.stats().copied_bytes;
+            const double rate = secs > 0 ? copied / secs : 0;
+            std::fprintf(stderr, "\rwarmup: %llu/%llu blocks, %s copied, %s/s   ",
+                         static_cast<unsigned long long>(before + done),
+                         static_cast<unsigned long long>(total_blocks), HumanBytes(copied).c_str(),
+                         HumanBytes(rate).c_str());
+          });
       before += s.blocks.size();
       if (!st.ok()) break;
     }

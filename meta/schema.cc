@@ -117,6 +117,8 @@ CREATE TABLE site_link (
       // the log position that freed each block (GC waits for mirrors' acks).
       R"sql(
 ALTER TABLE deleted_blocks ADD COLUMN freed_pos bigint NOT NULL DEFAULT 0;
+-- Blocks freed before v3: as if freed now, so GC still waits for the mirrors.
+UPDATE deleted_blocks SET freed_pos = coalesce((SELECT head FROM write_lock), 0);
 CREATE TABLE replication_queue (
   id              bigint PRIMARY KEY,        -- a block id (blocks.id)
   pos             bigint NOT NULL DEFAULT 0, -- first log position that may reference it

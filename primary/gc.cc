@@ -30,12 +30,14 @@ Result<GcReport> CollectGarbage(meta::PgConn* c, const GcOptions& o) {
   rep.waiting = static_cast<uint64_t>(held.GetInt(0, 0));
   int64_t after = -1;
   while (o.limit == 0 || rep.deleted + rep.failed < o.limit) {
-    MERIDIAN_ASSIGN_OR_RETURN(auto r,
-                              c->Exec("SELECT id, stored_len, freed_pos > $1 FROM deleted_blocks"
-                                      " WHERE id > $3 AND (freed_pos <= $1 OR"
-                                      " deleted_at <= now() - $2::float8 * interval '1 second')"
-                                      " ORDER BY id LIMIT 1000",
-                                      {Param::Int(horizon), wait, Param::Int(after)}));
+    MERIDIAN_ASSIGN_OR_RETURN(
+        auto r,
+        c->Exec("SELECT id, stored_len, freed_pos > $1 FROM deleted_blocks"
+                " WHERE id > $3 AND ((freed_pos <= $1 AND deleted_at <="
+                " now() - $4::float8 * interval '1 second') OR"
+                " deleted_at <= now() - $2::float8 * interval '1 second')"
+                " ORDER BY id LIMIT 1000",
+                {Param::Int(horizon), wait, Param::Int(after), Param::Int(o.min_age.count())}));
     if (r.rows() == 0) break;
     std::vector<int64_t> done;
     for (int i = 0; i < r.rows(); ++i) {

@@ -29,6 +29,10 @@ struct GcOptions {
   objstore::ObjectStore* store = nullptr;  // the primary's bucket
   std::string volume;                      // block key prefix
   std::chrono::seconds max_wait{7 * 24 * 3600};
+  // Even when every mirror has acknowledged, a freed block stays this long:
+  // a reader (here or at a mirror reading this bucket) that looked up a
+  // file's blocks just before it was replaced can still finish.
+  std::chrono::seconds min_age{300};
   bool dry_run = false;  // report only
   size_t limit = 0;      // at most this many deletions per call; 0 = all due
 };

@@ -1,17 +1,25 @@
 #include "replicator/gate.h"
 
+#include <unordered_set>
 #include <variant>
 
 namespace meridian::replicator {
 
 std::vector<BlockRef> BlocksAdded(const std::vector<changelog::Change>& changes) {
-  std::vector<BlockRef> out;
+  std::vector<BlockRef> added;
+  std::unordered_set<uint64_t> freed;  // blocks freed later in the same run need no copy
   for (const auto& ch : changes) {
     for (const auto& op : ch.ops) {
       if (const auto* in = std::get_if<changelog::UpsertInode>(&op); in && in->has_blocks) {
-        out.insert(out.end(), in->blocks.begin(), in->blocks.end());
+        added.insert(added.end(), in->blocks.begin(), in->blocks.end());
+      } else if (const auto* f = std::get_if<changelog::FreeBlocks>(&op)) {
+        freed.insert(f->ids.begin(), f->ids.end());
       }
     }
+  }
+  std::vector<BlockRef> out;
+  for (const BlockRef& b : added) {
+    if (!freed.count(b.id)) out.push_back(b);
   }
   return out;
 }
@@ -58,7 +66,7 @@ Status DataGate::MakeLocal(const std::vector<changelog::Change>& changes) {
   const std::vector<BlockRef> refs = BlocksAdded(changes);
   if (refs.empty()) return Status::OK();
   MERIDIAN_RETURN_IF_ERROR(Open(changes));
-  Status s = replicator_->MakePresent(refs, o_.stop);
+  Status s = replicator_->MakePresent(refs, o_.stop, /*referenced_only=*/false);
   if (!s.ok() && !(o_.stop != nullptr && o_.stop->load())) {
     replicator_.reset();  // e.g. the replica connection broke: reopen next time
     conn_.reset();

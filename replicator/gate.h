@@ -54,7 +54,8 @@ class DataGate {
   std::unique_ptr<Replicator> replicator_;
 };
 
-// The blocks `changes` add (UpsertInode ops that carry a block list).
+// The blocks `changes` add (UpsertInode ops that carry a block list) and do
+// not free again later in the same run.
 std::vector<BlockRef> BlocksAdded(const std::vector<changelog::Change>& changes);
 
 }  // namespace meridian::replicator

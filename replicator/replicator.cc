@@ -98,7 +98,7 @@ void Replicator::RunJobs(std::vector<Job>& jobs) {
   }
 }
 
-Status Replicator::Record(const std::vector<Job>& jobs) {
+Status Replicator::Record(const std::vector<Job>& jobs, bool referenced_only) {
   std::vector<int64_t> done, done_len, done_copied, failed;
   std::vector<std::string> errors;
   for (const Job& j : jobs) {
@@ -113,12 +113,26 @@ Status Replicator::Record(const std::vector<Job>& jobs) {
   }
   return meta::InTransaction(c_, [&]() -> Status {
     if (!done.empty()) {
+      // A block no file references any more (freed, or a snapshot replaced
+      // the namespace, while it was being copied) goes to the bucket's GC
+      // instead of counting as replicated, so it is not left behind.
+      const std::string referenced =
+          referenced_only ? " WHERE EXISTS (SELECT 1 FROM blocks b WHERE b.id = x.id)" : "";
       MERIDIAN_RETURN_IF_ERROR(c_->Run(
           "INSERT INTO replicated_blocks AS r (id, stored_len, copies)"
-          " SELECT * FROM unnest($1::bigint[], $2::integer[], $3::integer[])"
-          " ON CONFLICT (id) DO UPDATE SET copies = r.copies + EXCLUDED.copies,"
-          " replicated_at = now()",
+          " SELECT x.id, x.len, x.copies FROM unnest($1::bigint[], $2::integer[],"
+          " $3::integer[]) x(id, len, copies)" +
+              referenced +
+              " ON CONFLICT (id) DO UPDATE SET copies = r.copies + EXCLUDED.copies,"
+              " replicated_at = now()",
           {Param::IntArray(done), Param::IntArray(done_len), Param::IntArray(done_copied)}));
+      if (referenced_only) {
+        MERIDIAN_RETURN_IF_ERROR(c_->Run(
+            "INSERT INTO deleted_blocks (id, stored_len)"
+            " SELECT x.id, x.len FROM unnest($1::bigint[], $2::integer[]) x(id, len)"
+            " WHERE NOT EXISTS (SELECT 1 FROM blocks b WHERE b.id = x.id) ON CONFLICT DO NOTHING",
+            {Param::IntArray(done), Param::IntArray(done_len)}));
+      }
       MERIDIAN_RETURN_IF_ERROR(c_->Run("DELETE FROM replication_queue WHERE id = ANY($1::bigint[])",
                                        {Param::IntArray(done)}));
     }
@@ -141,7 +155,8 @@ Status Replicator::Record(const std::vector<Job>& jobs) {
 }
 
 Status Replicator::MakePresent(const std::vector<BlockRef>& refs, const std::atomic<bool>* stop,
-                               int max_attempts, const std::function<void(uint64_t)>& progress) {
+                               bool referenced_only, int max_attempts,
+                               const std::function<void(uint64_t)>& progress) {
   const size_t chunk = std::max<size_t>(32, 4 * std::max(1, o_.threads));  // blocks per round
   uint64_t finished = 0;
   for (size_t b = 0; b < refs.size(); b += chunk) {
@@ -152,7 +167,7 @@ Status Replicator::MakePresent(const std::vector<BlockRef>& refs, const std::ato
       RunJobs(todo);
       std::vector<Job> done, failed;
       for (Job& j : todo) (j.outcome == Job::kFailed ? failed : done).push_back(std::move(j));
-      MERIDIAN_RETURN_IF_ERROR(Record(done));
+      MERIDIAN_RETURN_IF_ERROR(Record(done, referenced_only));
       finished += done.size();
       if (progress) progress(finished);
       if (failed.empty()) break;
@@ -211,7 +226,7 @@ Result<size_t> Replicator::Step() {
     stats_.dropped += gone.size();
   }
   RunJobs(jobs);
-  MERIDIAN_RETURN_IF_ERROR(Record(jobs));
+  MERIDIAN_RETURN_IF_ERROR(Record(jobs, /*referenced_only=*/true));
   return static_cast<size_t>(r.rows());
 }
 
@@ -273,7 +288,7 @@ Result<HealReport> Replicator::Heal(const std::function<void(uint64_t, uint64_t)
       if (j.target == Job::kMissing) ++rep.missing;
       if (j.target == Job::kCorrupt) ++rep.corrupt;
     }
-    MERIDIAN_RETURN_IF_ERROR(Record(jobs));
+    MERIDIAN_RETURN_IF_ERROR(Record(jobs, /*referenced_only=*/true));
     if (progress) progress(rep.checked, n);
   }
   return rep;

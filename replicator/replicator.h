@@ -111,8 +111,11 @@ class Replicator {
   // `max_attempts` > 0, until a block has failed that often (Unavailable,
   // naming how many are missing and the first error). Returns Unavailable if
   // *stop is set first. `progress(blocks_done)` is called as rounds finish.
+  // `referenced_only`: as in Record (false for blocks of changes not yet
+  // applied: the --visibility data gate).
   Status MakePresent(const std::vector<BlockRef>& refs, const std::atomic<bool>* stop,
-                     int max_attempts = 0, const std::function<void(uint64_t)>& progress = {});
+                     bool referenced_only, int max_attempts = 0,
+                     const std::function<void(uint64_t)>& progress = {});
   // Checks every referenced block in the target (length and SHA-256),
   // re-copies what is missing or corrupt, and records the result.
   // `progress(checked, total)` is called after each round.
@@ -125,7 +128,9 @@ class Replicator {
   Job NewJob(const BlockRef& ref) const;
   void RunJobs(std::vector<Job>& jobs);
   void CopyOne(Job& job);
-  Status Record(const std::vector<Job>& jobs);
+  // Commits a round's outcomes. `referenced_only`: a finished block that no
+  // file references any more is queued for the bucket's GC instead.
+  Status Record(const std::vector<Job>& jobs, bool referenced_only);
 
   meta::PgConn* c_;
   const ReplicatorOptions o_;

@@ -41,7 +41,7 @@ class GcTest : public SiteFixture {
     return n;
   }
   nlohmann::json Gc(std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"gc", "--json"};
+    std::vector<std::string> args = {"gc", "--json", "--min-age=0"};
     args.insert(args.end(), extra.begin(), extra.end());
     RunResult r = primary_.Run(args);
     EXPECT_TRUE(r.ok()) << r.Describe();
@@ -87,6 +87,7 @@ TEST_F(GcTest, AFreedBlockStaysUntilEveryMirrorHasAppliedItsDeletion) {
   m.proc = std::make_unique<Child>(std::move(c).value());
   ASSERT_TRUE(Verify(m).ok());
   WaitAcked();
+  EXPECT_EQ(Gc({"--min-age=3600"})["deleted"], 0) << "--min-age must keep a just-freed block";
   g = Gc();
   EXPECT_EQ(g["deleted"], 3) << g;
   EXPECT_EQ(g["forced"], 0) << g;
@@ -113,7 +114,7 @@ TEST_F(GcTest, ADeadMirrorHoldsBlocksOnlyUntilMaxWait) {
 
 TEST_F(GcTest, ThePrimaryDaemonCollectsOnItsOwn) {
   const auto keys = ImportFile();
-  StartPrimary({"--gc-interval=1"});
+  StartPrimary({"--gc-interval=1", "--min-age=0"});
   Mirror m = NewMirror("m1");
   ASSERT_TRUE(Verify(m).ok());
   ASSERT_TRUE(primary_.Run({"rm", "/t/w.bin"}).ok());
