@@ -200,8 +200,10 @@ const std::vector<Command>& Commands() {
        "and --bwlimit, and a progress line on a terminal. Exits 1 if any block could not\n"
        "be made local, so a pipeline can gate a scale-up on it. --check reports the percent\n"
        "of each path that is local (HEAD of every block) and fetches nothing; it exits 1\n"
-       "unless everything is local.",
-       {"meta", "file", "check", "evict", "key", "threads", "bwlimit", "progress", "json"},
+       "unless everything is local. --background returns once the paths are resolved and\n"
+       "keeps warming, writing progress and the result (with --json, a JSON line) to --log.",
+       {"meta", "file", "check", "evict", "background", "log", "key", "threads", "bwlimit",
+        "progress", "json"},
        RunWarmup},
   };
   return kCommands;

@@ -79,6 +79,22 @@ TEST_F(WarmupTest, AWarmedModelIsReadWithoutTouchingThePrimarysBucket) {
   EXPECT_EQ(missing.exit_code, 1) << missing.Describe();
   EXPECT_NE(missing.err.find("nope"), std::string::npos) << missing.err;
 
+  // --background returns at once and finishes on its own; its log ends with
+  // the JSON result.
+  const std::string log = files_->Sub("bg.log");
+  RunResult bg = Warmup(m, {"--background", "--log=" + log, "/models/m1/tokenizer.json"});
+  ASSERT_TRUE(bg.ok()) << bg.Describe();
+  EXPECT_NE(bg.out.find("in the background as pid"), std::string::npos) << bg.out;
+  std::string result;
+  for (int i = 0; i < 300 && result.find("\"ok\"") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(100ms);
+    result = ReadFile(log).value_or("");
+  }
+  EXPECT_NE(result.find("\"ok\":true"), std::string::npos) << result;
+  RunResult bad = Warmup(m, {"--background", "--log=" + log, "/models/nope"});
+  EXPECT_EQ(bad.exit_code, 1) << bad.Describe();
+  EXPECT_NE(bad.err.find("nope"), std::string::npos) << bad.err;
+
   // --file LIST.
   std::ofstream(files_->Sub("list")) << "# models to warm\n/models/other\n";
   RunResult wf = Warmup(m, {"--file=" + files_->Sub("list")});
