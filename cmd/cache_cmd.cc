@@ -1,7 +1,6 @@
 // meridian cache: one node of a site's cache group (warmup/cache_service.h):
 // blocks on local disks (warmup/disk_cache.h), served over CURVE to the
 // allow-listed readers of the site, misses filled from the primary's bucket.
-#include <signal.h>
 
 #include <atomic>
 #include <chrono>
@@ -30,12 +29,7 @@ DEFINE_double(free_ratio, 0.1, "cache: keep at least this fraction of each cache
 DECLARE_string(bwlimit);  // mirror.cc
 
 namespace meridian::cli {
-namespace {
-
-std::atomic<bool> g_cache_stop{false};
-void OnCacheSignal(int) { g_cache_stop = true; }
-
-}  // namespace
+namespace {}  // namespace
 
 int RunCache(const std::vector<std::string>& args) {
   if (!args.empty()) return Usage("cache", "takes no arguments");
@@ -101,9 +95,8 @@ int RunCache(const std::vector<std::string>& args) {
     metrics = std::move(m).value();
     std::fprintf(stderr, "metrics on %s\n", metrics->url().c_str());
   }
-  signal(SIGTERM, OnCacheSignal);
-  signal(SIGINT, OnCacheSignal);
-  while (!g_cache_stop.load()) {
+  std::atomic<bool>* stop = StopOnSignals();
+  while (!stop->load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
     if (!metrics) continue;
     const auto c = (*cache)->stats();

@@ -1,5 +1,6 @@
 #include "cmd/cli.h"
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -116,6 +117,17 @@ Result<Volume> OpenVolume(bool with_store) {
     }
   }
   return v;
+}
+
+namespace {
+std::atomic<bool> g_stop_requested{false};
+void OnStopSignal(int) { g_stop_requested = true; }
+}  // namespace
+
+std::atomic<bool>* StopOnSignals() {
+  signal(SIGTERM, OnStopSignal);
+  signal(SIGINT, OnStopSignal);
+  return &g_stop_requested;
 }
 
 std::vector<std::string> SplitList(const std::string& s) {

@@ -5,6 +5,7 @@
 
 #include <gflags/gflags.h>
 
+#include <atomic>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -85,6 +86,9 @@ struct SiteData {
   std::string cache_key;       // --data cache: the nodes' public key (Z85)
 };
 Result<SiteData> LoadSiteData(meta::PgConn* replica);
+// The flag the daemons stop on: installs SIGTERM and SIGINT handlers that
+// set it (idempotent) and returns it. Async-signal-safe (a lock-free atomic).
+std::atomic<bool>* StopOnSignals();
 // Migrates the replica's schema and records `d`.
 Status RecordSiteData(meta::PgConn* replica, const SiteData& d);
 // The site's cache group, as a client with the key pair in --key.

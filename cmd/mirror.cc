@@ -2,7 +2,6 @@
 // -> MirrorSite::Run() (mirror/site.h). --meta is the mirror's OWN replica
 // database; --key is shared with `meridian primary` (defined in site_cmds.cc).
 #include <glog/logging.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -62,9 +61,6 @@ DEFINE_string(status_file, "",
 
 namespace meridian::cli {
 namespace {
-
-std::atomic<bool> g_mirror_stop{false};
-void OnMirrorSignal(int) { g_mirror_stop = true; }
 
 // "/a,/b" or "a,b" -> {"a", "b"}; each item must be exactly one name.
 Result<std::set<std::string>> ParseInclude(const std::string& flag) {
@@ -185,9 +181,8 @@ int RunMirror(const std::vector<std::string>& args) {
   o.include = *include;
   o.enqueue_blocks = replicate && FLAGS_visibility == "metadata";
   o.status_file = FLAGS_status_file;
-  o.stop = &g_mirror_stop;
-  signal(SIGTERM, OnMirrorSignal);
-  signal(SIGINT, OnMirrorSignal);
+  o.stop = StopOnSignals();
+  std::atomic<bool>* stop = o.stop;
   if (!FLAGS_json) {
     std::cerr << "mirror " << o.site_name << ": following " << o.primary << " into "
               << meta::RedactConninfo(o.replica_conninfo) << "\n";
@@ -202,7 +197,7 @@ int RunMirror(const std::vector<std::string>& args) {
   copy.threads = FLAGS_threads;
   copy.bwlimit = *bwlimit;
   copy.delete_grace = std::chrono::seconds(FLAGS_delete_grace);
-  copy.stop = &g_mirror_stop;
+  copy.stop = stop;
   std::shared_ptr<replicator::DataGate> gate;
   if (replicate) {
     auto t = objstore::Open(FLAGS_bucket, StoreOptions(""));
@@ -213,7 +208,7 @@ int RunMirror(const std::vector<std::string>& args) {
     }
     if (FLAGS_visibility == "data") {
       gate = std::make_shared<replicator::DataGate>(
-          replicator::DataGateOptions{*url, open_source, target.get(), copy, &g_mirror_stop});
+          replicator::DataGateOptions{*url, open_source, target.get(), copy, stop});
       o.before_apply = [gate](const std::vector<changelog::Change>& changes) {
         return gate->MakeLocal(changes);
       };
@@ -230,7 +225,7 @@ int RunMirror(const std::vector<std::string>& args) {
     metrics = std::move(m).value();
     std::cerr << "metrics on " << metrics->url() << "\n";
     exporter = std::thread([&] {
-      while (!g_mirror_stop) {
+      while (!stop->load()) {
         mirror::MirrorSiteStats st = site.stats();
         double now =
             std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
@@ -281,18 +276,18 @@ int RunMirror(const std::vector<std::string>& args) {
     ro.replicator = copy;
     ro.gc_interval = std::chrono::milliseconds(
         std::clamp<int64_t>(int64_t{FLAGS_delete_grace} * 500, 1000, 60000));
-    ro.stop = &g_mirror_stop;
+    ro.stop = stop;
     ro.on_stats = [&](const replicator::ReplicatorStats& s) {
       std::lock_guard<std::mutex> l(repl_mu);
       repl_stats = s;
     };
     copier = std::thread([ro, &repl_status] {
       repl_status = replicator::RunReplication(ro);
-      if (!repl_status.ok()) g_mirror_stop = true;  // the whole daemon stops and says why
+      if (!repl_status.ok()) *ro.stop = true;  // the whole daemon stops and says why
     });
   }
   Status s = site.Run();
-  g_mirror_stop = true;
+  *stop = true;
   if (copier.joinable()) copier.join();
   if (exporter.joinable()) exporter.join();
   if (s.ok() && !repl_status.ok()) s = repl_status.With("replicating blocks");

@@ -1,5 +1,4 @@
 // Site verbs: keygen, primary (the daemon), status, verify.
-#include <signal.h>
 
 #include <atomic>
 #include <chrono>
@@ -36,12 +35,7 @@ DEFINE_string(metrics, "",
 DEFINE_int32(timeout, 60, "verify: seconds to wait for the mirror to reach the primary");
 
 namespace meridian::cli {
-namespace {
-
-std::atomic<bool> g_stop{false};
-void OnSignal(int) { g_stop = true; }
-
-}  // namespace
+namespace {}  // namespace
 
 int RunKeygen(const std::vector<std::string>& args) {
   if (!args.empty()) return Usage("keygen", "takes no arguments; use --out NAME");
@@ -94,7 +88,7 @@ int RunPrimaryDaemon(const std::vector<std::string>& args) {
   o.gc.max_wait = std::chrono::seconds(FLAGS_max_wait);
   o.gc.min_age = std::chrono::seconds(std::max<int64_t>(0, FLAGS_min_age));
   o.gc_interval = std::chrono::seconds(FLAGS_gc_interval);
-  o.stop = &g_stop;
+  o.stop = StopOnSignals();
   o.on_listening = [](const std::string& endpoint) {
     std::printf("listening on %s\n", endpoint.c_str());
     std::fflush(stdout);
@@ -117,8 +111,6 @@ int RunPrimaryDaemon(const std::vector<std::string>& args) {
       }
     };
   }
-  signal(SIGTERM, OnSignal);
-  signal(SIGINT, OnSignal);
   Status s = primary::RunPrimary(o);
   return s.ok() ? kExitOk : Fail("primary", s);
 }
