@@ -20,13 +20,8 @@
 # packages (scripts/install-deps.sh --test). Report: bench/results/replicate.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
-size_mib=${1:-1024}
-rate_mbit=${2:-200}
-threads=${3:-8}
-build=$(realpath -m "${BUILD_DIR:-build}")
 json_out=bench/results/replicate.json
-. bench/wan_setup.sh
+. bench/wan_setup.sh  # reads SIZE_MIB RATE_MBIT THREADS from "$@"
 
 # The mirror, across the link.
 ip netns exec "$ns" "$m" mirror --meta "$replica" --primary "$endpoint" \

@@ -5,8 +5,14 @@
 # (RATE_MBIT both ways), meridian-tcp-proxy on the host side adding 25 ms
 # each way in front of radosgw ($proxy_addr), and a primary site (volume on
 # radosgw bucket $bucket, `meridian primary` on $endpoint, keys in $work).
-# Everything is torn down on exit. Needs: root, $size_mib, $rate_mbit, $build.
+# Everything is torn down on exit. Takes the benchmark's arguments
+# [SIZE_MIB] [RATE_MBIT] [THREADS] (default 1024 200 8) and BUILD_DIR; needs root.
 set -euo pipefail
+root=$PWD
+size_mib=${1:-1024}
+rate_mbit=${2:-200}
+threads=${3:-8}
+build=$(realpath -m "${BUILD_DIR:-build}")
 m=$build/cmd/meridian
 proxy=$build/tests/meridian-tcp-proxy
 [ -x "$m" ] && [ -x "$proxy" ] || { echo "build first: scripts/build.sh" >&2; exit 1; }

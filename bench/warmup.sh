@@ -17,13 +17,8 @@
 # Report: bench/results/warmup.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
-size_mib=${1:-1024}
-rate_mbit=${2:-200}
-threads=${3:-8}
-build=$(realpath -m "${BUILD_DIR:-build}")
 json_out=bench/results/warmup.json
-. bench/wan_setup.sh
+. bench/wan_setup.sh  # reads SIZE_MIB RATE_MBIT THREADS from "$@"
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 "$m" keygen --out "$work/cache" >/dev/null

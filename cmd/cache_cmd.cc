@@ -88,13 +88,9 @@ int RunCache(const std::vector<std::string>& args) {
   if (!server.ok()) return Fail("cache", server.status());
   std::printf("listening on %s\n", (*server)->endpoint().c_str());
   std::fflush(stdout);
-  std::unique_ptr<MetricsServer> metrics;
-  if (!FLAGS_metrics.empty()) {
-    auto m = MetricsServer::Start(FLAGS_metrics);
-    if (!m.ok()) return Fail("cache", m.status());
-    metrics = std::move(m).value();
-    std::fprintf(stderr, "metrics on %s\n", metrics->url().c_str());
-  }
+  auto started = MetricsServer::StartIfAsked(FLAGS_metrics);
+  if (!started.ok()) return Fail("cache", started.status());
+  std::unique_ptr<MetricsServer> metrics = std::move(started).value();
   std::atomic<bool>* stop = StopOnSignals();
   while (!stop->load()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(500));

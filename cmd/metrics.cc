@@ -1,5 +1,7 @@
 #include "cmd/metrics.h"
 
+#include <cstdio>
+
 #include <prometheus/exposer.h>
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
@@ -35,6 +37,13 @@ void MetricsServer::Set(const std::string& name, const std::string& help, double
   std::map<std::string, std::string> labels;
   if (!label_key.empty()) labels[label_key] = label_value;
   it->second->Add(labels).Set(value);
+}
+
+Result<std::unique_ptr<MetricsServer>> MetricsServer::StartIfAsked(const std::string& bind) {
+  if (bind.empty()) return std::unique_ptr<MetricsServer>();
+  MERIDIAN_ASSIGN_OR_RETURN(auto m, Start(bind));
+  std::fprintf(stderr, "metrics on %s\n", m->url().c_str());
+  return m;
 }
 
 }  // namespace meridian::cli

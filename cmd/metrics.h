@@ -28,6 +28,9 @@ class MetricsServer {
   // `bind` is "HOST:PORT" (port 0 picks one). Fails with a clear message if
   // the address cannot be bound.
   static Result<std::unique_ptr<MetricsServer>> Start(const std::string& bind);
+  // A daemon's --metrics: null when `bind` is empty; otherwise Start(bind),
+  // announcing "metrics on URL" on stderr.
+  static Result<std::unique_ptr<MetricsServer>> StartIfAsked(const std::string& bind);
   ~MetricsServer();
 
   // "http://HOST:PORT/metrics"

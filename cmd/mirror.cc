@@ -217,13 +217,11 @@ int RunMirror(const std::vector<std::string>& args) {
   mirror::MirrorSite site(o);
   std::mutex repl_mu;
   replicator::ReplicatorStats repl_stats;  // GUARDED_BY(repl_mu)
-  std::unique_ptr<MetricsServer> metrics;
+  auto started = MetricsServer::StartIfAsked(FLAGS_metrics);
+  if (!started.ok()) return Fail("mirror", started.status());
+  std::unique_ptr<MetricsServer> metrics = std::move(started).value();
   std::thread exporter;
-  if (!FLAGS_metrics.empty()) {
-    auto m = MetricsServer::Start(FLAGS_metrics);
-    if (!m.ok()) return Fail("mirror", m.status());
-    metrics = std::move(m).value();
-    std::cerr << "metrics on " << metrics->url() << "\n";
+  if (metrics) {
     exporter = std::thread([&] {
       while (!stop->load()) {
         mirror::MirrorSiteStats st = site.stats();

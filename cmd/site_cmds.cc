@@ -93,12 +93,10 @@ int RunPrimaryDaemon(const std::vector<std::string>& args) {
     std::printf("listening on %s\n", endpoint.c_str());
     std::fflush(stdout);
   };
-  std::unique_ptr<MetricsServer> metrics;
-  if (!FLAGS_metrics.empty()) {
-    auto m = MetricsServer::Start(FLAGS_metrics);
-    if (!m.ok()) return Fail("primary", m.status());
-    metrics = std::move(m).value();
-    std::fprintf(stderr, "metrics on %s\n", metrics->url().c_str());
+  auto started = MetricsServer::StartIfAsked(FLAGS_metrics);
+  if (!started.ok()) return Fail("primary", started.status());
+  std::unique_ptr<MetricsServer> metrics = std::move(started).value();
+  if (metrics) {
     o.on_tick = [&metrics](uint64_t head, const std::vector<changelog::MirrorState>& mirrors) {
       metrics->Set("meridian_changelog_head_position", "newest change-log position", head);
       for (const auto& m : mirrors) {
