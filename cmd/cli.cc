@@ -1,8 +1,13 @@
 #include "cmd/cli.h"
 
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <sstream>
 
@@ -128,6 +133,50 @@ std::atomic<bool>* StopOnSignals() {
   signal(SIGTERM, OnStopSignal);
   signal(SIGINT, OnStopSignal);
   return &g_stop_requested;
+}
+
+int Background(const std::string& cmd, std::string log, int* ready_fd,
+               const std::function<std::string(pid_t, const std::string&)>& ready_message) {
+  int p[2];
+  if (pipe(p) != 0) return Fail(cmd, Status::IOError("pipe for --background"));
+  const pid_t pid = fork();
+  if (pid < 0) return Fail(cmd, Status::IOError("fork for --background"));
+  if (size_t at = log.find("PID"); at != std::string::npos) {
+    log.replace(at, 3, std::to_string(pid > 0 ? pid : getpid()));
+  }
+  if (pid == 0) {
+    close(p[0]);
+    setsid();
+    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) _exit(kExitError);
+    dup2(fd, STDOUT_FILENO);
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+    const int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null >= 0) dup2(null, STDIN_FILENO);
+    *ready_fd = p[1];
+    return -1;
+  }
+  close(p[1]);
+  char c = 0;
+  const bool ready = read(p[0], &c, 1) == 1;
+  close(p[0]);
+  if (ready) {
+    std::printf("%s\n", ready_message(pid, log).c_str());
+    return kExitOk;
+  }
+  int st = 0;
+  waitpid(pid, &st, 0);
+  std::ifstream in(log);
+  std::cerr << in.rdbuf();
+  return WIFEXITED(st) ? WEXITSTATUS(st) : kExitError;
+}
+
+void SignalReady(int* fd) {
+  if (*fd < 0) return;
+  (void)!write(*fd, "R", 1);
+  close(*fd);
+  *fd = -1;
 }
 
 std::vector<std::string> SplitList(const std::string& s) {

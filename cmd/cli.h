@@ -5,7 +5,10 @@
 
 #include <gflags/gflags.h>
 
+#include <sys/types.h>
+
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -93,6 +96,17 @@ std::atomic<bool>* StopOnSignals();
 Status RecordSiteData(meta::PgConn* replica, const SiteData& d);
 // The site's cache group, as a client with the key pair in --key.
 Result<std::unique_ptr<warmup::CacheGroup>> OpenCacheGroup(const SiteData& site);
+// --background for long-running verbs (warmup, mount). Forks BEFORE
+// anything starts threads; the child detaches (setsid), sends its stdout and
+// stderr to `log` ("PID" in it is replaced by the child's pid) and gets -1
+// back, with *ready_fd set. The parent waits until the child calls
+// SignalReady() and then prints ready_message(pid, log) and returns 0, or, if
+// the child exits first, prints the child's log to stderr and returns its
+// exit code.
+int Background(const std::string& cmd, std::string log, int* ready_fd,
+               const std::function<std::string(pid_t, const std::string&)>& ready_message);
+// In a --background child: tells the parent it may return. No-op if *fd < 0.
+void SignalReady(int* fd);
 // "a,b,,c" -> {"a", "b", "c"}.
 std::vector<std::string> SplitList(const std::string& s);
 

@@ -21,6 +21,8 @@ int RunHeal(const std::vector<std::string>&);
 int RunGc(const std::vector<std::string>&);
 int RunWarmup(const std::vector<std::string>&);
 int RunCache(const std::vector<std::string>&);
+int RunMount(const std::vector<std::string>&);
+int RunUmount(const std::vector<std::string>&);
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
@@ -205,6 +207,27 @@ const std::vector<Command>& Commands() {
        {"meta", "file", "check", "evict", "background", "log", "key", "threads", "bwlimit",
         "progress", "json"},
        RunWarmup},
+      {"mount",
+       "MOUNTPOINT",
+       "Mount the namespace read-only (FUSE), at a mirror or the primary",
+       "Serves --meta's namespace (or --subdir's subtree) at MOUNTPOINT through the kernel,\n"
+       "read-only: every write fails with EROFS. Data comes through this site's sources\n"
+       "(cache group, own bucket, primary bucket), verified, with --readahead blocks fetched\n"
+       "ahead of sequential readers and --buffer-size of memory. The kernel caches\n"
+       "attributes, names and pages; whatever the mirror applies is invalidated at once, so\n"
+       "the mount is never staler than the site. Runs until `meridian umount MOUNTPOINT`,\n"
+       "SIGTERM or SIGINT; --background returns once the mount is ready.",
+       {"meta", "subdir", "readahead", "buffer_size", "threads", "attr_timeout", "allow_other",
+        "key", "background", "log", "fuse_debug"},
+       RunMount},
+      {"umount",
+       "MOUNTPOINT",
+       "Unmount a Meridian mount (also one whose process was killed)",
+       "Unmounts MOUNTPOINT; the mount's process then exits. A mount whose process died\n"
+       "(\"Transport endpoint is not connected\") is cleaned up the same way. --lazy detaches\n"
+       "a busy mount at once and lets it go when the last file is closed.",
+       {"lazy"},
+       RunUmount},
   };
   return kCommands;
 }

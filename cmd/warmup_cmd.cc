@@ -3,9 +3,6 @@
 // in the site's own bucket (replicator::Replicator::MakePresent); in cache
 // mode, cached by the block's owner in the site's cache group
 // (warmup/cache_service.h), which fetches it from the primary once.
-#include <fcntl.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -174,46 +171,6 @@ int WarmCacheGroup(warmup::CacheGroup* group, const std::vector<warmup::PathSet>
   return all ? kExitOk : kExitError;
 }
 
-// --background: forks before anything starts threads. The parent waits
-// until the child has resolved the paths (returns -1 in the child, which
-// reports readiness through *ready_fd) and exits 0 with where to look, or
-// with the child's exit code and its log if it failed before that.
-int Background(int* ready_fd) {
-  int p[2];
-  if (pipe(p) != 0) return Fail("warmup", Status::IOError("pipe for --background"));
-  const pid_t pid = fork();
-  if (pid < 0) return Fail("warmup", Status::IOError("fork for --background"));
-  const std::string log =
-      !FLAGS_log.empty()
-          ? FLAGS_log
-          : "/tmp/meridian-warmup-" + std::to_string(pid > 0 ? pid : getpid()) + ".log";
-  if (pid == 0) {
-    close(p[0]);
-    setsid();
-    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) _exit(kExitError);
-    dup2(fd, STDOUT_FILENO);
-    dup2(fd, STDERR_FILENO);
-    close(fd);
-    *ready_fd = p[1];
-    return -1;
-  }
-  close(p[1]);
-  char c = 0;
-  const bool ready = read(p[0], &c, 1) == 1;
-  close(p[0]);
-  if (ready) {
-    std::printf("warmup running in the background as pid %d; progress and the result: %s\n", pid,
-                log.c_str());
-    return kExitOk;
-  }
-  int st = 0;
-  waitpid(pid, &st, 0);
-  std::ifstream in(log);
-  std::cerr << in.rdbuf();
-  return WIFEXITED(st) ? WEXITSTATUS(st) : kExitError;
-}
-
 }  // namespace
 
 int RunWarmup(const std::vector<std::string>& args) {
@@ -224,7 +181,12 @@ int RunWarmup(const std::vector<std::string>& args) {
   int ready_fd = -1;
   if (FLAGS_background) {
     if (FLAGS_check) return Usage("warmup", "--check answers at once; --background is for warming");
-    if (int rc = Background(&ready_fd); rc >= 0) return rc;
+    const std::string log = FLAGS_log.empty() ? "/tmp/meridian-warmup-PID.log" : FLAGS_log;
+    int rc = Background("warmup", log, &ready_fd, [](pid_t pid, const std::string& log) {
+      return "warmup running in the background as pid " + std::to_string(pid) +
+             "; progress and the result: " + log;
+    });
+    if (rc >= 0) return rc;
   }
   auto vol = OpenVolume(true);
   if (!vol.ok()) return Fail("warmup", vol.status());
@@ -252,10 +214,7 @@ int RunWarmup(const std::vector<std::string>& args) {
     total_bytes += s->bytes;
     sets.push_back(std::move(s).value());
   }
-  if (ready_fd >= 0) {  // --background: the paths are known; let the caller go
-    (void)!write(ready_fd, "R", 1);
-    close(ready_fd);
-  }
+  SignalReady(&ready_fd);  // --background: the paths are known; let the caller go
   if (vol->cache) {
     if (*bwlimit != 0) {
       return Usage("warmup",

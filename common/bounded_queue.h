@@ -25,6 +25,15 @@ class BoundedQueue {
     return true;
   }
 
+  // Push without blocking: false (and the item dropped) if full or closed.
+  bool TryPush(T item) {
+    std::lock_guard<std::mutex> l(mu_);
+    if (closed_ || items_.size() >= capacity_) return false;
+    items_.push_back(std::move(item));
+    not_empty_.notify_one();
+    return true;
+  }
+
   // Blocks while empty and open. False once closed and drained.
   bool Pop(T* out) {
     std::unique_lock<std::mutex> l(mu_);

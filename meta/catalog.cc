@@ -139,6 +139,24 @@ Result<std::vector<DirEntry>> Catalog::ReadDir(uint64_t ino) {
   return out;
 }
 
+Result<std::vector<std::pair<std::string, Attr>>> Catalog::ReadDirPlus(uint64_t ino) {
+  MERIDIAN_ASSIGN_OR_RETURN(auto r, c_->Exec(std::string("SELECT d.name, ") + kAttrCols +
+                                                 " FROM dentries d JOIN inodes i ON i.ino = d.ino"
+                                                 " WHERE d.parent = $1 ORDER BY d.name",
+                                             {Param::Int(static_cast<int64_t>(ino))}));
+  std::vector<std::pair<std::string, Attr>> out;
+  out.reserve(r.rows());
+  for (int i = 0; i < r.rows(); ++i) out.emplace_back(r.GetBytes(i, 0), AttrFromRow(r, i, 1));
+  return out;
+}
+
+Result<Catalog::Usage> Catalog::GetUsage() {
+  MERIDIAN_ASSIGN_OR_RETURN(auto r,
+                            c_->Exec("SELECT coalesce(sum(size) FILTER (WHERE kind = 1), 0),"
+                                     " count(*) FROM inodes"));
+  return Usage{static_cast<uint64_t>(r.GetInt(0, 0)), static_cast<uint64_t>(r.GetInt(0, 1))};
+}
+
 Result<std::vector<BlockRef>> Catalog::Blocks(uint64_t ino) {
   MERIDIAN_ASSIGN_OR_RETURN(auto r,
                             c_->Exec("SELECT idx, id, len, stored_len, comp, sha256 FROM blocks"

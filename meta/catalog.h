@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/block.h"
@@ -65,6 +66,7 @@ Result<VolumeConfig> LoadVolume(PgConn* c);
 class Catalog {
  public:
   explicit Catalog(PgConn* c) : c_(c) {}
+  PgConn* conn() const { return c_; }
 
   Result<Attr> GetAttr(uint64_t ino);
   Result<Attr> Lookup(uint64_t parent, std::string_view name);
@@ -73,8 +75,16 @@ class Catalog {
   Result<Attr> Resolve(std::string_view path);
   // Entries sorted bytewise by name, without "." and "..".
   Result<std::vector<DirEntry>> ReadDir(uint64_t ino);
+  // ReadDir with each entry's attributes, in one round trip (readdirplus).
+  Result<std::vector<std::pair<std::string, Attr>>> ReadDirPlus(uint64_t ino);
   // The file's blocks in index order.
   Result<std::vector<BlockRef>> Blocks(uint64_t ino);
+  // Logical bytes in files and the number of inodes (statfs).
+  struct Usage {
+    uint64_t bytes = 0;
+    uint64_t inodes = 0;
+  };
+  Result<Usage> GetUsage();
 
  private:
   PgConn* c_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "meta/notify.h"
 #include "mirror/net_changes.h"
 
 namespace meridian::mirror {
@@ -185,6 +186,19 @@ Status Applier::ApplyNet(const NetChanges& net, uint64_t first_pos) {
   return Status::OK();
 }
 
+namespace {
+
+// What readers at this site (mounts) must forget: every inode the run
+// changed and every directory whose entries changed (meta/notify.h).
+std::string TouchedPayload(uint64_t pos, const NetChanges& net) {
+  std::set<uint64_t> touched;
+  for (const auto& [ino, op] : net.inodes()) touched.insert(ino);
+  for (const auto& [key, op] : net.dentries()) touched.insert(key.first);
+  return meta::AppliedPayload(pos, {touched.begin(), touched.end()});
+}
+
+}  // namespace
+
 Result<ApplyStats> Applier::Apply(const std::vector<changelog::Change>& changes) {
   ApplyStats stats;
   if (changes.empty()) return stats;
@@ -218,10 +232,13 @@ Result<ApplyStats> Applier::Apply(const std::vector<changelog::Change>& changes)
     if (stats.applied + stats.filtered == 0) return Status::OK();
     MERIDIAN_RETURN_IF_ERROR(
         ApplyNet(net, first).With("applying change-log entries up to " + std::to_string(pos)));
+    // The notification is delivered at commit, when the change is visible.
     return c_->Run(
-        "UPDATE site_state SET applied_pos = $1, applied_time_ns = $2,"
-        " applied_changes = applied_changes + $3",
-        {U(pos), I(time_ns), U(stats.applied + stats.filtered)});
+        "WITH s AS (UPDATE site_state SET applied_pos = $1, applied_time_ns = $2,"
+        " applied_changes = applied_changes + $3 RETURNING 1)"
+        " SELECT pg_notify('meridian_applied', $4) FROM s",
+        {U(pos), I(time_ns), U(stats.applied + stats.filtered),
+         Param::Text(TouchedPayload(pos, net))});
   });
   if (!st.ok()) return st;
   return stats;
@@ -246,8 +263,10 @@ Status Applier::InstallSnapshot(uint64_t pos, const std::vector<changelog::Chang
         "INSERT INTO deleted_blocks (id, stored_len) SELECT r.id, r.stored_len"
         " FROM replicated_blocks r WHERE NOT EXISTS (SELECT 1 FROM blocks b WHERE b.id = r.id)"
         " ON CONFLICT DO NOTHING"));
-    return c_->Run("UPDATE site_state SET applied_pos = $1, snapshot_pos = $1, applied_time_ns = 0",
-                   {U(pos)});
+    return c_->Run(
+        "WITH s AS (UPDATE site_state SET applied_pos = $1, snapshot_pos = $1, applied_time_ns = 0"
+        " RETURNING 1) SELECT pg_notify('meridian_applied', $2) FROM s",
+        {U(pos), Param::Text(std::to_string(pos) + " *")});
   });
 }
 

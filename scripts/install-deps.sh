@@ -3,14 +3,15 @@
 # package already present is skipped by apt; `apt-get update` runs only when a
 # package is missing. Usage: scripts/install-deps.sh [--test]
 #   (no flag)  build + run: compiler, libraries, PostgreSQL server
-#   --test     also the real peers the tests use: Ceph radosgw, awscli, rclone, s3cmd
+#   --test     also the real peers the tests use: Ceph radosgw, awscli, rclone, s3cmd,
+#              s3fs (mount benchmark), attr (getfattr through the mount)
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config git ca-certificates
       libpq-dev postgresql libcurl4-openssl-dev libssl-dev libzmq3-dev cppzmq-dev
       libzstd-dev libgflags-dev libgoogle-glog-dev libfuse3-dev fuse3
       libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev prometheus-cpp-dev)
 if [ "${1:-}" = "--test" ]; then
-  pkgs+=(radosgw ceph-mon ceph-osd awscli rclone s3cmd python3-botocore procps psmisc curl)
+  pkgs+=(radosgw ceph-mon ceph-osd awscli rclone s3cmd python3-botocore procps psmisc curl s3fs attr)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

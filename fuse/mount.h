@@ -1,0 +1,88 @@
+// Mount: serves a vfs::FileSystem through the kernel's FUSE interface
+// (libfuse3 low-level API), read-only.
+//
+// A thin translator: every request maps to one FileSystem call. The kernel
+// caches attributes, names and file pages for `attr_timeout` /
+// `entry_timeout`, and keeps file pages across opens; Invalidate() (driven by
+// vfs::ChangeWatch) drops what changed, so a mount is never staler than its
+// site's replica. Lookup counts are tracked as the kernel reports them
+// (lookup/readdirplus add, forget subtracts) so that only inodes the kernel
+// holds are invalidated. Every write-type request fails with EROFS, and the
+// kernel mount is "ro" as well.
+//
+// Thread-safety: Run() serves requests on up to `max_threads` threads;
+// Invalidate() may be called from any other thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "vfs/filesystem.h"
+
+struct fuse_session;
+
+namespace meridian::fuse {
+
+struct MountOptions {
+  std::string mountpoint;
+  std::string fsname = "meridian";  // the mount table's source column
+  bool allow_other = false;         // let other users read (root only, or user_allow_other)
+  double attr_timeout = 300;        // seconds the kernel trusts attributes
+  double entry_timeout = 300;       // seconds the kernel trusts names
+  int max_threads = 16;
+  bool debug = false;  // libfuse's request trace on stderr
+};
+
+// Refuses a mountpoint that does not exist, is not a directory, or is
+// already a mount (naming the fix).
+Status CheckMountpoint(const std::string& path);
+// Whether `path` is a mount point now (from /proc/self/mountinfo).
+bool IsMounted(const std::string& path);
+// Unmounts `path` (also one whose server was killed: "Transport endpoint is
+// not connected"). `lazy` detaches a busy mount.
+Status Unmount(const std::string& path, bool lazy);
+
+class Mount {
+ public:
+  // Checks the mountpoint and mounts `fs` there. FailedPrecondition when
+  // FUSE is unavailable (no /dev/fuse), with what to do.
+  static Result<std::unique_ptr<Mount>> Create(vfs::FileSystem* fs, MountOptions options);
+  ~Mount();  // unmounts if still mounted
+
+  // Serves requests until the file system is unmounted or SIGTERM/SIGINT/
+  // SIGHUP arrives (then unmounts).
+  Status Run();
+
+  // Drops the kernel's attributes, pages and names of `inos` (volume inode
+  // numbers) and of the names under them; `all`: of every inode it holds.
+  void Invalidate(const std::vector<uint64_t>& inos, bool all);
+
+  // Inodes the kernel holds (lookup count > 0), for tests and metrics.
+  size_t known_inodes() const;
+
+  // Used by the request handlers (fuse/mount.cc); not for other callers.
+  struct Ops;
+
+ private:
+  Mount(vfs::FileSystem* fs, MountOptions o) : fs_(fs), options_(std::move(o)) {}
+  uint32_t block_size() const { return fs_->block_size(); }
+  void Remember(uint64_t parent, const std::string& name, uint64_t ino);
+  void Forget(uint64_t ino, uint64_t n);
+
+  vfs::FileSystem* fs_;
+  const MountOptions options_;
+  ::fuse_session* se_ = nullptr;
+  bool mounted_ = false;
+
+  mutable std::mutex mu_;
+  std::map<uint64_t, uint64_t> lookups_;             // view inode -> kernel lookup count
+  std::map<uint64_t, std::set<std::string>> names_;  // directory -> names the kernel looked up
+};
+
+}  // namespace meridian::fuse

@@ -1,0 +1,59 @@
+// PgPool: a fixed set of connections to one database, lent to one thread at
+// a time. For multi-threaded readers (the mount) that need a PgConn per
+// in-flight request: Catalog and PgConn are single-threaded.
+//
+// A lease returns its connection on destruction. A connection that failed
+// with Unavailable (server restarted, link lost) is dropped by the borrower
+// with Lease::Broken() and reconnected by the next Acquire().
+// Thread-safety: Acquire() is thread-safe; a Lease is used by one thread.
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "meta/pg.h"
+
+namespace meridian::meta {
+
+class PgPool {
+ public:
+  class Lease {
+   public:
+    Lease(PgPool* pool, std::unique_ptr<PgConn> c) : pool_(pool), c_(std::move(c)) {}
+    Lease(Lease&& o) noexcept : pool_(o.pool_), c_(std::move(o.c_)) { o.pool_ = nullptr; }
+    Lease& operator=(Lease&&) = delete;
+    ~Lease();
+    PgConn* get() const { return c_.get(); }
+    PgConn* operator->() const { return c_.get(); }
+    // The connection is unusable: close it instead of returning it.
+    void Broken() { c_.reset(); }
+
+   private:
+    PgPool* pool_;
+    std::unique_ptr<PgConn> c_;
+  };
+
+  // Connects the first connection now (so a bad URL fails at once), the
+  // others on demand, up to `size`.
+  static Result<std::unique_ptr<PgPool>> Open(const std::string& conninfo, int size);
+
+  // Blocks while all `size` connections are lent out.
+  Result<Lease> Acquire();
+
+ private:
+  PgPool(std::string conninfo, int size) : conninfo_(std::move(conninfo)), size_(size) {}
+  void Return(std::unique_ptr<PgConn> c);
+
+  const std::string conninfo_;
+  const int size_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<PgConn>> idle_;
+  int lent_ = 0;
+};
+
+}  // namespace meridian::meta

@@ -1,0 +1,117 @@
+// FileSystem: the read-only POSIX view of a volume (or one subtree of it)
+// that a mount serves, free of FUSE so that it can be tested and reused.
+//
+// Inode numbers are the volume's own (stable: inodes are never renumbered),
+// except that the root of the view is always kRootIno: with `subdir` "/a"
+// the inode of /a is presented as 1. Metadata comes from the site's database
+// (a pool of connections: one per request in flight); data from a Reader
+// (the site's source order: cache group, own bucket, primary bucket), kept
+// in a bounded in-memory BlockCache.
+//
+// Read-ahead: a reader going forward through a file (each read starting
+// where the previous one ended) gets the next blocks fetched in the
+// background, a window that grows from 1 block to `readahead` as the run
+// continues; a reader that jumps (mmap loaders: header, then tensors) gets
+// only the blocks it touches.
+//
+// Errors are Status values; Status::ToErrno() gives the POSIX errno.
+// Thread-safety: thread-safe; an OpenFile may be read from many threads.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "common/bounded_queue.h"
+#include "common/status.h"
+#include "meta/catalog.h"
+#include "meta/pool.h"
+#include "vfs/block_cache.h"
+#include "vfs/reader.h"
+
+namespace meridian::vfs {
+
+struct FsOptions {
+  std::string subdir = "/";           // the subtree shown as the root
+  int readahead = 8;                  // max blocks fetched ahead of a sequential reader
+  uint64_t buffer_bytes = 256 << 20;  // in-memory block cache
+  int fetch_threads = 8;              // background read-ahead fetches
+};
+
+// A file opened for reading: its attributes and block list as of open().
+struct OpenFile {
+  meta::Attr attr;
+  std::vector<BlockRef> blocks;
+  std::atomic<uint64_t> next_offset{0};  // where a sequential reader goes next
+  std::atomic<uint64_t> run_bytes{0};    // bytes read in the current forward run
+};
+
+// Bytes of one block handed out without copying; `bytes` points into `block`.
+struct Piece {
+  BlockCache::Data block;
+  std::string_view bytes;
+};
+
+struct FsStats {
+  uint64_t bytes = 0;   // logical bytes in files
+  uint64_t inodes = 0;  // files, directories, symlinks
+  uint32_t block_size = 0;
+};
+
+class FileSystem {
+ public:
+  // `pool` and `reader` outlive the FileSystem.
+  FileSystem(meta::PgPool* pool, const Reader* reader, uint32_t block_size, FsOptions options);
+  ~FileSystem();
+  FileSystem(const FileSystem&) = delete;
+  FileSystem& operator=(const FileSystem&) = delete;
+
+  // Resolves the subdir (NotFound / NotDirectory name it) and starts the
+  // read-ahead threads. Call once, before anything else.
+  Status Start();
+
+  // The volume inode shown as the root, and the mapping both ways.
+  uint64_t subdir_ino() const { return root_; }
+  uint64_t ToVolume(uint64_t ino) const { return ino == meta::kRootIno ? root_ : ino; }
+  uint64_t FromVolume(uint64_t ino) const { return ino == root_ ? meta::kRootIno : ino; }
+
+  // All take and return view inode numbers (Attr::ino included).
+  Result<meta::Attr> Lookup(uint64_t parent, std::string_view name);
+  Result<meta::Attr> GetAttr(uint64_t ino);
+  Result<std::vector<std::pair<std::string, meta::Attr>>> ReadDirPlus(uint64_t ino);
+  Result<std::string> ReadLink(uint64_t ino);
+  Result<std::unique_ptr<OpenFile>> Open(uint64_t ino);
+  // Bytes [offset, offset+size) of `f` clipped to its size, as pieces in
+  // order (empty at or past the end).
+  Result<std::vector<Piece>> Read(OpenFile& f, uint64_t offset, size_t size);
+  Result<FsStats> StatFs();
+
+  uint32_t block_size() const { return block_size_; }
+  BlockCache::Stats cache_stats() const { return cache_.stats(); }
+
+ private:
+  template <typename F>
+  auto WithCatalog(F&& f) -> decltype(f(std::declval<meta::Catalog&>()));
+  meta::Attr ToView(meta::Attr a) const {
+    a.ino = FromVolume(a.ino);
+    return a;
+  }
+  Result<BlockCache::Data> Block(const OpenFile& f, size_t index);
+  void Prefetch(const OpenFile& f, size_t first, size_t count);
+
+  meta::PgPool* pool_;
+  const Reader* reader_;
+  const uint32_t block_size_;
+  const FsOptions options_;
+  uint64_t root_ = meta::kRootIno;
+  BlockCache cache_;
+  BoundedQueue<std::pair<BlockRef, uint64_t>> prefetch_;  // (block, inode)
+  std::vector<std::thread> fetchers_;
+};
+
+}  // namespace meridian::vfs
