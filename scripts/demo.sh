@@ -8,7 +8,8 @@
 # Then the multi-region part on localhost: `meridian primary`, a mirror that
 # replicates blocks into its own file:// bucket, and a cache-mode mirror with
 # one `meridian cache` node; both catch up, warm the model (`meridian
-# warmup`) and read every file back, bit-exact.
+# warmup`), are mounted read-only (`meridian mount`, FUSE) and every file is
+# read back through the mounts, bit-exact.
 #   scripts/demo.sh          run it (idempotent: a rerun starts from scratch)
 #   scripts/demo.sh stop     stop the demo's PostgreSQL
 set -euo pipefail
@@ -68,7 +69,13 @@ echo "all $n files read back bit-exact; symlink intact"
 
 step "two mirror sites on localhost: 'eu' replicates blocks, 'us' keeps a cache"
 pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true' EXIT
+mounts=()
+cleanup() {
+  for d in "${mounts[@]}"; do "$m" umount "$d" 2>/dev/null || "$m" umount --lazy "$d" || true; done
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
 keys=$work/keys; mkdir -p "$keys"
 for k in primary eu us cache reader; do "$m" keygen --out "$keys/$k" >/dev/null; done
 cat "$keys/eu.pub" "$keys/us.pub" >"$keys/mirrors.allow"
@@ -102,17 +109,26 @@ step "warming the model at both sites"
 "$m" warmup --meta "$base/replica_us" --key "$keys/reader.key" /acme/models/demo-7b
 "$m" warmup --meta "$base/replica_us" --key "$keys/reader.key" --check /acme/models/demo-7b
 
-step "reading every file back at both mirrors"
+step "mounting both mirrors read-only and reading the model back through the mounts"
+for site in eu us; do
+  mnt=$work/mnt-$site; mkdir -p "$mnt"
+  "$m" mount --background --meta "$base/replica_$site" --key "$keys/reader.key" \
+    --log "$work/mount-$site.log" "$mnt"
+  mounts+=("$mnt")
+done
+ls -l "$work/mnt-us/acme/models/demo-7b"
 for site in eu us; do
   n=0
   while IFS= read -r -d '' f; do
     rel=${f#"$src"/}
     want=$(sha256sum <"$f" | cut -d' ' -f1)
-    got=$("$m" cat --meta "$base/replica_$site" --key "$keys/reader.key" \
-      "/acme/models/demo-7b/$rel" | sha256sum | cut -d' ' -f1)
+    got=$(sha256sum <"$work/mnt-$site/acme/models/demo-7b/$rel" | cut -d' ' -f1)
     if [ "$want" = "$got" ]; then n=$((n + 1)); else echo "MISMATCH at $site: $rel" >&2; fail=1; fi
   done < <(find "$src" -type f -print0)
-  echo "$site: all $n files read back bit-exact"
+  [ "$(readlink "$work/mnt-$site/acme/models/demo-7b/latest.safetensors")" = \
+    model-00001-of-00002.safetensors ] || { echo "symlink wrong at $site" >&2; fail=1; }
+  touch "$work/mnt-$site/acme/x" 2>/dev/null && { echo "mount at $site is writable" >&2; fail=1; }
+  echo "$site: all $n files read back bit-exact through $work/mnt-$site (read-only)"
 done
 [ $fail = 0 ] || { echo "DEMO FAILED" >&2; exit 1; }
 "$m" status --meta "$base/replica_us" --key "$keys/reader.key"
@@ -120,9 +136,11 @@ done
 cat <<MSG
 
 Demo OK. The volume and both replicas are still there to explore (the
-daemons stopped with the demo):
+daemons and mounts stopped with the demo):
   export MERIDIAN_META=$MERIDIAN_META
   $m ls -l /acme/models/demo-7b
   $m status --meta $base/replica_eu
+  $m mount --background --meta $base/replica_eu $work/mnt-eu   # then: ls $work/mnt-eu
+  $m umount $work/mnt-eu
 Stop its PostgreSQL with: scripts/demo.sh stop
 MSG
