@@ -50,8 +50,12 @@ struct stat ToStat(const Attr& a, uint32_t block_size) {
   return st;
 }
 
-// A directory listing as of opendir(), so offsets stay stable.
+// A directory listing, read at the first readdir (the kernel serves later
+// opens from its own cache without asking) and kept for the handle's life so
+// that offsets stay stable.
 struct DirHandle {
+  std::mutex mu;
+  bool loaded = false;
   std::vector<std::pair<std::string, Attr>> entries;
 };
 
@@ -251,9 +255,9 @@ struct Mount::Ops {
   }
 
   static void OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-    auto entries = M(req)->fs_->ReadDirPlus(ino);
-    if (!entries.ok()) return Error(req, entries.status(), "opendir");
-    auto* d = new DirHandle{std::move(entries).value()};
+    // No query: the kernel opens only directories, and a cached listing
+    // needs none (readdir loads it).
+    auto* d = new DirHandle;
     fi->fh = reinterpret_cast<uint64_t>(d);
     fi->cache_readdir = 1;  // dropped with the directory's pages by Invalidate()
     fi->keep_cache = 1;
@@ -265,6 +269,13 @@ struct Mount::Ops {
                       bool plus) {
     Mount* m = M(req);
     auto* d = reinterpret_cast<DirHandle*>(fi->fh);
+    std::lock_guard<std::mutex> l(d->mu);
+    if (!d->loaded) {
+      auto entries = m->fs_->ReadDirPlus(ino);
+      if (!entries.ok()) return Error(req, entries.status(), "readdir");
+      d->entries = std::move(entries).value();
+      d->loaded = true;
+    }
     std::string buf(size, '\0');
     size_t used = 0;
     for (off_t i = off; i < static_cast<off_t>(d->entries.size()) + 2; ++i) {

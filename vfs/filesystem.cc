@@ -154,9 +154,15 @@ Result<std::vector<Piece>> FileSystem::Read(OpenFile& f, uint64_t offset, size_t
   const size_t first = offset / block_size_, last = (end - 1) / block_size_;
 
   // Sequential? Then fetch ahead, a window growing with the run.
-  const bool forward = f.next_offset.exchange(end) == offset;
-  const uint64_t run = forward ? f.run_bytes.fetch_add(end - offset) + (end - offset)
-                               : (f.run_bytes = end - offset, 0);
+  bool forward;
+  uint64_t run;
+  {
+    std::lock_guard<std::mutex> l(f.mu);
+    forward = offset + block_size_ >= f.frontier && offset <= f.frontier + block_size_;
+    f.run_bytes = forward ? f.run_bytes + (end - offset) : 0;
+    f.frontier = forward ? std::max(f.frontier, end) : end;
+    run = f.run_bytes;
+  }
   if (forward && options_.readahead > 0) {
     size_t window = std::min<uint64_t>(options_.readahead, 1 + run / block_size_);
     Prefetch(f, last + 1, window);

@@ -9,10 +9,10 @@
 // in a bounded in-memory BlockCache.
 //
 // Read-ahead: a reader going forward through a file (each read starting
-// where the previous one ended) gets the next blocks fetched in the
-// background, a window that grows from 1 block to `readahead` as the run
-// continues; a reader that jumps (mmap loaders: header, then tensors) gets
-// only the blocks it touches.
+// within a block of the furthest byte read so far: the kernel sends its own
+// read-ahead requests concurrently, so they arrive slightly out of order) gets the next blocks
+// fetched in the background, a window that grows from 1 block to `readahead` as the run continues;
+// a reader that jumps (mmap loaders: header, then tensors) gets only the blocks it touches.
 //
 // Errors are Status values; Status::ToErrno() gives the POSIX errno.
 // Thread-safety: thread-safe; an OpenFile may be read from many threads.
@@ -21,6 +21,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -47,8 +48,11 @@ struct FsOptions {
 struct OpenFile {
   meta::Attr attr;
   std::vector<BlockRef> blocks;
-  std::atomic<uint64_t> next_offset{0};  // where a sequential reader goes next
-  std::atomic<uint64_t> run_bytes{0};    // bytes read in the current forward run
+  // Read-ahead state: the furthest byte read and the bytes read in the
+  // current forward run.
+  std::mutex mu;
+  uint64_t frontier = 0;
+  uint64_t run_bytes = 0;
 };
 
 // Bytes of one block handed out without copying; `bytes` points into `block`.
