@@ -242,6 +242,26 @@ TEST_F(CacheTest, ACacheSmallerThanTheDataHoldsItsLimit) {
   }
 }
 
+// `meridian cache --bwlimit` caps a node's fetches from the primary: three
+// 4 MiB blocks over two nodes at 1 MiB/s each put at least two blocks on one
+// node, and its second one waits 4 s behind the first (a lower bound only:
+// a slow machine makes it longer, never shorter). Uncapped, radosgw on
+// loopback serves the same in well under a second.
+TEST_F(CacheTest, BwlimitCapsEachNodesFetchesFromThePrimary) {
+  ImportModel(1, 12);
+  StartPrimary();
+  Mirror m = CacheMirror();
+  StartNode(m, 0, {"--bwlimit=1M"});
+  StartNode(m, 1, {"--bwlimit=1M"});
+  const auto start = std::chrono::steady_clock::now();
+  RunResult r = Warmup(m, {"/models/m1"});
+  const double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_TRUE(r.ok()) << r.Describe();
+  EXPECT_GE(took, 3.5) << "the nodes fetched faster than --bwlimit allows";
+  ExpectModelReadsRight(m);
+}
+
 TEST_F(CacheTest, KilledNodesDuringWarmupServeNoPartialBlockAndARerunCompletes) {
   ImportModel(4, 24);
   StartPrimary();
