@@ -21,11 +21,11 @@ DECLARE_bool(progress);   // import.cc
 DEFINE_bool(check, false, "warmup: report how much of each path is local; fetch nothing");
 DEFINE_string(file, "", "warmup: read the paths from this file, one per line ('-' = stdin)");
 DEFINE_bool(background, false,
-            "warmup: return once the paths are resolved and keep warming in the background; "
-            "progress and the result go to --log");
+            "warmup, mount: return once ready (warmup: the paths resolved; mount: mounted) and "
+            "keep running in the background; output goes to --log");
 DEFINE_string(log, "",
-              "warmup --background: file for progress and the result "
-              "(default /tmp/meridian-warmup-PID.log)");
+              "--background: file for progress, messages and the result "
+              "(default /tmp/meridian-warmup-PID.log or /tmp/meridian-mount-PID.log)");
 DEFINE_bool(evict, false,
             "warmup, cache mode: drop the paths' blocks from the site's cache group (e.g. to "
             "retire an old model version)");
