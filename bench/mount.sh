@@ -72,15 +72,6 @@ want_t32=$("$py" "$work/first_tensor.py" "$file" t32)
 plain=bench-plain
 aws --endpoint-url "$MERIDIAN_S3_ENDPOINT" s3 mb "s3://$plain" >/dev/null
 aws --endpoint-url "$MERIDIAN_S3_ENDPOINT" s3 cp "$file" "s3://$plain/model.safetensors" >/dev/null
-cat >"$work/rclone.conf" <<CONF
-[wan]
-type = s3
-provider = Other
-endpoint = http://$proxy_addr
-access_key_id = $AWS_ACCESS_KEY_ID
-secret_access_key = $AWS_SECRET_ACCESS_KEY
-force_path_style = true
-CONF
 echo "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" >"$work/s3fs.passwd"
 chmod 600 "$work/s3fs.passwd"
 

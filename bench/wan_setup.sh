@@ -77,9 +77,8 @@ endpoint=$(sed -n 's/^listening on //p' "$work/primary.out")
 "$m" mkdir --meta "$primary_meta" /bench >/dev/null
 
 now_s() { awk -v a="$1" -v b="$(now_ns)" 'BEGIN { printf "%.2f", (b - a) / 1e9 }'; }
-# rclone over the same link: copies bucket $bucket into DIR; prints seconds.
-rclone_copy() {
-  cat >"$work/rclone.conf" <<CONF
+# rclone's remote `wan:` reaches radosgw over the link ($work/rclone.conf).
+cat >"$work/rclone.conf" <<CONF
 [wan]
 type = s3
 provider = Other
@@ -88,6 +87,8 @@ access_key_id = $AWS_ACCESS_KEY_ID
 secret_access_key = $AWS_SECRET_ACCESS_KEY
 force_path_style = true
 CONF
+# rclone over the same link: copies bucket $bucket into DIR; prints seconds.
+rclone_copy() {
   local t0; t0=$(now_ns)
   ip netns exec "$ns" rclone --config "$work/rclone.conf" copy "wan:$bucket" "$1" \
     --transfers "$threads" --checkers "$threads" >/dev/null 2>"$work/rclone.err"
