@@ -41,6 +41,7 @@ int RunMount(const std::vector<std::string>& args) {
     });
     if (rc >= 0) return rc;
   }
+  fuse::BlockStopSignals();  // before any thread starts: Mount::Run takes them
   auto vol = OpenVolume(true);
   if (!vol.ok()) return Fail("mount", vol.status());
   auto pool = meta::PgPool::Open(vol->conninfo, std::max(2, FLAGS_threads));
@@ -69,7 +70,7 @@ int RunMount(const std::vector<std::string>& args) {
   std::cerr << "meridian mount: " << vol->config.name << FLAGS_subdir << " (" << vol->config.role
             << " " << vol->conn->target() << ") mounted read-only at " << mountpoint << "\n";
   SignalReady(&ready_fd);
-  Status st = (*mount)->Run();
+  Status st = (*mount)->Run([&] { watch.Stop(); });
   watch.Stop();
   if (!st.ok()) return Fail("mount", st);
   std::cerr << "meridian mount: " << mountpoint << " unmounted\n";

@@ -12,6 +12,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -56,6 +59,7 @@ struct stat ToStat(const Attr& a, uint32_t block_size) {
 struct DirHandle {
   std::mutex mu;
   bool loaded = false;
+  uint64_t epoch = 0;  // Mount::epoch_ when the listing was read
   std::vector<std::pair<std::string, Attr>> entries;
 };
 
@@ -185,22 +189,28 @@ struct Mount::Ops {
     if (conn->capable & FUSE_CAP_ASYNC_READ) conn->want |= FUSE_CAP_ASYNC_READ;
   }
 
-  static fuse_entry_param Entry(Mount* m, const Attr& a) {
+  // `raced`: an invalidation ran while the answer was being read, so it may
+  // predate the change: the kernel must not keep it.
+  static fuse_entry_param Entry(Mount* m, const Attr& a, bool raced = false) {
     fuse_entry_param e{};
     e.ino = a.ino;
     e.generation = 1;  // inode numbers are never reused
     e.attr = ToStat(a, m->block_size());
-    e.attr_timeout = m->options_.attr_timeout;
-    e.entry_timeout = m->options_.entry_timeout;
+    e.attr_timeout = raced ? 0 : m->options_.attr_timeout;
+    e.entry_timeout = raced ? 0 : m->options_.entry_timeout;
     return e;
   }
 
   static void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     Mount* m = M(req);
+    const uint64_t epoch = m->epoch_.load();
     auto a = m->fs_->Lookup(parent, name);
     if (!a.ok()) return Error(req, a.status(), "lookup");
-    fuse_entry_param e = Entry(m, *a);
-    if (fuse_reply_entry(req, &e) == 0) m->Remember(parent, name, a->ino);
+    // Remembered before the reply, so an invalidation from now on covers it;
+    // one that started after the query ran makes the answer uncacheable.
+    m->Remember(parent, name, *a);
+    fuse_entry_param e = Entry(m, *a, m->epoch_.load() != epoch);
+    if (fuse_reply_entry(req, &e) != 0) m->Forget(a->ino, 1);
   }
 
   static void Forget(fuse_req_t req, fuse_ino_t ino, uint64_t n) {
@@ -213,9 +223,17 @@ struct Mount::Ops {
     fuse_reply_none(req);
   }
 
-  static void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+  static void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     Mount* m = M(req);
     auto a = m->fs_->GetAttr(ino);
+    if (!a.ok() && a.status().IsNotFound() && fi != nullptr) {
+      // fstat (or the kernel's check before a read) on a file replaced or
+      // removed at the site since it was opened: the handle still reads the
+      // version it opened (the kernel sends a handle only for regular files).
+      Attr opened = reinterpret_cast<vfs::OpenFile*>(fi->fh)->attr;
+      opened.nlink = 0;
+      a = opened;
+    }
     if (!a.ok()) return Error(req, a.status(), "getattr");
     struct stat st = ToStat(*a, m->block_size());
     fuse_reply_attr(req, &st, m->options_.attr_timeout);
@@ -241,6 +259,13 @@ struct Mount::Ops {
   static void Read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
     auto* f = reinterpret_cast<vfs::OpenFile*>(fi->fh);
     auto pieces = M(req)->fs_->Read(*f, static_cast<uint64_t>(off), size);
+    if (!pieces.ok() && pieces.status().IsNotFound()) {
+      // The version this handle opened was replaced and its blocks are gone
+      // (the primary's GC): reopening the file reads the current one.
+      LOG_EVERY_N(WARNING, 20) << "read of a file version that no longer exists ("
+                               << pieces.status().ToString() << "): reopen the file";
+      return (void)fuse_reply_err(req, ESTALE);
+    }
     if (!pieces.ok()) return Error(req, pieces.status(), "read");
     std::vector<iovec> iov;
     for (const auto& p : *pieces) {
@@ -270,7 +295,8 @@ struct Mount::Ops {
     Mount* m = M(req);
     auto* d = reinterpret_cast<DirHandle*>(fi->fh);
     std::lock_guard<std::mutex> l(d->mu);
-    if (!d->loaded) {
+    if (!d->loaded || (off == 0 && d->epoch != m->epoch_.load())) {
+      d->epoch = m->epoch_.load();
       auto entries = m->fs_->ReadDirPlus(ino);
       if (!entries.ok()) return Error(req, entries.status(), "readdir");
       d->entries = std::move(entries).value();
@@ -288,16 +314,17 @@ struct Mount::Ops {
       const Attr& a = dot ? self : d->entries[i - 2].second;
       size_t n;
       if (plus) {
-        fuse_entry_param e = Entry(m, a);
+        if (!dot) m->Remember(ino, name, a);  // before the reply, as in Lookup
+        fuse_entry_param e = Entry(m, a, m->epoch_.load() != d->epoch);
         if (dot) e.ino = 0;  // the kernel takes no reference for "." and ".."
         n = fuse_add_direntry_plus(req, &buf[used], size - used, name.c_str(), &e, i + 1);
+        if (n > size - used && !dot) m->Forget(a.ino, 1);
       } else {
         struct stat st = ToStat(a, m->block_size());
         n = fuse_add_direntry(req, &buf[used], size - used, name.c_str(), &st, i + 1);
       }
       if (n > size - used) break;  // full; the kernel asks again from here
       used += n;
-      if (plus && !dot) m->Remember(ino, name, a.ino);
     }
     fuse_reply_buf(req, buf.data(), used);
   }
@@ -410,7 +437,10 @@ Result<std::unique_ptr<Mount>> Mount::Create(vfs::FileSystem* fs, MountOptions o
   for (auto& a : argv) raw.push_back(a.data());
   fuse_args args = FUSE_ARGS_INIT(static_cast<int>(raw.size()), raw.data());
   m->se_ = fuse_session_new(&args, Operations(), sizeof(fuse_lowlevel_ops), m.get());
-  if (m->se_ == nullptr) return Status::Internal("fuse_session_new failed (options: " + opts + ")");
+  if (m->se_ == nullptr) {
+    return Status::Internal("libfuse refused the session (options: " + opts +
+                            "; its reason is above); rerun with --fuse-debug and report it");
+  }
   if (fuse_session_mount(m->se_, m->options_.mountpoint.c_str()) != 0) {
     return Status::FailedPrecondition("mounting " + m->options_.mountpoint +
                                       " failed (libfuse's reason is above); with --allow-other "
@@ -427,22 +457,59 @@ Mount::~Mount() {
   fuse_session_destroy(se_);
 }
 
-Status Mount::Run() {
-  if (fuse_set_signal_handlers(se_) != 0) return Status::Internal("installing signal handlers");
+void BlockStopSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, sig);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+Status Mount::Run(const std::function<void()>& before_exit) {
+  // A signal is taken by a thread of ours, which runs `before_exit` while
+  // requests are still served (an invalidation in flight may be waiting for
+  // one), then ends the loop: the loop's thread waits in sem_wait, which a
+  // no-op SIGUSR1 interrupts so that it sees the session has exited.
+  sigset_t stop_set;
+  sigemptyset(&stop_set);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&stop_set, sig);
+  struct sigaction wake {};
+  wake.sa_handler = [](int) {};
+  sigaction(SIGUSR1, &wake, nullptr);  // no SA_RESTART: interrupts sem_wait
+  const pthread_t loop_thread = pthread_self();
+  std::atomic<bool> loop_done{false}, stopped{false};
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&stop_set, &sig);
+    if (loop_done.load()) return;  // woken by Run itself
+    LOG(INFO) << "signal " << sig << ": unmounting " << options_.mountpoint;
+    if (before_exit) before_exit();
+    stopped = true;
+    fuse_session_exit(se_);
+    while (!loop_done.load()) {  // until the loop notices (it may not be waiting yet)
+      pthread_kill(loop_thread, SIGUSR1);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
   fuse_loop_config* cfg = fuse_loop_cfg_create();
   fuse_loop_cfg_set_max_threads(cfg, static_cast<unsigned>(std::max(1, options_.max_threads)));
   int rc = fuse_session_loop_mt(se_, cfg);
   fuse_loop_cfg_destroy(cfg);
-  fuse_remove_signal_handlers(se_);
+  loop_done = true;
+  pthread_kill(waiter.native_handle(), SIGTERM);  // blocked there: wakes sigwait if waiting
+  waiter.join();
+  if (!stopped && before_exit) before_exit();  // unmounted from outside
   fuse_session_unmount(se_);
   mounted_ = false;
   if (rc < 0) return Status::IOError(std::string("serving the mount: ") + std::strerror(-rc));
   return Status::OK();
 }
 
-void Mount::Remember(uint64_t parent, const std::string& name, uint64_t ino) {
+void Mount::Remember(uint64_t parent, const std::string& name, const meta::Attr& a) {
   std::lock_guard<std::mutex> l(mu_);
-  ++lookups_[ino];
+  Known& k = lookups_[a.ino];
+  ++k.count;
+  k.file = a.kind == FileKind::kFile;
   names_[parent].insert(name);
 }
 
@@ -450,11 +517,11 @@ void Mount::Forget(uint64_t ino, uint64_t n) {
   std::lock_guard<std::mutex> l(mu_);
   auto it = lookups_.find(ino);
   if (it == lookups_.end()) return;
-  if (it->second <= n) {
+  if (it->second.count <= n) {
     lookups_.erase(it);
     names_.erase(ino);
   } else {
-    it->second -= n;
+    it->second.count -= n;
   }
 }
 
@@ -464,20 +531,24 @@ size_t Mount::known_inodes() const {
 }
 
 void Mount::Invalidate(const std::vector<uint64_t>& inos, bool all) {
-  std::vector<uint64_t> inodes;
+  // First: a lookup answered from before this point must not be cached.
+  epoch_.fetch_add(1);
+  std::vector<std::pair<uint64_t, bool>> inodes;  // (inode, a regular file)
   std::vector<std::pair<uint64_t, std::string>> entries;
   {
     std::lock_guard<std::mutex> l(mu_);
     auto add = [&](uint64_t ino) {
-      if (ino != FUSE_ROOT_ID && lookups_.count(ino) == 0) return;  // the kernel holds nothing
-      inodes.push_back(ino);
+      auto k = lookups_.find(ino);
+      if (ino != FUSE_ROOT_ID && k == lookups_.end()) return;  // the kernel holds nothing
+      inodes.emplace_back(ino, k != lookups_.end() && k->second.file);
       if (auto n = names_.find(ino); n != names_.end()) {
         for (const auto& name : n->second) entries.emplace_back(ino, name);
+        names_.erase(n);  // forgotten by the kernel now; lookups add them again
       }
     };
     if (all) {
       add(FUSE_ROOT_ID);
-      for (const auto& [ino, count] : lookups_) add(ino);
+      for (const auto& [ino, known] : lookups_) add(ino);
     } else {
       for (uint64_t v : inos) add(fs_->FromVolume(v));
     }
@@ -486,7 +557,12 @@ void Mount::Invalidate(const std::vector<uint64_t>& inos, bool all) {
   for (const auto& [parent, name] : entries) {
     fuse_lowlevel_notify_inval_entry(se_, parent, name.data(), name.size());
   }
-  for (uint64_t ino : inodes) fuse_lowlevel_notify_inval_inode(se_, ino, 0, 0);
+  // A file's bytes never change under one inode (a new version is a new
+  // inode): drop only its attributes and keep its pages. A directory's pages
+  // are its cached listing: drop them too.
+  for (const auto& [ino, file] : inodes) {
+    fuse_lowlevel_notify_inval_inode(se_, ino, file ? -1 : 0, 0);
+  }
 }
 
 }  // namespace meridian::fuse

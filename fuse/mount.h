@@ -14,7 +14,9 @@
 // Invalidate() may be called from any other thread.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -39,6 +41,11 @@ struct MountOptions {
   bool debug = false;  // libfuse's request trace on stderr
 };
 
+// Blocks SIGTERM, SIGINT and SIGHUP in the calling thread and every thread
+// it starts later (Mount::Run takes them with sigwait), and ignores SIGPIPE.
+// Call first thing in a process that will Run() a mount.
+void BlockStopSignals();
+
 // Refuses a mountpoint that does not exist, is not a directory, or is
 // already a mount (naming the fix).
 Status CheckMountpoint(const std::string& path);
@@ -56,8 +63,10 @@ class Mount {
   ~Mount();  // unmounts if still mounted
 
   // Serves requests until the file system is unmounted or SIGTERM/SIGINT/
-  // SIGHUP arrives (then unmounts).
-  Status Run();
+  // SIGHUP arrives; then runs `before_exit` (while requests are still
+  // served: stop whatever calls Invalidate() there) and unmounts.
+  // REQUIRES: BlockStopSignals() was called before any thread started.
+  Status Run(const std::function<void()>& before_exit = {});
 
   // Drops the kernel's attributes, pages and names of `inos` (volume inode
   // numbers) and of the names under them; `all`: of every inode it holds.
@@ -72,7 +81,7 @@ class Mount {
  private:
   Mount(vfs::FileSystem* fs, MountOptions o) : fs_(fs), options_(std::move(o)) {}
   uint32_t block_size() const { return fs_->block_size(); }
-  void Remember(uint64_t parent, const std::string& name, uint64_t ino);
+  void Remember(uint64_t parent, const std::string& name, const meta::Attr& a);
   void Forget(uint64_t ino, uint64_t n);
 
   vfs::FileSystem* fs_;
@@ -81,7 +90,12 @@ class Mount {
   bool mounted_ = false;
 
   mutable std::mutex mu_;
-  std::map<uint64_t, uint64_t> lookups_;             // view inode -> kernel lookup count
+  struct Known {
+    uint64_t count = 0;  // the kernel's lookup count
+    bool file = false;   // a regular file
+  };
+  std::map<uint64_t, Known> lookups_;                // view inode -> what the kernel holds
+  std::atomic<uint64_t> epoch_{0};                   // Invalidate() calls started
   std::map<uint64_t, std::set<std::string>> names_;  // directory -> names the kernel looked up
 };
 

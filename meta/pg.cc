@@ -2,7 +2,9 @@
 
 #include <glog/logging.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <vector>
 
 #include "common/hash.h"
 
@@ -47,8 +49,21 @@ std::string RedactConninfo(const std::string& conninfo) {
   return out;
 }
 
-Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& conninfo) {
-  PGconn* c = PQconnectdb(conninfo.c_str());
+Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& conninfo, int dead_peer_s) {
+  // Ours first, `conninfo` (as dbname, expanded) last: its settings win.
+  const std::string idle = std::to_string(std::max(1, dead_peer_s / 3));
+  const std::string timeout_ms = std::to_string(dead_peer_s * 1000);
+  std::vector<const char*> keys, values;
+  if (dead_peer_s > 0) {
+    keys = {"keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+            "tcp_user_timeout"};
+    values = {"1", idle.c_str(), idle.c_str(), "2", timeout_ms.c_str()};
+  }
+  keys.push_back("dbname");
+  values.push_back(conninfo.c_str());
+  keys.push_back(nullptr);
+  values.push_back(nullptr);
+  PGconn* c = PQconnectdbParams(keys.data(), values.data(), /*expand_dbname=*/1);
   std::string target = RedactConninfo(conninfo);
   if (PQstatus(c) != CONNECTION_OK) {
     std::string msg = PQerrorMessage(c);

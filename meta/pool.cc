@@ -6,9 +6,10 @@ PgPool::Lease::~Lease() {
   if (pool_ != nullptr) pool_->Return(std::move(c_));
 }
 
-Result<std::unique_ptr<PgPool>> PgPool::Open(const std::string& conninfo, int size) {
-  std::unique_ptr<PgPool> p(new PgPool(conninfo, std::max(1, size)));
-  MERIDIAN_ASSIGN_OR_RETURN(auto c, PgConn::Connect(conninfo));
+Result<std::unique_ptr<PgPool>> PgPool::Open(const std::string& conninfo, int size,
+                                             int dead_peer_s) {
+  std::unique_ptr<PgPool> p(new PgPool(conninfo, std::max(1, size), dead_peer_s));
+  MERIDIAN_ASSIGN_OR_RETURN(auto c, PgConn::Connect(conninfo, dead_peer_s));
   p->idle_.push_back(std::move(c));
   return p;
 }
@@ -25,7 +26,7 @@ Result<PgPool::Lease> PgPool::Acquire() {
     }
   }
   if (c == nullptr) {
-    auto fresh = PgConn::Connect(conninfo_);
+    auto fresh = PgConn::Connect(conninfo_, dead_peer_s_);
     if (!fresh.ok()) {
       Return(nullptr);
       return fresh.status();

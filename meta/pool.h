@@ -2,9 +2,9 @@
 // a time. For multi-threaded readers (the mount) that need a PgConn per
 // in-flight request: Catalog and PgConn are single-threaded.
 //
-// A lease returns its connection on destruction. A connection that failed
-// with Unavailable (server restarted, link lost) is dropped by the borrower
-// with Lease::Broken() and reconnected by the next Acquire().
+// A lease returns its connection on destruction. A connection that is gone
+// (PgConn::broken(): server restarted, link lost) is dropped by the borrower
+// with Lease::Broken() and replaced by a new one at the next Acquire().
 // Thread-safety: Acquire() is thread-safe; a Lease is used by one thread.
 #pragma once
 
@@ -38,18 +38,21 @@ class PgPool {
   };
 
   // Connects the first connection now (so a bad URL fails at once), the
-  // others on demand, up to `size`.
-  static Result<std::unique_ptr<PgPool>> Open(const std::string& conninfo, int size);
+  // others on demand, up to `size`; `dead_peer_s` as in PgConn::Connect.
+  static Result<std::unique_ptr<PgPool>> Open(const std::string& conninfo, int size,
+                                              int dead_peer_s = 0);
 
   // Blocks while all `size` connections are lent out.
   Result<Lease> Acquire();
 
  private:
-  PgPool(std::string conninfo, int size) : conninfo_(std::move(conninfo)), size_(size) {}
+  PgPool(std::string conninfo, int size, int dead_peer_s)
+      : conninfo_(std::move(conninfo)), size_(size), dead_peer_s_(dead_peer_s) {}
   void Return(std::unique_ptr<PgConn> c);
 
   const std::string conninfo_;
   const int size_;
+  const int dead_peer_s_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<std::unique_ptr<PgConn>> idle_;

@@ -48,7 +48,9 @@ class NamespaceWriter {
 
   // Makes `path` a regular file of `size` bytes made of `blocks` (uploaded
   // already). Replaces an existing file or symlink there atomically; the parent
-  // directory must exist. `blocks` must cover [0, size) in order.
+  // directory must exist. `blocks` must cover [0, size) in order. Always a
+  // new inode: a file's bytes never change under one inode number (mounts
+  // keep a file's pages across changes on that promise, fuse/mount.h).
   Result<uint64_t> CommitFile(std::string_view path, const NewAttr& attr, uint64_t size,
                               const std::vector<BlockRef>& blocks, uint32_t block_size);
 

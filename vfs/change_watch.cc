@@ -9,6 +9,12 @@
 #include "meta/pg.h"
 
 namespace meridian::vfs {
+namespace {
+
+// How long a silent notification link may be before it is checked.
+constexpr int kDeadPeerSeconds = 10;
+
+}  // namespace
 
 void ChangeWatch::Start() {
   thread_ = std::thread([this] { Loop(); });
@@ -22,11 +28,14 @@ void ChangeWatch::Stop() {
 void ChangeWatch::Loop() {
   bool warned = false;
   while (!stop_.load()) {
-    auto conn = meta::PgConn::Connect(conninfo_);
+    auto conn = meta::PgConn::Connect(conninfo_, kDeadPeerSeconds);
     Status st = conn.ok() ? (*conn)->RunScript("LISTEN meridian_applied; LISTEN meridian_changelog")
                           : conn.status();
     if (!st.ok()) {
-      if (!warned) LOG(WARNING) << "change notifications: " << st.ToString() << " (retrying)";
+      if (!warned) {
+        LOG(WARNING) << "change notifications: " << st.ToString()
+                     << " (retrying; until then the mount may be stale by up to --attr-timeout)";
+      }
       warned = true;
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
       continue;
@@ -34,11 +43,26 @@ void ChangeWatch::Loop() {
     warned = false;
     cb_({}, true);  // whatever changed while we were not listening
     PGconn* raw = (*conn)->raw();
+    auto last_heard = std::chrono::steady_clock::now();
     while (!stop_.load()) {
       pollfd p{PQsocket(raw), POLLIN, 0};
-      if (::poll(&p, 1, 200) < 0 && errno != EINTR) break;
+      const int ready = ::poll(&p, 1, 200);
+      if (ready < 0 && errno != EINTR) break;
+      // A silent connection may be a dead one (a failover, a NAT drop):
+      // ask the server now and then; keepalives bound how long that takes.
+      const auto now = std::chrono::steady_clock::now();
+      if (ready == 0 && now - last_heard > std::chrono::seconds(kDeadPeerSeconds)) {
+        if (!(*conn)->Run("SELECT 1").ok()) {
+          LOG(WARNING) << "change notifications: the database does not answer, reconnecting "
+                          "(until then the mount may be stale by up to --attr-timeout)";
+          break;
+        }
+        last_heard = now;
+      }
+      if (ready > 0) last_heard = now;
       if (!PQconsumeInput(raw)) {
-        LOG(WARNING) << "change notifications: lost the database connection, reconnecting";
+        LOG(WARNING) << "change notifications: lost the database connection, reconnecting "
+                        "(until then the mount may be stale by up to --attr-timeout)";
         break;
       }
       // Drain everything queued into one callback.

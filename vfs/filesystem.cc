@@ -55,15 +55,16 @@ Status FileSystem::Start() {
 
 template <typename F>
 auto FileSystem::WithCatalog(F&& f) -> decltype(f(std::declval<meta::Catalog&>())) {
-  // A connection the server dropped (restart, idle timeout) fails with
-  // Unavailable: drop it and run once more on a fresh one.
+  // A connection the server dropped (restart, failover, idle cut) stays
+  // broken (libpq does not reconnect): drop it and run once more on a fresh
+  // one. Every query here only reads, so running it again is safe.
   for (int attempt = 0;; ++attempt) {
     MERIDIAN_ASSIGN_OR_RETURN(auto lease, pool_->Acquire());
     meta::Catalog cat(lease.get());
     auto r = f(cat);
-    const Status& st = StatusOf(r);
-    if (st.ok() || !st.retryable() || attempt == 1) return r;
+    if (!lease->broken()) return r;
     lease.Broken();
+    if (StatusOf(r).ok() || attempt == 1) return r;
   }
 }
 

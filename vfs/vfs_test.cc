@@ -209,6 +209,23 @@ TEST_F(FileSystemTest, RandomReadsFetchOnlyWhatTheyTouchWithinBoundedMemory) {
   EXPECT_EQ(fs->Open(2).status().code(), Code::kIsDirectory);
 }
 
+// The server drops every connection (a restart, a failover): the pool's dead
+// connections are replaced and the next calls succeed, not fail forever.
+TEST_F(FileSystemTest, SurvivesTheDatabaseDroppingItsConnections) {
+  auto fs = Make(FsOptions{});
+  ASSERT_OK(fs->Lookup(meta::kRootIno, "m").status());
+  ASSERT_OK_AND_ASSIGN(auto c, meta::PgConn::Connect(db_.conninfo));
+  ASSERT_OK_AND_ASSIGN(auto killed, c->Exec("SELECT count(pg_terminate_backend(pid))"
+                                            " FROM pg_stat_activity WHERE datname ="
+                                            " current_database() AND pid <> pg_backend_pid()"));
+  ASSERT_GE(killed.GetInt(0, 0), 1);
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_OK_AND_ASSIGN(auto a, fs->Lookup(meta::kRootIno, "m"));
+    EXPECT_EQ(a.ino, 2u);
+    ASSERT_OK(fs->Open(3).status());
+  }
+}
+
 TEST_F(FileSystemTest, SubdirIsTheRootAndWrongBlocksAreNeverServed) {
   FsOptions o;
   o.subdir = "/m";

@@ -5,6 +5,8 @@
 #include "warmup/test_util.h"
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -314,6 +316,37 @@ TEST_F(CacheServiceTest, DeadNodeIsSkippedAfterOneTimeout) {
   auto j = nlohmann::json::parse(group->StatsJson());
   EXPECT_TRUE(j[dead].contains("error")) << j.dump();
   EXPECT_EQ(j[b->endpoint()]["items"], 40);
+}
+
+// A node that accepts connections but never answers (hung, or a machine
+// whose kernel still completes handshakes): the probe cannot tell it from a
+// busy one, so the first request waits the whole timeout and the node is
+// then skipped.
+TEST_F(CacheServiceTest, ASilentNodeCostsOneTimeoutThenIsSkipped) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);  // listens, never accepts
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(fd, 64), 0);
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const std::string silent = "tcp://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  auto b = StartNode();
+  const milliseconds timeout(400);
+  auto group = OpenGroup({silent, b->endpoint()}, timeout);
+  ASSERT_TRUE(group);
+  int slow = 0, owned_by_silent = 0;
+  for (uint64_t id = 300; id < 330; ++id) {
+    Block bl = AddBlock(id, 4 << 10);
+    owned_by_silent += group->NodesFor(id)[0] == silent;
+    const Clock::time_point t0 = Clock::now();
+    ASSERT_EQ(group->Get(bl.ref).value_or(""), bl.stored);
+    if (Clock::now() - t0 >= timeout) ++slow;
+  }
+  ASSERT_GT(owned_by_silent, 0);
+  EXPECT_EQ(slow, 1) << "the first request to the silent node waits out the timeout, no other";
+  close(fd);
 }
 
 // A node whose process is gone refuses connections: the client finds out by

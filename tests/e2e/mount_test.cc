@@ -209,7 +209,12 @@ TEST_F(MountTest, PrimaryChangesShowThroughTheMountWithoutRemount) {
   const std::string m = M();
   const std::string old_sum = Sh("sha256sum < '" + m + "/config.json'").out;
   ASSERT_EQ(old_sum, Sh("sha256sum < '" + src_->Sub("config.json") + "'").out);
-  ASSERT_TRUE(Sh("ls '" + m + "' && stat '" + m + "/zero'").ok());
+  ASSERT_TRUE(
+      Sh("ls '" + m + "' && stat '" + m + "/zero' && cat '" + m + "/tokenizer.json' > /dev/null")
+          .ok());
+  // A reader holding the old version open keeps reading it after the change.
+  const int held = open((m + "/config.json").c_str(), O_RDONLY);
+  ASSERT_GE(held, 0);
   // At the primary: new content for config.json, a new file, one removed.
   TempDir next("meridian-mount-next");
   ASSERT_OK(WriteRandomFile(next.Sub("config.json"), 900, 99));
@@ -217,6 +222,11 @@ TEST_F(MountTest, PrimaryChangesShowThroughTheMountWithoutRemount) {
   RunResult r = primary_.Run({"import", next.path(), "/models/m1"});
   ASSERT_TRUE(r.ok()) << r.Describe();
   r = primary_.Run({"rm", "/models/m1/zero"});
+  ASSERT_TRUE(r.ok()) << r.Describe();
+  // The symlink now points elsewhere (a `current` switch).
+  r = primary_.Run({"mv", "/models/m1/tokenizer.json", "/models/m1/old-link"});
+  ASSERT_TRUE(r.ok()) << r.Describe();
+  r = primary_.Run({"ln", "-s", "config.json", "/models/m1/tokenizer.json"});
   ASSERT_TRUE(r.ok()) << r.Describe();
   ASSERT_TRUE(Verify(mirror_).ok());  // the mirror has applied it
   const std::string new_sum = Sh("sha256sum < '" + next.Sub("config.json") + "'").out;
@@ -235,6 +245,19 @@ TEST_F(MountTest, PrimaryChangesShowThroughTheMountWithoutRemount) {
   EXPECT_EQ(ls.find("zero"), std::string::npos) << ls;
   EXPECT_EQ(Sh("stat -c %s '" + m + "/config.json'").out, "900\n");
   EXPECT_FALSE(Sh("stat '" + m + "/zero'").ok());
+  EXPECT_EQ(Sh("readlink '" + m + "/tokenizer.json'").out, "config.json\n");
+  EXPECT_EQ(Sh("sha256sum < '" + m + "/tokenizer.json'").out, new_sum);
+  EXPECT_EQ(Sh("readlink '" + m + "/old-link'").out, "tok/tokenizer.json\n");
+  // The handle opened before still reads the old bytes, and fstat answers.
+  std::string old_bytes(700, '\0');
+  ssize_t n = pread(held, old_bytes.data(), old_bytes.size(), 0);
+  EXPECT_EQ(n, 612) << std::strerror(errno);
+  old_bytes.resize(std::max<ssize_t>(n, 0));
+  EXPECT_EQ(old_bytes, ReadFile(src_->Sub("config.json")).value_or("?"));
+  struct stat st {};
+  EXPECT_EQ(fstat(held, &st), 0) << std::strerror(errno);
+  EXPECT_EQ(st.st_size, 612);
+  close(held);
 }
 
 TEST_F(MountTest, MmapAndRandomReadsOfSafetensorsReturnTheRightTensors) {
