@@ -42,13 +42,16 @@ Result<CurveKeyPair> GenerateCurveKeyPair();
 class LogSource {
  public:
   virtual ~LogSource() = default;
-  // Position of the newest committed entry (0 if none).
+  // Position of the newest entry that may be shipped (0 if none): committed,
+  // and durable, since a mirror must never hold an entry the primary could
+  // still lose in a crash.
   virtual Result<uint64_t> Head() = 0;
   // Position of the oldest entry still retained (Head()+1 if none retained).
   virtual Result<uint64_t> Oldest() = 0;
   // One encoded batch frame (changelog/codec.h EncodeBatch) holding the
   // entries after `after`, at most `max_entries` of them and about `max_bytes`
-  // (always at least one entry if any exists). Empty string if none.
+  // (always at least one entry if any exists), never past what Head() may
+  // report. Empty string if none.
   virtual Result<std::string> ReadBatch(uint64_t after, size_t max_entries, size_t max_bytes) = 0;
   // A consistent snapshot: calls `begin(s)` with the position s it is taken
   // at, then `chunk(bytes)` for each chunk (opaque to the transport), in order.

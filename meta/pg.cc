@@ -167,4 +167,17 @@ void PgConn::Rollback() {
   PQclear(r);
 }
 
+const char kFlushWalColumns[] =
+    "CASE WHEN pg_current_wal_flush_lsn() < pg_current_wal_insert_lsn()"
+    " THEN pg_logical_emit_message(true, 'meridian.flush', '') END,"
+    " set_config('synchronous_commit', 'on', true)";
+
+Status FlushWal(PgConn* c) {
+  const PGTransactionStatusType ts = PQtransactionStatus(c->raw());
+  if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) {
+    return Status::Internal("FlushWal inside a transaction block (it would flush at its commit)");
+  }
+  return c->Run(std::string("SELECT ") + kFlushWalColumns);
+}
+
 }  // namespace meridian::meta

@@ -117,6 +117,30 @@ Status InTransaction(PgConn* c, F&& body, int attempts = 5) {
   return st;
 }
 
+// Durability without holding locks through a WAL flush (docs/metadata.md,
+// "Write path and durability"): a writer commits with synchronous_commit=off
+// while it holds a lock, then calls FlushWal() once the lock is released.
+//
+// kFlushWalColumns is a SELECT list that, in a statement run as its own
+// implicit (autocommit) transaction, makes every transaction that committed
+// before the statement's snapshot durable before the statement returns:
+// such a commit record lies below the WAL insert position read during the
+// statement; if the WAL is not flushed up to that position, the statement
+// writes a transactional logical-decoding message (an xid and a WAL record
+// of its own) and sets synchronous_commit=on for its own transaction, whose
+// COMMIT then flushes the WAL past every earlier record (and waits for
+// synchronous standbys, if any). Concurrent callers' flushes group: one
+// flush covers all WAL inserted before it. Note that `SELECT txid_current()`
+// alone is not enough: a transaction that wrote no WAL record of its own
+// commits without a flush even with synchronous_commit=on.
+// Columns: (message LSN or NULL if nothing needed flushing, 'on').
+extern const char kFlushWalColumns[];
+
+// Makes every transaction committed (on any connection) before the call
+// durable. One round trip; at most one WAL flush, shared with concurrent
+// callers. REQUIRES: `c` is not inside a transaction block.
+Status FlushWal(PgConn* c);
+
 // Removes the password from a conninfo or URL, for messages.
 std::string RedactConninfo(const std::string& conninfo);
 

@@ -2,13 +2,26 @@
 //
 // The NamespaceWriter tells it which inodes and directory entries a mutation
 // touched (and which blocks it freed). Before the transaction commits,
-// Append() reads back the final state of exactly those rows, encodes a
-// changelog::Change and inserts it at position head+1 of the log, then
-// NOTIFYs listeners (the primary daemon) on channel `meridian_changelog`.
-// The position comes from `write_lock.head`, which every mutation increments
-// first: the row lock makes writers commit one at a time, and a rolled-back
-// transaction rolls its increment back too, so positions are gapless and in
-// commit order (ARCHITECTURE invariant 2) with no extra locking.
+// Prepare() reads back the final state of exactly those rows and encodes a
+// changelog::Change at position head+1; AppendSql() is the statement that
+// inserts it into the log and NOTIFYs listeners (the primary daemon) on
+// channel `meridian_changelog`, sent with the COMMIT in one round trip.
+//
+// Contract with the writer and the log reader (docs/metadata.md, "Write path
+// and durability"):
+// - Order: the position comes from `write_lock.head`, which every mutation
+//   increments first: the row lock makes writers commit one at a time, and a
+//   rolled-back transaction rolls its increment back too, so positions are
+//   gapless and in commit order (ARCHITECTURE invariant 2).
+// - Durability: the transaction commits with synchronous_commit=off, so the
+//   write lock is released as soon as its commit record is in the WAL
+//   buffers, not after a WAL flush. A commit record follows every record of
+//   the transactions that held the lock before it, so the WAL is always
+//   flushed to a prefix of the log. The writer acknowledges only after
+//   meta::FlushWal() (outside the lock); the log reader
+//   (primary/pg_log_source.h) ships only positions it has made durable the
+//   same way. So an entry may be visible at the primary before it is
+//   durable, but never acknowledged or shipped to a mirror before.
 //
 // Thread-safety: one per NamespaceWriter, used by one thread.
 #pragma once
@@ -48,9 +61,13 @@ class ChangeRecorder {
   // True if the transaction touched nothing (it should roll back).
   bool empty() const { return inodes_.empty() && dentries_.empty() && freed_.empty(); }
 
-  // Appends the change at `pos` (already taken from write_lock by the caller,
-  // in this transaction). REQUIRES: inside the mutation's transaction.
-  Status Append(meta::PgConn* c, uint64_t pos);
+  // Reads back the final state of the touched rows and encodes the change at
+  // `pos` (already taken from write_lock by the caller, in this transaction).
+  // REQUIRES: inside the mutation's transaction, holding the write lock.
+  Status Prepare(meta::PgConn* c, uint64_t pos);
+  // After Prepare(): one SQL statement, without parameters, that inserts the
+  // entry and NOTIFYs; the caller sends it with its COMMIT.
+  const std::string& AppendSql() const { return append_sql_; }
 
  private:
   std::string tenant_;
@@ -58,6 +75,7 @@ class ChangeRecorder {
   std::set<std::pair<uint64_t, std::string>> dentries_;
   std::map<uint64_t, std::vector<BlockRef>> blocks_;
   std::vector<uint64_t> freed_;
+  std::string append_sql_;
 };
 
 }  // namespace meridian::primary

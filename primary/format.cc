@@ -59,7 +59,9 @@ Result<meta::VolumeConfig> Format(meta::PgConn* c, const FormatOptions& o, bool*
   // The volume record and its change-log entry (position 1) commit together:
   // mirrors learn the volume from the log like everything else.
   Status st = meta::InTransaction(c, [&]() -> Status {
-    MERIDIAN_RETURN_IF_ERROR(c->Run("SET LOCAL synchronous_commit = on"));  // as every mutation
+    // Durable at COMMIT. Mutations flush after releasing the write lock
+    // instead (docs/metadata.md); a format runs once, so it need not.
+    MERIDIAN_RETURN_IF_ERROR(c->Run("SET LOCAL synchronous_commit = on"));
     MERIDIAN_ASSIGN_OR_RETURN(
         auto r, c->Exec("INSERT INTO volume (name, uuid, bucket, endpoint, block_size,"
                         " compression, role) VALUES ($1, gen_random_uuid()::text, $2, $3, $4,"

@@ -31,27 +31,40 @@ Status NamespaceWriter::Mutate(const std::string& tenant, F&& body) {
   Status st;
   for (int attempt = 0; attempt < 5; ++attempt) {
     log_.Reset(tenant);
-    // In one round trip: acknowledged means durable, and no mirror may see a
-    // change the primary could lose in a crash, so whatever the server's
-    // default, wait for the WAL flush before this commit becomes visible;
-    // then serialize writers and take the next log position (see
-    // change_recorder.h).
+    // In one round trip: serialize writers and take the next log position
+    // (see change_recorder.h). The commit does not wait for its WAL flush,
+    // so the next writer need not wait for it either; FlushWal() below
+    // makes it durable before we acknowledge, outside the lock.
     Result<meta::PgResult> head = c_->ExecScript(
-        "BEGIN; SET LOCAL synchronous_commit = on;"
+        "BEGIN; SET LOCAL synchronous_commit = off;"
         " UPDATE write_lock SET head = head + 1 RETURNING head");
     st = head.ok() ? body() : head.status();
     if (st.ok() && log_.empty()) {  // nothing changed: give the position back
       c_->Rollback();
       return Status::OK();
     }
-    if (st.ok()) st = log_.Append(c_, static_cast<uint64_t>(head->GetInt(0, 0)));
+    if (st.ok()) st = log_.Prepare(c_, static_cast<uint64_t>(head->GetInt(0, 0)));
     if (st.ok() && before_commit_) before_commit_();
-    if (st.ok()) st = c_->Commit();
-    if (st.ok()) return st;
+    // The log entry and the COMMIT in one round trip (the script stops at the
+    // first error, leaving the transaction to roll back).
+    if (st.ok()) st = c_->RunScript(log_.AppendSql() + "; COMMIT");
+    if (st.ok()) break;
     c_->Rollback();
     if (!st.retryable()) return st;
   }
-  return st;
+  if (!st.ok()) return st;
+  // Committed and visible; now durable (and, with a synchronous standby,
+  // replicated) before we say so. Concurrent writers' flushes group.
+  Status flushed = meta::FlushWal(c_);
+  if (!flushed.ok()) {
+    // Not retryable: running the mutation again would apply it twice.
+    return Status(flushed.code(),
+                  "the change was committed but is not known to be durable yet (a crash of the "
+                  "metadata database now may undo it): " +
+                      flushed.message(),
+                  false);
+  }
+  return Status::OK();
 }
 
 Result<uint64_t> NamespaceWriter::InsertInode(FileKind kind, const NewAttr& attr, uint64_t size,
@@ -74,12 +87,13 @@ Result<uint64_t> NamespaceWriter::InsertInode(FileKind kind, const NewAttr& attr
 Status NamespaceWriter::Link(uint64_t parent, std::string_view name, uint64_t ino, FileKind kind) {
   log_.TouchDentry(parent, std::string(name));
   log_.TouchInode(parent);
-  MERIDIAN_RETURN_IF_ERROR(
-      c_->Run("INSERT INTO dentries (parent, name, ino, kind) VALUES ($1, $2, $3, $4)",
-              {I(parent), Param::Bytes(name), I(ino), I(static_cast<int16_t>(kind))}));
+  // The entry and its parent's times and link count in one round trip (each
+  // round trip under the write lock delays every other writer).
   return c_->Run(
-      "UPDATE inodes SET mtime_ns = $2, ctime_ns = $2, nlink = nlink + $3 WHERE ino = $1",
-      {I(parent), I(NowUnixNs()), I(kind == FileKind::kDir ? 1 : 0)});
+      "WITH d AS (INSERT INTO dentries (parent, name, ino, kind) VALUES ($1, $2, $3, $4))"
+      " UPDATE inodes SET mtime_ns = $5, ctime_ns = $5, nlink = nlink + $6 WHERE ino = $1",
+      {I(parent), Param::Bytes(name), I(ino), I(static_cast<int16_t>(kind)), I(NowUnixNs()),
+       I(kind == FileKind::kDir ? 1 : 0)});
 }
 
 Status NamespaceWriter::FreeInode(const Attr& a) {
@@ -102,11 +116,10 @@ Status NamespaceWriter::FreeInode(const Attr& a) {
 Status NamespaceWriter::Detach(uint64_t parent, std::string_view name, const Attr& victim) {
   log_.TouchDentry(parent, std::string(name));
   log_.TouchInode(parent);
-  MERIDIAN_RETURN_IF_ERROR(c_->Run("DELETE FROM dentries WHERE parent = $1 AND name = $2",
-                                   {I(parent), Param::Bytes(name)}));
   return c_->Run(
-      "UPDATE inodes SET mtime_ns = $2, ctime_ns = $2, nlink = nlink - $3 WHERE ino = $1",
-      {I(parent), I(NowUnixNs()), I(victim.kind == FileKind::kDir ? 1 : 0)});
+      "WITH d AS (DELETE FROM dentries WHERE parent = $1 AND name = $2)"
+      " UPDATE inodes SET mtime_ns = $3, ctime_ns = $3, nlink = nlink - $4 WHERE ino = $1",
+      {I(parent), Param::Bytes(name), I(NowUnixNs()), I(victim.kind == FileKind::kDir ? 1 : 0)});
 }
 
 Status NamespaceWriter::Unlink(uint64_t parent, std::string_view name, const Attr& victim) {
@@ -204,14 +217,24 @@ Result<uint64_t> NamespaceWriter::CommitFile(std::string_view path, const NewAtt
   Status st = Mutate(parent.empty() ? name : parent[0], [&]() -> Status {
     MERIDIAN_ASSIGN_OR_RETURN(uint64_t dir, PrepareSlot(parent, name, path, /*replace=*/true));
     MERIDIAN_ASSIGN_OR_RETURN(ino, InsertInode(FileKind::kFile, attr, size, {}));
-    for (const BlockRef& b : blocks) {
+    if (!blocks.empty()) {  // all of them in one round trip
+      std::vector<int64_t> idx, id, len, stored, comp;
+      std::vector<std::optional<std::string>> sha;
+      for (const BlockRef& b : blocks) {
+        idx.push_back(b.index);
+        id.push_back(static_cast<int64_t>(b.id));
+        len.push_back(b.length);
+        stored.push_back(b.stored_length);
+        comp.push_back(static_cast<int>(b.compression));
+        sha.emplace_back(
+            std::string(reinterpret_cast<const char*>(b.checksum.data()), b.checksum.size()));
+      }
       MERIDIAN_RETURN_IF_ERROR(
           c_->Run("INSERT INTO blocks (ino, idx, id, len, stored_len, comp, sha256)"
-                  " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                  {I(ino), I(b.index), I(static_cast<int64_t>(b.id)), I(b.length),
-                   I(b.stored_length), I(static_cast<int>(b.compression)),
-                   Param::Bytes(std::string_view(reinterpret_cast<const char*>(b.checksum.data()),
-                                                 b.checksum.size()))}));
+                  " SELECT $1, * FROM unnest($2::integer[], $3::bigint[], $4::integer[],"
+                  " $5::integer[], $6::smallint[], $7::bytea[])",
+                  {I(ino), Param::IntArray(idx), Param::IntArray(id), Param::IntArray(len),
+                   Param::IntArray(stored), Param::IntArray(comp), Param::BytesArray(sha)}));
     }
     log_.SetBlocks(ino, blocks);
     return Link(dir, name, ino, FileKind::kFile);

@@ -9,7 +9,11 @@
 // directories (tenants) fails with CrossDevice (EXDEV), as between file
 // systems. Freed blocks go to `deleted_blocks` for later garbage collection;
 // no object is deleted here. Every mutation appends exactly one change-log
-// entry in its own transaction (primary/change_recorder.h).
+// entry in its own transaction (primary/change_recorder.h). A method returns
+// success only once its commit is durable: the transaction commits without
+// waiting for the WAL flush (so the lock is not held through it), and the
+// flush follows, outside the lock (docs/metadata.md, "Write path and
+// durability").
 // Thread-safety: one NamespaceWriter per thread (it owns no lock; the database
 // serializes concurrent writers, in this or other processes).
 #pragma once
@@ -61,8 +65,9 @@ class NamespaceWriter {
   // rename(2): replaces a file by a file, an empty directory by a directory.
   Status Rename(std::string_view from, std::string_view to);
 
-  // Test hook: runs inside every mutation's transaction, after its change-log
-  // entry is written and before COMMIT (to delay commits in ordering tests).
+  // Test hook: runs inside every mutation's transaction, holding the write
+  // lock, after its change-log entry is built and just before the round trip
+  // that inserts it and COMMITs (to delay commits in ordering tests).
   void SetBeforeCommitHookForTest(std::function<void()> hook) { before_commit_ = std::move(hook); }
 
   // Removes a file, symlink, or (with `recursive`, or if empty) a directory.

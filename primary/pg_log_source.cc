@@ -29,9 +29,15 @@ Status PgLogSource::Reconnect() {
 }
 
 Result<uint64_t> PgLogSource::Head() {
-  auto r = Retry([&] { return c_->Exec("SELECT head FROM write_lock"); });
+  // The head and a WAL flush in one round trip (one implicit transaction):
+  // every position up to the head committed before this statement's
+  // snapshot, so once it returns they are all durable (meta/pg.h).
+  auto r = Retry([&] {
+    return c_->Exec(std::string("SELECT head, ") + meta::kFlushWalColumns + " FROM write_lock");
+  });
   if (!r.ok()) return r.status();
-  return static_cast<uint64_t>(r->GetInt(0, 0));
+  durable_head_ = static_cast<uint64_t>(r->GetInt(0, 0));
+  return durable_head_;
 }
 
 Result<uint64_t> PgLogSource::Oldest() {
@@ -43,10 +49,16 @@ Result<uint64_t> PgLogSource::Oldest() {
 }
 
 Result<std::string> PgLogSource::ReadBatch(uint64_t after, size_t max_entries, size_t max_bytes) {
+  // Never past the durable head: an entry above it may be committed and
+  // visible but not yet flushed, and the primary could still lose it.
+  if (after >= durable_head_) MERIDIAN_RETURN_IF_ERROR(Head().status());
+  if (after >= durable_head_) return std::string();
   auto r = Retry([&] {
-    return c_->Exec("SELECT pos, body FROM changelog WHERE pos > $1 ORDER BY pos LIMIT $2",
-                    {Param::Int(static_cast<int64_t>(after)),
-                     Param::Int(static_cast<int64_t>(std::max<size_t>(1, max_entries)))});
+    return c_->Exec(
+        "SELECT pos, body FROM changelog WHERE pos > $1 AND pos <= $3 ORDER BY pos LIMIT $2",
+        {Param::Int(static_cast<int64_t>(after)),
+         Param::Int(static_cast<int64_t>(std::max<size_t>(1, max_entries))),
+         Param::Int(static_cast<int64_t>(durable_head_))});
   });
   if (!r.ok()) return r.status();
   if (r->rows() == 0) return std::string();
@@ -127,6 +139,11 @@ Status PgLogSource::Snapshot(const std::function<Status(uint64_t)>& begin,
   auto body = [&]() -> Status {
     MERIDIAN_ASSIGN_OR_RETURN(auto h, c_->Exec("SELECT head FROM write_lock"));
     const uint64_t s = static_cast<uint64_t>(h.GetInt(0, 0));
+    // The snapshot may include commits not flushed yet. A flush that starts
+    // now covers every commit this snapshot sees; this connection is inside
+    // the snapshot's transaction, so flush through a short-lived one.
+    MERIDIAN_ASSIGN_OR_RETURN(auto flusher, meta::PgConn::Connect(conninfo_));
+    MERIDIAN_RETURN_IF_ERROR(meta::FlushWal(flusher.get()).With("making the snapshot durable"));
     MERIDIAN_RETURN_IF_ERROR(begin(s));
     ChunkWriter out(s, chunk_ops_, chunk);
     MERIDIAN_ASSIGN_OR_RETURN(

@@ -5,6 +5,14 @@
 // assigned under the write lock in commit order (primary/change_recorder.h),
 // so when entry n+1 is visible, entry n is too.
 //
+// Only durable entries leave the primary (a mirror must never be ahead of
+// what the primary keeps through a crash): writers commit without waiting
+// for the WAL flush, so an entry can be visible before it is durable.
+// Head() flushes the WAL in the same round trip as it reads the head (one
+// flush per wake-up, shared with the writers' own flushes), ReadBatch()
+// never reads past the last head Head() returned, and Snapshot() flushes
+// after taking its snapshot, before it reports any of it.
+//
 // Snapshot chunk format (what a mirror's snapshot install reads): every chunk
 // is a change body (changelog/codec.h EncodeChange) whose `pos` is the
 // snapshot position s and whose `tenant` names the top-level directory the
@@ -56,6 +64,7 @@ class PgLogSource : public changelog::LogSource {
 
   std::string conninfo_;
   std::unique_ptr<meta::PgConn> c_;
+  uint64_t durable_head_ = 0;  // the last Head(): every entry up to it is durable
   size_t chunk_ops_;
 };
 

@@ -569,13 +569,14 @@ TEST_F(SiteFaultTest, PrimaryDatabaseRestartedAndCrashedUnderLoad) {
   std::cerr << "; " << ok_ops_ << "/" << ops_ << " writes ok; total " << Seconds(t0) << " s\n";
 }
 
-// KNOWN PRODUCT BUG (reported to the lead; this test FAILS until it is fixed).
 // With synchronous_commit=off on the primary's PostgreSQL (a common tuning;
-// also the harness's non-durable default), a commit is visible to the daemon,
-// and so streamed to the mirror, before its WAL record is flushed. A crash of
-// PostgreSQL then loses the last commits at the primary while the mirror keeps
-// them; the primary reuses those positions for new, different changes, and the
-// mirror, already past them, never receives them: the sites diverge silently.
+// also the harness's non-durable default), and since writers always commit
+// asynchronously under the write lock (docs/metadata.md, "Write path and
+// durability"), a commit is visible before its WAL record is flushed. If the
+// daemon streamed it then, a crash of PostgreSQL would lose the last commits
+// at the primary while the mirror kept them; the primary would reuse those
+// positions for different changes and the sites would diverge silently. The
+// log source flushes before it ships (primary/pg_log_source.h).
 TEST_F(SiteFaultTest, PrimaryDatabaseCrashWithAsyncCommitKeepsTheMirrorConsistent) {
   harness::PgCluster pg(harness::PgCluster::Options{
       .durable = true, .settings = {"synchronous_commit=off", "wal_writer_delay=1000ms"}});
