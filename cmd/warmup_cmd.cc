@@ -91,6 +91,25 @@ std::pair<uint64_t, Status> ParallelFor(size_t n, int threads,
   return {failed.load(), first};
 }
 
+// The progress line on a terminal: files, bytes, rate, ETA (at most ~10 a
+// second; `final` always prints).
+void PrintProgress(const warmup::WarmProgress& p, bool final = false) {
+  static std::mutex mu;
+  static Clock::time_point last;
+  std::lock_guard<std::mutex> l(mu);
+  const auto now = Clock::now();
+  if (!final && now - last < std::chrono::milliseconds(100)) return;
+  last = now;
+  const auto n = p.Get();
+  std::fprintf(
+      stderr, "\rwarmup: %llu/%llu files, %s of %s, %s/s, ETA %s   ",
+      static_cast<unsigned long long>(n.files_done), static_cast<unsigned long long>(n.files_total),
+      HumanBytes(n.bytes_done).c_str(), HumanBytes(n.bytes_total).c_str(),
+      HumanBytes(n.bytes_per_second).c_str(),
+      n.eta_seconds < 0 ? "?" : (std::to_string(std::lround(n.eta_seconds)) + "s").c_str());
+  if (final) std::fputc('\n', stderr);
+}
+
 // Cache mode: warm, --check or --evict every block through the group.
 int WarmCacheGroup(warmup::CacheGroup* group, const std::vector<warmup::PathSet>& sets) {
   const auto start = Clock::now();
@@ -99,11 +118,9 @@ int WarmCacheGroup(warmup::CacheGroup* group, const std::vector<warmup::PathSet>
   uint64_t failed_total = 0;
   Status first;
   const bool tty = isatty(STDERR_FILENO) && FLAGS_progress && !FLAGS_json;
-  uint64_t total = 0, total_bytes = 0;
-  for (const auto& s : sets) total += s.blocks.size(), total_bytes += s.bytes;
-  std::atomic<uint64_t> done{0}, done_bytes{0};
-  std::mutex print_mu;
-  for (const auto& s : sets) {
+  warmup::WarmProgress progress(sets);
+  for (size_t si = 0; si < sets.size(); ++si) {
+    const warmup::PathSet& s = sets[si];
     std::atomic<uint64_t> yes{0};
     auto one = [&](const BlockRef& ref) -> Status {
       if (FLAGS_check) {
@@ -122,16 +139,8 @@ int WarmCacheGroup(warmup::CacheGroup* group, const std::vector<warmup::PathSet>
     };
     auto [failed, err] = ParallelFor(s.blocks.size(), FLAGS_threads, [&](size_t i) -> Status {
       Status st = one(s.blocks[i]);
-      if (tty) {  // a progress line: blocks, bytes, rate, ETA
-        const uint64_t n = ++done, b = done_bytes += s.blocks[i].stored_length;
-        const double secs = std::chrono::duration<double>(Clock::now() - start).count();
-        const double rate = secs > 0 ? b / secs : 0;
-        std::lock_guard<std::mutex> l(print_mu);
-        std::fprintf(stderr, "\rwarmup: %llu/%llu blocks, %s of %s, %s/s, ETA %.0fs   ",
-                     static_cast<unsigned long long>(n), static_cast<unsigned long long>(total),
-                     HumanBytes(b).c_str(), HumanBytes(total_bytes).c_str(),
-                     HumanBytes(rate).c_str(), rate > 0 ? (total_bytes - b) / rate : 0.0);
-      }
+      progress.BlockDone(si, i);
+      if (tty) PrintProgress(progress);
       return st;
     });
     failed_total += failed;
@@ -158,7 +167,7 @@ int WarmCacheGroup(warmup::CacheGroup* group, const std::vector<warmup::PathSet>
                   HumanBytes(s.bytes).c_str(), s.path.c_str());
     }
   }
-  if (tty) std::fputc('\n', stderr);
+  if (tty) PrintProgress(progress, /*final=*/true);
   const double secs = std::chrono::duration<double>(Clock::now() - start).count();
   if (FLAGS_json) {
     nlohmann::json j = {{"paths", per_path}, {"failed", failed_total}, {"seconds", secs}};
@@ -235,23 +244,18 @@ int RunWarmup(const std::vector<std::string>& args) {
     o.bwlimit = *bwlimit;
     replicator::Replicator r(vol->conn.get(), o);
     const bool tty = isatty(STDERR_FILENO) && FLAGS_progress && !FLAGS_json;
+    warmup::WarmProgress progress(sets);
     uint64_t before = 0;
     for (const auto& s : sets) {
-      st = r.MakePresent(
-          s.blocks, nullptr, /*referenced_only=*/true, /*max_attempts=*/4, [&](uint64_t done) {
-            if (!tty) return;
-            const double secs = std::chrono::duration<double>(Clock::now() - start).count();
-            const auto copied = r.stats().copied_bytes;
-            const double rate = secs > 0 ? copied / secs : 0;
-            std::fprintf(stderr, "\rwarmup: %llu/%llu blocks, %s copied, %s/s   ",
-                         static_cast<unsigned long long>(before + done),
-                         static_cast<unsigned long long>(total_blocks), HumanBytes(copied).c_str(),
-                         HumanBytes(rate).c_str());
-          });
+      st = r.MakePresent(s.blocks, nullptr, /*referenced_only=*/true, /*max_attempts=*/4,
+                         [&](uint64_t done) {
+                           progress.FirstBlocksDone(before + done);
+                           if (tty) PrintProgress(progress);
+                         });
       before += s.blocks.size();
       if (!st.ok()) break;
     }
-    if (tty) std::fputc('\n', stderr);
+    if (tty) PrintProgress(progress, /*final=*/true);
     const auto stats = r.stats();
     const double secs = std::chrono::duration<double>(Clock::now() - start).count();
     if (FLAGS_json) {

@@ -13,12 +13,13 @@ Result<PathSet> ResolveWarmSet(meta::PgConn* c, const std::string& path) {
       auto r, c->Exec("WITH RECURSIVE sub(ino) AS (SELECT $1::bigint UNION"
                       " SELECT d.ino FROM dentries d JOIN sub ON d.parent = sub.ino)"
                       " SELECT DISTINCT ON (b.id) b.idx, b.id, b.len, b.stored_len, b.comp,"
-                      " b.sha256 FROM blocks b JOIN sub USING (ino) ORDER BY b.id",
+                      " b.sha256, b.ino FROM blocks b JOIN sub USING (ino) ORDER BY b.id",
                       {meta::Param::Int(static_cast<int64_t>(root.ino))}));
   for (int i = 0; i < r.rows(); ++i) {
     MERIDIAN_ASSIGN_OR_RETURN(BlockRef ref, meta::BlockFromRow(r, i, 0));
     out.bytes += ref.stored_length;
     out.blocks.push_back(ref);
+    out.block_inos.push_back(static_cast<uint64_t>(r.GetInt(i, 6)));
   }
   MERIDIAN_ASSIGN_OR_RETURN(
       auto f, c->Exec("WITH RECURSIVE sub(ino) AS (SELECT $1::bigint UNION"
@@ -27,6 +28,51 @@ Result<PathSet> ResolveWarmSet(meta::PgConn* c, const std::string& path) {
                       {meta::Param::Int(static_cast<int64_t>(root.ino))}));
   out.files = static_cast<uint64_t>(f.GetInt(0, 0));
   return out;
+}
+
+WarmProgress::WarmProgress(const std::vector<PathSet>& sets) : sets_(sets) {
+  uint64_t files_with_blocks = 0;
+  for (const auto& s : sets) {
+    files_total_ += s.files;
+    bytes_total_ += s.bytes;
+    for (uint64_t ino : s.block_inos) {
+      if (remaining_[ino]++ == 0) ++files_with_blocks;
+    }
+  }
+  // Files without blocks (empty ones) have nothing to wait for.
+  files_done_ = files_total_ > files_with_blocks ? files_total_ - files_with_blocks : 0;
+}
+
+void WarmProgress::DoneLocked(size_t set, size_t index) {
+  bytes_done_ += sets_[set].blocks[index].stored_length;
+  auto it = remaining_.find(sets_[set].block_inos[index]);
+  if (it != remaining_.end() && --it->second == 0) ++files_done_;
+}
+
+void WarmProgress::BlockDone(size_t set, size_t index) {
+  std::lock_guard<std::mutex> l(mu_);
+  DoneLocked(set, index);
+}
+
+void WarmProgress::FirstBlocksDone(uint64_t n) {
+  std::lock_guard<std::mutex> l(mu_);
+  uint64_t at = 0;
+  for (size_t s = 0; s < sets_.size(); ++s) {
+    for (size_t i = 0; i < sets_[s].blocks.size(); ++i, ++at) {
+      if (at >= prefix_done_ && at < n) DoneLocked(s, i);
+    }
+  }
+  prefix_done_ = std::max(prefix_done_, n);
+}
+
+WarmProgress::Now WarmProgress::Get() const {
+  std::lock_guard<std::mutex> l(mu_);
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  const double rate = secs > 0 ? bytes_done_ / secs : 0;
+  const uint64_t left = bytes_total_ - std::min(bytes_done_, bytes_total_);
+  return Now{files_done_,  files_total_, bytes_done_,
+             bytes_total_, rate,         rate > 0 ? left / rate : (left == 0 ? 0 : -1)};
 }
 
 }  // namespace meridian::warmup
