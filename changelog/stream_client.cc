@@ -56,6 +56,7 @@ class Client final : public StreamClient {
 
   bool subscribed_ = false;
   uint32_t session_ = 0;
+  int behind_heartbeats_ = 0;   // consecutive heartbeats announcing a head below resume_after_
   uint64_t resume_after_ = 0;   // HELLO position after a reconnect: last Ack() or Subscribe()
   uint64_t expected_ = 0;       // the next BATCH must start here (this session)
   bool hello_pending_ = false;  // HELLO not yet accepted by the socket
@@ -264,6 +265,20 @@ Result<std::optional<StreamClient::Event>> Client::Handle(link::Message& m, Cloc
   const Header& h = m.header;
   if (h.type == Type::kHeartbeat) {
     head_ = h.a;  // the server's head as of now (it may have been restored from a backup)
+    // Positions only grow at a primary and we only ever get flushed ones, so
+    // a head below what we applied means the primary lost history (restored
+    // from a backup, re-formatted): following it would reuse positions we
+    // already applied with other contents.
+    // Three heartbeats in a row, so that no single stale one can trip it.
+    behind_heartbeats_ = h.a < resume_after_ ? behind_heartbeats_ + 1 : 0;
+    if (behind_heartbeats_ >= 3) {
+      return Status::FailedPrecondition(
+          "the primary's log ends at position " + std::to_string(h.a) +
+          " but this mirror has applied up to " + std::to_string(resume_after_) +
+          ": the primary lost changes this mirror has (restored from a backup, or "
+          "re-formatted). Check the primary; then give this mirror a new, empty database "
+          "(it bootstraps from a snapshot of the primary as it is now)");
+    }
     return std::optional<Event>();
   }
   if (h.type == Type::kError) {

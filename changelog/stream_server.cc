@@ -325,8 +325,10 @@ void Server::HandleHello(Peer& peer, const link::Message& m) {
   } else if (m.header.a + 1 < *oldest) {
     StartSnapshot(peer);
   } else if (m.header.a > head_) {
-    LOG(WARNING) << "site-link: mirror " << peer.name << " claims position " << m.header.a
-                 << " beyond the primary's head " << head_ << "; it will wait";
+    LOG(ERROR) << "site-link: mirror " << peer.name << " claims position " << m.header.a
+               << " beyond the primary's head " << head_
+               << ": this primary lost changes that mirror applied (restored from a backup?); "
+                  "the mirror stops and must be rebuilt from an empty database";
   }
   Publish(peer);
 }
@@ -337,6 +339,7 @@ bool Server::StartSnapshot(Peer& peer) {
   Status st = source_->Snapshot(
       [&](uint64_t s) {
         peer.snapshot_pos = s;
+        head_ = std::max(head_, s);  // heartbeats never announce less than a snapshot gives
         return Status::OK();
       },
       [&](std::string chunk) {

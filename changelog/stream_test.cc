@@ -266,6 +266,27 @@ TEST_F(StreamTest, DeliversEverythingInOrder) {
   EXPECT_TRUE(client->connected());
 }
 
+// A primary whose log is behind what the mirror applied (restored from a
+// backup) is refused with an error that says what to do, never followed.
+TEST_F(StreamTest, APrimaryBehindTheMirrorIsRefused) {
+  FakeLog log(50);
+  auto server = StartServer(ServerOptions({a_.public_key}), &log);
+  ASSERT_NE(server, nullptr);
+  auto client = Connect(ClientOptions(server->endpoint(), a_, "site-a"));
+  ASSERT_TRUE(client->Subscribe(80).ok());  // applied 80 before the primary was restored
+  Status st;
+  for (int i = 0; i < 50 && st.ok(); ++i) {
+    auto ev = client->Next(100ms);
+    if (!ev.ok()) {
+      st = ev.status();
+    } else {
+      ASSERT_NE(ev->kind, StreamClient::Event::kBatch) << "followed a shorter log";
+    }
+  }
+  EXPECT_EQ(st.code(), Code::kFailedPrecondition) << st.ToString();
+  EXPECT_NE(st.message().find("new, empty database"), std::string::npos) << st.message();
+}
+
 // 2. Notify() delivers new entries at once, not at the next heartbeat.
 TEST_F(StreamTest, NotifyDeliversLiveEntriesPromptly) {
   FakeLog log(10);
