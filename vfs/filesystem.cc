@@ -47,6 +47,8 @@ Status FileSystem::Start() {
         });
         // A failed read-ahead is not an error: the reader asks again itself.
         if (!got.ok()) VLOG(1) << "read-ahead: " << got.status().ToString();
+        std::lock_guard<std::mutex> l(queued_mu_);
+        queued_.erase(ref.id);
       }
     });
   }
@@ -144,7 +146,15 @@ Result<BlockCache::Data> FileSystem::Block(const OpenFile& f, size_t index) {
 void FileSystem::Prefetch(const OpenFile& f, size_t first, size_t count) {
   for (size_t i = first; i < std::min(f.blocks.size(), first + count); ++i) {
     if (cache_.Has(f.blocks[i].id)) continue;
-    if (!prefetch_.TryPush({f.blocks[i], f.attr.ino})) break;  // busy: fetch on demand
+    {  // queued once: duplicates would fill the queue and crowd out later blocks
+      std::lock_guard<std::mutex> l(queued_mu_);
+      if (!queued_.insert(f.blocks[i].id).second) continue;
+    }
+    if (!prefetch_.TryPush({f.blocks[i], f.attr.ino})) {  // busy: fetch on demand
+      std::lock_guard<std::mutex> l(queued_mu_);
+      queued_.erase(f.blocks[i].id);
+      break;
+    }
   }
 }
 

@@ -25,6 +25,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -115,6 +116,8 @@ class FileSystem {
   uint64_t root_ = meta::kRootIno;
   BlockCache cache_;
   BoundedQueue<std::pair<BlockRef, uint64_t>> prefetch_;  // (block, inode)
+  std::mutex queued_mu_;
+  std::unordered_set<uint64_t> queued_;  // block ids in prefetch_ or being fetched by it
   std::vector<std::thread> fetchers_;
 };
 
