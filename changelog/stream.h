@@ -78,6 +78,9 @@ class StreamServer {
     std::chrono::milliseconds heartbeat{1000};
     std::chrono::milliseconds peer_timeout{5000};  // no message for this long: disconnected
     size_t max_message_bytes = 64 << 20;           // larger client messages are dropped
+    // The volume this primary serves: a mirror whose replica follows another
+    // volume is refused (ERROR wrong volume). Empty: not checked.
+    std::string volume_uuid;
   };
   // `source` must outlive the server.
   static Result<std::unique_ptr<StreamServer>> Start(Options options, LogSource* source);
@@ -99,6 +102,9 @@ class StreamClient {
     std::string server_public_key;
     CurveKeyPair client_keys;
     std::string site_name;
+    // The volume the replica already follows ("" for a new, empty one): a
+    // primary serving another volume refuses us (FailedPrecondition).
+    std::string volume_uuid;
     uint32_t credit = 8;  // batches in flight
     std::chrono::milliseconds heartbeat{1000};
     std::chrono::milliseconds peer_timeout{5000};  // then reconnect

@@ -79,6 +79,11 @@ Status Client::Init() {
   MERIDIAN_RETURN_IF_ERROR(link::CheckZ85Key(options_.server_public_key, "server public key"));
   MERIDIAN_RETURN_IF_ERROR(link::CheckZ85Key(options_.client_keys.public_key, "client public key"));
   MERIDIAN_RETURN_IF_ERROR(link::CheckZ85Key(options_.client_keys.secret_key, "client secret key"));
+  if (options_.volume_uuid.size() > link::kMaxVolumeId ||
+      options_.volume_uuid.find('\0') != std::string::npos) {
+    return Status::InvalidArgument("site-link client: volume uuid '" + options_.volume_uuid +
+                                   "' is not a uuid");
+  }
   if (options_.site_name.empty() || options_.site_name.size() > link::kMaxSiteName) {
     return Status::InvalidArgument("site-link client: site name must be 1-255 bytes");
   }
@@ -190,7 +195,9 @@ void Client::Maintain(Clock::time_point now) {
     h.type = Type::kHello;
     h.a = expected_ - 1;
     h.credit = options_.credit;
-    if (!SendHeader(h, &options_.site_name)) return;  // no connection yet; retried
+    std::string hello = options_.site_name;
+    if (!options_.volume_uuid.empty()) hello += '\0' + options_.volume_uuid;
+    if (!SendHeader(h, &hello)) return;  // no connection yet; retried
     hello_pending_ = false;
     return;
   }
@@ -294,6 +301,7 @@ Result<std::optional<StreamClient::Event>> Client::Handle(link::Message& m, Cloc
         hello_not_before_ = now + options_.heartbeat;
         return std::optional<Event>();
       case link::kErrVersion:
+      case link::kErrWrongVolume:
         return Status::FailedPrecondition("site link: " + m.payload);
       default:
         return Status::InvalidArgument("site link refused our request: " + m.payload);

@@ -37,6 +37,22 @@ PayloadRule RuleFor(Type t) {
   }
 }
 
+}  // namespace
+
+bool SplitHello(std::string_view payload, std::string* name, std::string* volume) {
+  const size_t nul = payload.find('\0');
+  *name = std::string(payload.substr(0, nul));
+  *volume = nul == std::string_view::npos ? std::string() : std::string(payload.substr(nul + 1));
+  if (name->empty() || name->size() > kMaxSiteName) return false;
+  if (nul != std::string_view::npos && (volume->empty() || volume->size() > kMaxVolumeId ||
+                                        volume->find('\0') != std::string::npos)) {
+    return false;
+  }
+  return true;
+}
+
+namespace {
+
 Status Bad(const std::string& what) { return Status::Corruption("site-link message: " + what); }
 
 // Per-type field rules; unused fields must be zero.
@@ -47,7 +63,9 @@ Status CheckFields(const Message& m) {
     case Type::kHello:
       if (h.session == 0) return Bad("HELLO with session 0");
       if (h.credit == 0 || h.credit > kMaxCredit) return Bad("HELLO credit out of range");
-      if (n == 0 || n > kMaxSiteName) return Bad("HELLO site name length out of range");
+      if (std::string name, volume; !SplitHello(m.payload, &name, &volume)) {
+        return Bad("HELLO payload is not a site name [NUL volume uuid] of allowed lengths");
+      }
       if (h.b != 0) return Bad("HELLO with nonzero b");
       return Status::OK();
     case Type::kBatch:

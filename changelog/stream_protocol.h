@@ -22,6 +22,7 @@ inline constexpr uint8_t kVersion = 1;
 inline constexpr size_t kHeaderSize = 36;
 inline constexpr uint32_t kMaxCredit = 1 << 16;  // per HELLO / per grant
 inline constexpr size_t kMaxSiteName = 255;
+inline constexpr size_t kMaxVolumeId = 64;  // HELLO payload: name [NUL volume uuid]
 inline constexpr size_t kMaxErrorText = 1024;
 
 enum class Type : uint8_t {
@@ -37,10 +38,11 @@ enum class Type : uint8_t {
 const char* TypeName(Type t);
 
 enum ErrorCode : uint32_t {
-  kErrVersion = 1,     // protocol version not spoken; permanent
-  kErrNoSession = 2,   // message before HELLO (e.g. the server restarted): send HELLO
-  kErrServer = 3,      // the server failed to read its log; retry HELLO later
-  kErrBadRequest = 4,  // the HELLO was invalid; permanent
+  kErrVersion = 1,      // protocol version not spoken; permanent
+  kErrNoSession = 2,    // message before HELLO (e.g. the server restarted): send HELLO
+  kErrServer = 3,       // the server failed to read its log; retry HELLO later
+  kErrBadRequest = 4,   // the HELLO was invalid; permanent
+  kErrWrongVolume = 5,  // the mirror follows another volume; permanent
 };
 
 struct Header {
@@ -69,6 +71,10 @@ std::string EncodeHeader(const Header& h, uint32_t payload_len);
 Result<Message> ParseMessage(const std::vector<std::string_view>& frames, size_t max_bytes);
 
 // True if `header_frame` carries our magic, a version other than ours and the
+// HELLO's payload: the site name, then (a mirror that already holds a
+// volume) a NUL byte and that volume's uuid. Splits it; false if malformed.
+bool SplitHello(std::string_view payload, std::string* name, std::string* volume);
+
 // HELLO type: the server answers those with ERROR(kErrVersion). Offsets 0-5
 // (magic, version, type) are fixed across all protocol versions.
 bool IsHelloOfOtherVersion(std::string_view header_frame);

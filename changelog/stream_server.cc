@@ -305,7 +305,20 @@ void Server::HandleMessage(link::Received& in, Clock::time_point now) {
 }
 
 void Server::HandleHello(Peer& peer, const link::Message& m) {
-  peer.name = m.payload;
+  std::string volume;
+  (void)link::SplitHello(m.payload, &peer.name, &volume);  // checked when parsed
+  if (!options_.volume_uuid.empty() && !volume.empty() && volume != options_.volume_uuid) {
+    LOG(ERROR) << "site-link: mirror " << peer.name << " (key " << peer.public_key
+               << ") follows volume " << volume << ", not this primary's " << options_.volume_uuid
+               << "; refused";
+    SendError(peer.routing_id, m.header.session, link::kErrWrongVolume,
+              "this primary serves volume " + options_.volume_uuid +
+                  " but this mirror's replica follows volume " + volume +
+                  ": point the mirror at its own primary, or give it a new, empty database to "
+                  "follow this one");
+    peer.session = 0;
+    return;
+  }
   peer.session = m.header.session;
   peer.next_after = m.header.a;
   peer.acked = m.header.a;

@@ -287,6 +287,38 @@ TEST_F(StreamTest, APrimaryBehindTheMirrorIsRefused) {
   EXPECT_NE(st.message().find("new, empty database"), std::string::npos) << st.message();
 }
 
+// A mirror whose replica follows another volume is refused by a primary that
+// knows its own; a new mirror (no volume yet) and the right one are served.
+TEST_F(StreamTest, AMirrorOfAnotherVolumeIsRefused) {
+  FakeLog log(20);
+  auto so = ServerOptions({a_.public_key});
+  so.volume_uuid = "11111111-aaaa";
+  auto server = StartServer(so, &log);
+  ASSERT_NE(server, nullptr);
+  for (const std::string volume : {"22222222-bbbb", "", "11111111-aaaa"}) {
+    auto co = ClientOptions(server->endpoint(), a_, "site-a");
+    co.volume_uuid = volume;
+    auto client = Connect(co);
+    ASSERT_TRUE(client->Subscribe(0).ok());
+    uint64_t pos = 0;
+    if (volume == "22222222-bbbb") {
+      Status st;
+      for (int i = 0; i < 30 && st.ok(); ++i) {
+        auto ev = client->Next(100ms);
+        if (!ev.ok()) {
+          st = ev.status();
+        } else {
+          ASSERT_NE(ev->kind, StreamClient::Event::kBatch) << "fed a mirror of another volume";
+        }
+      }
+      EXPECT_EQ(st.code(), Code::kFailedPrecondition) << st.ToString();
+      EXPECT_NE(st.message().find("new, empty database"), std::string::npos) << st.message();
+    } else {
+      EXPECT_TRUE(Drain(client.get(), &pos, 20, /*ack=*/true)) << "volume '" << volume << "'";
+    }
+  }
+}
+
 // 2. Notify() delivers new entries at once, not at the next heartbeat.
 TEST_F(StreamTest, NotifyDeliversLiveEntriesPromptly) {
   FakeLog log(10);

@@ -163,6 +163,10 @@ Status MirrorSite::Session::Start() {
   co.server_public_key = o_.primary_public_key;
   co.client_keys = o_.keys;
   co.site_name = o_.site_name;
+  // The volume this replica already follows (none yet: a new mirror): a
+  // primary serving another volume must refuse us rather than feed us.
+  MERIDIAN_ASSIGN_OR_RETURN(auto vol, replica_->Exec("SELECT uuid FROM volume"));
+  if (vol.rows() > 0) co.volume_uuid = std::string(vol.Get(0, 0));
   co.credit = o_.credit;
   co.heartbeat = o_.heartbeat;
   co.peer_timeout = o_.peer_timeout;

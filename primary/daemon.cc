@@ -5,6 +5,7 @@
 
 #include <thread>
 
+#include "meta/catalog.h"
 #include "meta/pg.h"
 #include "primary/pg_log_source.h"
 
@@ -61,7 +62,11 @@ Status RunPrimary(const PrimaryDaemonOptions& o) {
   MERIDIAN_ASSIGN_OR_RETURN(auto maint_source, PgLogSource::Open(o.conninfo));
   MERIDIAN_ASSIGN_OR_RETURN(auto maint, meta::PgConn::Connect(o.conninfo));
   MERIDIAN_ASSIGN_OR_RETURN(auto head, source->Head());
-  MERIDIAN_ASSIGN_OR_RETURN(auto server, changelog::StreamServer::Start(o.server, source.get()));
+  MERIDIAN_ASSIGN_OR_RETURN(auto volume, meta::LoadVolume(maint.get()));
+  changelog::StreamServer::Options server_options = o.server;
+  server_options.volume_uuid = volume.uuid;  // mirrors of another volume are refused
+  MERIDIAN_ASSIGN_OR_RETURN(auto server,
+                            changelog::StreamServer::Start(server_options, source.get()));
   LOG(INFO) << "primary serving the change log (head " << head << ") on " << server->endpoint()
             << " to " << o.server.allowed_client_keys.size() << " allowed mirror key(s)";
   if (o.on_listening) o.on_listening(server->endpoint());

@@ -141,6 +141,64 @@ TEST_F(SiteTest, AMirrorBehindTheRetainedLogBootstrapsFromASnapshot) {
   ASSERT_TRUE(v2.ok()) << v2.Describe();
 }
 
+// A mirror never follows a primary that is not the one it mirrored: one of
+// another volume refuses it (HELLO carries the replica's volume uuid), and a
+// primary restored from an older backup (its log ends before the mirror's
+// position) makes the mirror stop. Both exit 1 saying what to do.
+TEST_F(SiteTest, AMirrorRefusesAnotherVolumeAndAPrimaryBehindIt) {
+  StartPrimary();
+  for (int i = 0; i < 10; ++i)
+    ASSERT_TRUE(primary_.Run({"mkdir", "-p", "/a/d" + std::to_string(i)}).ok());
+  Mirror m = NewMirror("m1");
+  ASSERT_TRUE(Verify(m).ok());
+  ASSERT_OK(m.proc->Kill(SIGTERM));
+  ASSERT_OK(m.proc->Wait().status());
+  const std::string own = endpoint_;
+  auto replica_state = [&] {
+    return harness::PgQueryValue(m.db.conninfo,
+                                 "SELECT applied_pos || '/' || (SELECT count(*) FROM dentries)"
+                                 " FROM site_state")
+        .value_or("?");
+  };
+  const std::string before = replica_state();
+  auto run_mirror_until_exit = [&](const std::string& at) -> std::string {
+    endpoint_ = at;
+    auto c = SpawnMirror(m, "m1");
+    EXPECT_OK(c.status());
+    if (!c.ok()) return "";
+    auto ex = c->Wait(60);
+    EXPECT_TRUE(ex.ok() && ex->ToString() == "exit 1")
+        << (ex.ok() ? ex->ToString() : ex.status().ToString());
+    return ReadFile(primary_.dir->Sub("m1.err")).value_or("");
+  };
+
+  // Another volume's primary (same keys, so CURVE lets the mirror in).
+  ASSERT_OK_AND_ASSIGN(TestVolume other, MakeVolume(BucketKind::kFile));
+  ASSERT_OK_AND_ASSIGN(auto other_proc, other.Spawn({"primary", "--listen=tcp://127.0.0.1:0",
+                                                     "--key=" + keys_->Sub("primary.key"),
+                                                     "--allow=" + keys_->Sub("allow")},
+                                                    other.dir->Sub("primary.out")));
+  std::string other_endpoint;
+  for (int i = 0; i < 100 && other_endpoint.empty(); ++i) {
+    std::this_thread::sleep_for(100ms);
+    std::string out = ReadFile(other.dir->Sub("primary.out")).value_or("");
+    if (auto p = out.find("listening on "); p != std::string::npos) {
+      other_endpoint = out.substr(p + 13, out.find('\n', p) - p - 13);
+    }
+  }
+  ASSERT_FALSE(other_endpoint.empty());
+  std::string err = run_mirror_until_exit(other_endpoint);
+  EXPECT_NE(err.find("follows volume"), std::string::npos) << err;
+  EXPECT_EQ(replica_state(), before) << "the replica changed";
+
+  // The own primary, restored from an older backup: its log ends at 3.
+  ASSERT_OK(harness::PgExec(primary_.meta_url,
+                            "DELETE FROM changelog WHERE pos > 3; UPDATE write_lock SET head = 3"));
+  err = run_mirror_until_exit(own);
+  EXPECT_NE(err.find("lost changes this mirror has"), std::string::npos) << err;
+  EXPECT_EQ(replica_state(), before) << "the replica changed";
+}
+
 TEST_F(SiteTest, StatusAtAMirrorShowsItsLagAndLink) {
   StartPrimary();
   Mirror m = NewMirror("m1");
