@@ -266,6 +266,22 @@ TEST_F(StreamTest, DeliversEverythingInOrder) {
   EXPECT_TRUE(client->connected());
 }
 
+// Reads events for up to 5 s: the client must fail FailedPrecondition
+// saying to rebuild from an empty database, and get no batch before that.
+void ExpectRefusedWithoutData(StreamClient* client) {
+  Status st;
+  for (int i = 0; i < 50 && st.ok(); ++i) {
+    auto ev = client->Next(100ms);
+    if (!ev.ok()) {
+      st = ev.status();
+    } else {
+      ASSERT_NE(ev->kind, StreamClient::Event::kBatch) << "got data from a primary it must refuse";
+    }
+  }
+  EXPECT_EQ(st.code(), Code::kFailedPrecondition) << st.ToString();
+  EXPECT_NE(st.message().find("new, empty database"), std::string::npos) << st.message();
+}
+
 // A primary whose log is behind what the mirror applied (restored from a
 // backup) is refused with an error that says what to do, never followed.
 TEST_F(StreamTest, APrimaryBehindTheMirrorIsRefused) {
@@ -274,17 +290,7 @@ TEST_F(StreamTest, APrimaryBehindTheMirrorIsRefused) {
   ASSERT_NE(server, nullptr);
   auto client = Connect(ClientOptions(server->endpoint(), a_, "site-a"));
   ASSERT_TRUE(client->Subscribe(80).ok());  // applied 80 before the primary was restored
-  Status st;
-  for (int i = 0; i < 50 && st.ok(); ++i) {
-    auto ev = client->Next(100ms);
-    if (!ev.ok()) {
-      st = ev.status();
-    } else {
-      ASSERT_NE(ev->kind, StreamClient::Event::kBatch) << "followed a shorter log";
-    }
-  }
-  EXPECT_EQ(st.code(), Code::kFailedPrecondition) << st.ToString();
-  EXPECT_NE(st.message().find("new, empty database"), std::string::npos) << st.message();
+  ExpectRefusedWithoutData(client.get());
 }
 
 // A mirror whose replica follows another volume is refused by a primary that
@@ -302,17 +308,7 @@ TEST_F(StreamTest, AMirrorOfAnotherVolumeIsRefused) {
     ASSERT_TRUE(client->Subscribe(0).ok());
     uint64_t pos = 0;
     if (volume == "22222222-bbbb") {
-      Status st;
-      for (int i = 0; i < 30 && st.ok(); ++i) {
-        auto ev = client->Next(100ms);
-        if (!ev.ok()) {
-          st = ev.status();
-        } else {
-          ASSERT_NE(ev->kind, StreamClient::Event::kBatch) << "fed a mirror of another volume";
-        }
-      }
-      EXPECT_EQ(st.code(), Code::kFailedPrecondition) << st.ToString();
-      EXPECT_NE(st.message().find("new, empty database"), std::string::npos) << st.message();
+      ExpectRefusedWithoutData(client.get());
     } else {
       EXPECT_TRUE(Drain(client.get(), &pos, 20, /*ack=*/true)) << "volume '" << volume << "'";
     }

@@ -54,6 +54,28 @@ const char* KindName(FileKind k) {
   return "unknown";
 }
 
+Status InsertBlocks(PgConn* c, const std::vector<BlockRow>& rows, size_t begin, size_t end) {
+  if (begin >= end) return Status::OK();
+  std::vector<int64_t> ino, idx, id, len, stored, comp;
+  std::vector<std::optional<std::string>> sha;
+  for (size_t i = begin; i < end; ++i) {
+    const BlockRef& r = *rows[i].ref;
+    ino.push_back(static_cast<int64_t>(rows[i].ino));
+    idx.push_back(r.index);
+    id.push_back(static_cast<int64_t>(r.id));
+    len.push_back(r.length);
+    stored.push_back(r.stored_length);
+    comp.push_back(static_cast<int>(r.compression));
+    sha.push_back(std::string(reinterpret_cast<const char*>(r.checksum.data()), r.checksum.size()));
+  }
+  return c->Run(
+      "INSERT INTO blocks (ino, idx, id, len, stored_len, comp, sha256)"
+      " SELECT * FROM unnest($1::bigint[], $2::integer[], $3::bigint[], $4::integer[],"
+      " $5::integer[], $6::smallint[], $7::bytea[])",
+      {Param::IntArray(ino), Param::IntArray(idx), Param::IntArray(id), Param::IntArray(len),
+       Param::IntArray(stored), Param::IntArray(comp), Param::BytesArray(sha)});
+}
+
 Result<VolumeConfig> LoadVolume(PgConn* c) {
   auto r =
       c->Exec("SELECT name, uuid, bucket, endpoint, block_size, compression, role FROM volume");

@@ -59,6 +59,14 @@ struct VolumeConfig {
 Attr AttrFromRow(const PgResult& r, int row, int first_col);
 Result<BlockRef> BlockFromRow(const PgResult& r, int row, int first_col);
 
+// Block rows to write: file `ino`, block `ref` (which outlives the call).
+struct BlockRow {
+  uint64_t ino;
+  const BlockRef* ref;
+};
+// Inserts rows[begin, end) into `blocks` in one statement (unnest arrays).
+Status InsertBlocks(PgConn* c, const std::vector<BlockRow>& rows, size_t begin, size_t end);
+
 // Reads the volume record. FailedPrecondition (with "run meridian format") if
 // the database holds no formatted volume.
 Result<VolumeConfig> LoadVolume(PgConn* c);

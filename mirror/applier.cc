@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "meta/catalog.h"
 #include "meta/notify.h"
 #include "mirror/net_changes.h"
 
@@ -98,11 +99,7 @@ Status Applier::ApplyNet(const NetChanges& net, uint64_t first_pos) {
          Param::IntArray(ctime), Param::IntArray(nlink), Param::BytesArray(target)});
   }));
   std::vector<int64_t> replaced;
-  struct Row {
-    uint64_t ino;
-    const BlockRef* b;
-  };
-  std::vector<Row> block_rows;
+  std::vector<meta::BlockRow> block_rows;
   for (const auto* o : up_inodes) {
     if (!o->has_blocks) continue;
     replaced.push_back(static_cast<int64_t>(o->ino));
@@ -113,30 +110,12 @@ Status Applier::ApplyNet(const NetChanges& net, uint64_t first_pos) {
                    {Param::IntArray({replaced.begin() + b, replaced.begin() + e})});
   }));
   MERIDIAN_RETURN_IF_ERROR(ForSlices(block_rows.size(), [&](size_t b, size_t e) {
-    std::vector<int64_t> ino, idx, id, len, stored, comp;
-    std::vector<std::optional<std::string>> sha;
-    for (size_t i = b; i < e; ++i) {
-      const BlockRef& r = *block_rows[i].b;
-      ino.push_back(static_cast<int64_t>(block_rows[i].ino));
-      idx.push_back(r.index);
-      id.push_back(static_cast<int64_t>(r.id));
-      len.push_back(r.length);
-      stored.push_back(r.stored_length);
-      comp.push_back(static_cast<int>(r.compression));
-      sha.push_back(
-          std::string(reinterpret_cast<const char*>(r.checksum.data()), r.checksum.size()));
-    }
-    return c_->Run(
-        "INSERT INTO blocks (ino, idx, id, len, stored_len, comp, sha256)"
-        " SELECT * FROM unnest($1::bigint[], $2::integer[], $3::bigint[], $4::integer[],"
-        " $5::integer[], $6::smallint[], $7::bytea[])",
-        {Param::IntArray(ino), Param::IntArray(idx), Param::IntArray(id), Param::IntArray(len),
-         Param::IntArray(stored), Param::IntArray(comp), Param::BytesArray(sha)});
+    return meta::InsertBlocks(c_, block_rows, b, e);
   }));
   if (enqueue_blocks_) {
     MERIDIAN_RETURN_IF_ERROR(ForSlices(block_rows.size(), [&](size_t b, size_t e) {
       std::vector<int64_t> ids;
-      for (size_t i = b; i < e; ++i) ids.push_back(static_cast<int64_t>(block_rows[i].b->id));
+      for (size_t i = b; i < e; ++i) ids.push_back(static_cast<int64_t>(block_rows[i].ref->id));
       return c_->Run(
           "INSERT INTO replication_queue (id, pos) SELECT x.id, $2 FROM unnest($1::bigint[]) x(id)"
           " WHERE NOT EXISTS (SELECT 1 FROM replicated_blocks r WHERE r.id = x.id)"

@@ -217,25 +217,9 @@ Result<uint64_t> NamespaceWriter::CommitFile(std::string_view path, const NewAtt
   Status st = Mutate(parent.empty() ? name : parent[0], [&]() -> Status {
     MERIDIAN_ASSIGN_OR_RETURN(uint64_t dir, PrepareSlot(parent, name, path, /*replace=*/true));
     MERIDIAN_ASSIGN_OR_RETURN(ino, InsertInode(FileKind::kFile, attr, size, {}));
-    if (!blocks.empty()) {  // all of them in one round trip
-      std::vector<int64_t> idx, id, len, stored, comp;
-      std::vector<std::optional<std::string>> sha;
-      for (const BlockRef& b : blocks) {
-        idx.push_back(b.index);
-        id.push_back(static_cast<int64_t>(b.id));
-        len.push_back(b.length);
-        stored.push_back(b.stored_length);
-        comp.push_back(static_cast<int>(b.compression));
-        sha.emplace_back(
-            std::string(reinterpret_cast<const char*>(b.checksum.data()), b.checksum.size()));
-      }
-      MERIDIAN_RETURN_IF_ERROR(
-          c_->Run("INSERT INTO blocks (ino, idx, id, len, stored_len, comp, sha256)"
-                  " SELECT $1, * FROM unnest($2::integer[], $3::bigint[], $4::integer[],"
-                  " $5::integer[], $6::smallint[], $7::bytea[])",
-                  {I(ino), Param::IntArray(idx), Param::IntArray(id), Param::IntArray(len),
-                   Param::IntArray(stored), Param::IntArray(comp), Param::BytesArray(sha)}));
-    }
+    std::vector<meta::BlockRow> rows;  // all of them in one round trip
+    for (const BlockRef& b : blocks) rows.push_back({ino, &b});
+    MERIDIAN_RETURN_IF_ERROR(meta::InsertBlocks(c_, rows, 0, rows.size()));
     log_.SetBlocks(ino, blocks);
     return Link(dir, name, ino, FileKind::kFile);
   });
