@@ -199,11 +199,13 @@ const std::vector<Command>& Commands() {
        "At a mirror run with --data replicate: copies every block of the files under the\n"
        "PATHs (files or directories) from the primary's bucket into this site's bucket now,\n"
        "verified by SHA-256 (blocks already there are checked, not copied), with --threads\n"
-       "and --bwlimit, and a progress line on a terminal. Exits 1 if any block could not\n"
-       "be made local, so a pipeline can gate a scale-up on it. --check reports the percent\n"
-       "of each path that is local (HEAD of every block) and fetches nothing; it exits 1\n"
-       "unless everything is local. --background returns once the paths are resolved and\n"
-       "keeps warming, writing progress and the result (with --json, a JSON line) to --log.",
+       "and --bwlimit. At a --data cache mirror (pass --key): has each block's cache node\n"
+       "fetch it from the primary once; --evict drops the blocks instead. A progress line\n"
+       "(files, bytes, rate, ETA) on a terminal. Exits 1 if any block could not be made\n"
+       "local, so a pipeline can gate a scale-up on it. --check reports the percent of each\n"
+       "path that is local and fetches nothing; it exits 1 unless everything is local.\n"
+       "--background returns once the paths are resolved and keeps warming, writing\n"
+       "progress and the result (with --json, a JSON line) to --log.",
        {"meta", "file", "check", "evict", "background", "log", "key", "threads", "bwlimit",
         "progress", "json"},
        RunWarmup},
@@ -218,7 +220,7 @@ const std::vector<Command>& Commands() {
        "the mount is never staler than the site. Runs until `meridian umount MOUNTPOINT`,\n"
        "SIGTERM or SIGINT; --background returns once the mount is ready.",
        {"meta", "subdir", "readahead", "buffer_size", "threads", "attr_timeout", "allow_other",
-        "key", "background", "log", "fuse_debug"},
+        "key", "background", "log", "metrics", "fuse_debug"},
        RunMount},
       {"umount",
        "MOUNTPOINT",

@@ -2,9 +2,12 @@
 // POSIX file system (fuse/mount.h over vfs/filesystem.h).
 #include <unistd.h>
 
+#include <atomic>
 #include <iostream>
+#include <thread>
 
 #include "cmd/cli.h"
+#include "cmd/metrics.h"
 #include "fuse/mount.h"
 #include "meta/pool.h"
 #include "vfs/change_watch.h"
@@ -13,6 +16,7 @@
 DECLARE_int32(threads);
 DECLARE_bool(background);  // warmup_cmd.cc
 DECLARE_string(log);       // warmup_cmd.cc
+DECLARE_string(metrics);   // site_cmds.cc
 DEFINE_string(subdir, "/", "mount: the subtree to show as the mount's root");
 DEFINE_double(attr_timeout, 300,
               "mount: seconds the kernel may trust cached attributes and names; changes the "
@@ -67,11 +71,37 @@ int RunMount(const std::vector<std::string>& args) {
   vfs::ChangeWatch watch(vol->conninfo, [m = mount->get()](const std::vector<uint64_t>& inos,
                                                            bool all) { m->Invalidate(inos, all); });
   watch.Start();
+  auto started = MetricsServer::StartIfAsked(FLAGS_metrics);
+  if (!started.ok()) return Fail("mount", started.status());
+  std::unique_ptr<MetricsServer> metrics = std::move(started).value();
+  std::atomic<bool> done{false};
+  std::thread gauges([&] {  // once a second, like the other daemons (docs/metrics.md)
+    while (metrics && !done.load()) {
+      const auto c = fs.cache_stats();
+      const auto n = fs.counters();
+      metrics->Set("meridian_mount_reads", "read requests served", n.reads);
+      metrics->Set("meridian_mount_read_bytes", "bytes returned to readers", n.read_bytes);
+      metrics->Set("meridian_mount_read_errors", "read requests that failed", n.read_errors);
+      metrics->Set("meridian_mount_block_hits", "block lookups served from memory", c.hits);
+      metrics->Set("meridian_mount_block_fetches", "blocks fetched from the site's sources",
+                   c.misses);
+      metrics->Set("meridian_mount_buffer_bytes", "decoded blocks held in memory", c.bytes);
+      metrics->Set("meridian_mount_known_inodes", "inodes the kernel holds",
+                   (*mount)->known_inodes());
+      metrics->Set("meridian_mount_invalidations", "change notifications acted on",
+                   (*mount)->invalidations());
+      for (int i = 0; i < 10 && !done.load(); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+  });
   std::cerr << "meridian mount: " << vol->config.name << FLAGS_subdir << " (" << vol->config.role
             << " " << vol->conn->target() << ") mounted read-only at " << mountpoint << "\n";
   SignalReady(&ready_fd);
   Status st = (*mount)->Run([&] { watch.Stop(); });
   watch.Stop();
+  done = true;
+  gauges.join();
   if (!st.ok()) return Fail("mount", st);
   std::cerr << "meridian mount: " << mountpoint << " unmounted\n";
   return kExitOk;

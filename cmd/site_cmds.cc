@@ -14,9 +14,13 @@
 #include "replicator/replicator.h"
 
 DEFINE_string(out, "", "keygen: write OUT.key (secret, mode 0600) and OUT.pub");
-DEFINE_string(listen, "tcp://0.0.0.0:7000", "primary: site-link address to bind");
+DEFINE_string(listen, "tcp://0.0.0.0:7000",
+              "primary: site-link address to bind; cache: the node's address (default "
+              "tcp://0.0.0.0:7100 there)");
 DEFINE_string(key, "", "this site's key file from `meridian keygen` (NAME.key)");
-DEFINE_string(allow, "", "primary: allow-list file, one mirror public key per line");
+DEFINE_string(allow, "",
+              "primary: allow-list file, one mirror public key per line; cache: one reader "
+              "public key per line");
 DEFINE_uint64(log_retention, 1000000,
               "primary: change-log entries kept behind the head (mirrors further behind "
               "bootstrap from a snapshot); 0 keeps everything");
@@ -31,7 +35,8 @@ DEFINE_int64(min_age, 300,
              "has acknowledged it (readers that looked it up just before can finish)");
 DEFINE_string(replica, "", "verify: the mirror's replica database to compare with --meta");
 DEFINE_string(metrics, "",
-              "primary, mirror: serve Prometheus metrics on HOST:PORT (e.g. 127.0.0.1:9400)");
+              "primary, mirror, cache, mount: serve Prometheus metrics on HOST:PORT (e.g. "
+              "127.0.0.1:9400)");
 DEFINE_int32(timeout, 60, "verify: seconds to wait for the mirror to reach the primary");
 
 namespace meridian::cli {

@@ -74,6 +74,8 @@ class Mount {
 
   // Inodes the kernel holds (lookup count > 0), for tests and metrics.
   size_t known_inodes() const;
+  // Invalidate() calls so far (metrics).
+  uint64_t invalidations() const { return epoch_.load(); }
 
   // Used by the request handlers (fuse/mount.cc); not for other callers.
   struct Ops;

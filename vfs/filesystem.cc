@@ -178,14 +178,20 @@ Result<std::vector<Piece>> FileSystem::Read(OpenFile& f, uint64_t offset, size_t
     size_t window = std::min<uint64_t>(options_.readahead, 1 + run / block_size_);
     Prefetch(f, last + 1, window);
   }
+  reads_.fetch_add(1, std::memory_order_relaxed);
   for (size_t i = first; i <= last; ++i) {
-    MERIDIAN_ASSIGN_OR_RETURN(auto data, Block(f, i));
+    auto data = Block(f, i);
+    if (!data.ok()) {
+      read_errors_.fetch_add(1, std::memory_order_relaxed);
+      return data.status();
+    }
     uint64_t start = static_cast<uint64_t>(i) * block_size_;
     uint64_t from = std::max(offset, start) - start;
-    uint64_t to = std::min<uint64_t>(end - start, data->size());
-    std::string_view bytes = std::string_view(*data).substr(from, to - from);
-    out.push_back(Piece{std::move(data), bytes});
+    uint64_t to = std::min<uint64_t>(end - start, (*data)->size());
+    std::string_view bytes = std::string_view(**data).substr(from, to - from);
+    out.push_back(Piece{std::move(data).value(), bytes});
   }
+  read_bytes_.fetch_add(end - offset, std::memory_order_relaxed);
   return out;
 }
 

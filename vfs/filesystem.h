@@ -98,6 +98,11 @@ class FileSystem {
 
   uint32_t block_size() const { return block_size_; }
   BlockCache::Stats cache_stats() const { return cache_.stats(); }
+  // Read() calls, bytes they returned, and calls that failed.
+  struct Counters {
+    uint64_t reads, read_bytes, read_errors;
+  };
+  Counters counters() const { return {reads_.load(), read_bytes_.load(), read_errors_.load()}; }
 
  private:
   template <typename F>
@@ -119,6 +124,7 @@ class FileSystem {
   std::mutex queued_mu_;
   std::unordered_set<uint64_t> queued_;  // block ids in prefetch_ or being fetched by it
   std::vector<std::thread> fetchers_;
+  std::atomic<uint64_t> reads_{0}, read_bytes_{0}, read_errors_{0};
 };
 
 }  // namespace meridian::vfs

@@ -261,7 +261,8 @@ TEST_F(MountTest, PrimaryChangesShowThroughTheMountWithoutRemount) {
 }
 
 TEST_F(MountTest, MmapAndRandomReadsOfSafetensorsReturnTheRightTensors) {
-  Mount({"--readahead=2", "--buffer-size=8M"});  // small buffer: blocks come and go
+  // A small buffer: blocks come and go. Metrics show what the mount did.
+  Mount({"--readahead=2", "--buffer-size=8M", "--metrics=127.0.0.1:0"});
   const std::string path = M() + "/model.safetensors";
   const std::string src = src_->Sub("model.safetensors");
   int fd = open(path.c_str(), O_RDONLY);
@@ -300,6 +301,24 @@ TEST_F(MountTest, MmapAndRandomReadsOfSafetensorsReturnTheRightTensors) {
   }
   close(sfd);
   close(fd);
+  const std::string log = MountLog();
+  const size_t at = log.find("metrics on ");
+  ASSERT_NE(at, std::string::npos) << log;
+  const std::string url = log.substr(at + 11, log.find('\n', at) - at - 11);
+  std::string body;
+  auto gauge = [&](const std::string& name) {
+    const size_t p = body.find("\n" + name + " ");
+    return p == std::string::npos ? -1.0 : std::stod(body.substr(p + name.size() + 2));
+  };
+  for (int i = 0; i < 50; ++i) {  // gauges refresh once a second
+    body = Sh("curl -sf '" + url + "'").out;
+    if (gauge("meridian_mount_read_bytes") > 0) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_GT(gauge("meridian_mount_read_bytes"), 300000.0) << body;
+  EXPECT_GT(gauge("meridian_mount_block_fetches"), 4.0) << body;
+  EXPECT_EQ(gauge("meridian_mount_read_errors"), 0.0) << body;
+  EXPECT_LE(gauge("meridian_mount_buffer_bytes"), 8.0 * (1 << 20)) << body;
 }
 
 TEST_F(MountTest, KilledMountIsCleanedUpByUmountAndSigtermUnmounts) {
