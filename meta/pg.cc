@@ -125,6 +125,20 @@ Result<PgResult> PgConn::Exec(const std::string& sql, const std::vector<Param>& 
     lengths[i] = params[i].value ? static_cast<int>(params[i].value->size()) : 0;
     formats[i] = params[i].binary ? 1 : 0;
   }
+  constexpr size_t kMaxPrepared = 512;
+  auto it = prepared_.find(sql);
+  if (it == prepared_.end() && prepared_.size() < kMaxPrepared) {
+    std::string name = "m" + std::to_string(prepared_.size() + 1);
+    PgResult prep(PQprepare(conn_, name.c_str(), sql.c_str(), 0, nullptr));
+    // A statement that cannot be prepared (bad SQL, a missing table, an
+    // aborted transaction) fails with the error running it would give.
+    if (PQresultStatus(prep.raw()) != PGRES_COMMAND_OK) return Check(std::move(prep));
+    it = prepared_.emplace(sql, std::move(name)).first;
+  }
+  if (it != prepared_.end()) {
+    return Check(PgResult(PQexecPrepared(conn_, it->second.c_str(), static_cast<int>(params.size()),
+                                         values.data(), lengths.data(), formats.data(), 0)));
+  }
   return Check(PgResult(PQexecParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr,
                                      values.data(), lengths.data(), formats.data(), 0)));
 }

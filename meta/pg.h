@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/status.h"
@@ -98,6 +99,10 @@ class PgConn {
   PgConn(PGconn* c, std::string target) : conn_(c), target_(std::move(target)) {}
   PGconn* conn_;
   std::string target_;
+  // Exec() prepares each distinct statement once per connection (parsed and
+  // planned once, not per call): SQL text -> statement name. Bounded; SQL
+  // beyond the bound runs unprepared.
+  std::unordered_map<std::string, std::string> prepared_;
 };
 
 // Runs `body` in a transaction, retrying it (up to `attempts` times) when it
