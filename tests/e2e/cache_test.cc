@@ -158,6 +158,30 @@ TEST_F(CacheTest, AWarmedModelIsServedByTheGroupWithoutThePrimary) {
   const int64_t gets = PrimaryGets();
   ExpectModelReadsRight(m);
   EXPECT_EQ(PrimaryGets(), gets) << "reads of a warmed model went to the primary's bucket";
+  // A mount of the site reads through the same cache group: every file
+  // bit-exact, and still nothing from the primary's bucket.
+  {
+    TempDir mnt("meridian-cache-mnt");
+    harness::SpawnOptions o;
+    o.env = primary_.env;
+    o.stderr_path = primary_.dir->Sub("mount.err");
+    ASSERT_OK_AND_ASSIGN(Child mount, Child::Spawn(ReaderArgs(m, {"mount", mnt.path()}), o));
+    RunResult sums;
+    for (int i = 0; i < 100; ++i) {
+      sums = harness::Run(
+          {"/bin/bash", "-c", "cd '" + mnt.path() + "/models/m1' && sha256sum " + "$(ls | sort)"});
+      if (sums.ok()) break;
+      std::this_thread::sleep_for(100ms);
+    }
+    ASSERT_TRUE(sums.ok()) << sums.Describe() << ReadFile(o.stderr_path).value_or("");
+    RunResult want =
+        harness::Run({"/bin/bash", "-c", "cd '" + files_->path() + "' && sha256sum $(ls | sort)"});
+    EXPECT_EQ(sums.out, want.out);
+    EXPECT_OK(mount.Kill(SIGTERM));
+    ASSERT_OK_AND_ASSIGN(auto ex, mount.Wait(30));
+    EXPECT_EQ(ex.ToString(), "exit 0") << ReadFile(o.stderr_path).value_or("");
+  }
+  EXPECT_EQ(PrimaryGets(), gets) << "the mount read a warmed model from the primary's bucket";
   // status at the mirror shows each node's usage and the hit ratio.
   RunResult st = harness::Run(ReaderArgs(m, {"status", "--json"}));
   ASSERT_TRUE(st.ok()) << st.Describe();
