@@ -129,6 +129,9 @@ class StreamClient {
   virtual Result<Event> Next(std::chrono::milliseconds timeout) = 0;
   // Reports that everything up to `pos` is applied (returns credit).
   virtual Status Ack(uint64_t pos) = 0;
+  // The volume the replica follows from now on (after installing a snapshot
+  // into a new replica): every later HELLO carries it (Options::volume_uuid).
+  virtual void SetVolume(const std::string& uuid) = 0;
   // True while the link is up (a message from the server within peer_timeout).
   virtual bool connected() const = 0;
   // The newest position the primary announced (heartbeats, batches); 0 until

@@ -39,6 +39,10 @@ class Client final : public StreamClient {
   Status Ack(uint64_t pos) override;
   bool connected() const override;
   uint64_t primary_head() const override { return head_.load(); }
+  void SetVolume(const std::string& uuid) override {
+    // A value HELLO cannot carry would make every HELLO malformed: keep the old.
+    if (uuid.size() <= link::kMaxVolumeId && uuid.find('\0') == std::string::npos) volume_ = uuid;
+  }
 
  private:
   void OpenSocket();  // throws zmq::error_t
@@ -51,8 +55,9 @@ class Client final : public StreamClient {
   Clock::time_point NextDeadline() const;
 
   const Options options_;
-  zmq::context_t ctx_;  // one per client
-  zmq::socket_t sock_;  // DEALER; replaced on reconnect
+  std::string volume_ = options_.volume_uuid;  // sent in every HELLO (SetVolume())
+  zmq::context_t ctx_;                         // one per client
+  zmq::socket_t sock_;                         // DEALER; replaced on reconnect
 
   bool subscribed_ = false;
   uint32_t session_ = 0;
@@ -196,7 +201,7 @@ void Client::Maintain(Clock::time_point now) {
     h.a = expected_ - 1;
     h.credit = options_.credit;
     std::string hello = options_.site_name;
-    if (!options_.volume_uuid.empty()) hello += '\0' + options_.volume_uuid;
+    if (!volume_.empty()) hello += '\0' + volume_;
     if (!SendHeader(h, &hello)) return;  // no connection yet; retried
     hello_pending_ = false;
     return;

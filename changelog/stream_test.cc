@@ -315,6 +315,23 @@ TEST_F(StreamTest, AMirrorOfAnotherVolumeIsRefused) {
   }
 }
 
+// A new mirror takes whatever volume it is given; once it knows it
+// (SetVolume, after installing a snapshot), every later HELLO carries it.
+TEST_F(StreamTest, AVolumeLearnedLaterIsSentOnTheNextHello) {
+  FakeLog log(20);
+  auto so = ServerOptions({a_.public_key});
+  so.volume_uuid = "11111111-aaaa";
+  auto server = StartServer(so, &log);
+  ASSERT_NE(server, nullptr);
+  auto client = Connect(ClientOptions(server->endpoint(), a_, "site-a"));  // no volume yet
+  ASSERT_TRUE(client->Subscribe(0).ok());
+  uint64_t pos = 0;
+  ASSERT_TRUE(Drain(client.get(), &pos, 20, /*ack=*/true));
+  client->SetVolume("22222222-bbbb");        // as if its replica followed another volume
+  ASSERT_TRUE(client->Subscribe(pos).ok());  // a new session: a new HELLO
+  ExpectRefusedWithoutData(client.get());
+}
+
 // 2. Notify() delivers new entries at once, not at the next heartbeat.
 TEST_F(StreamTest, NotifyDeliversLiveEntriesPromptly) {
   FakeLog log(10);

@@ -335,6 +335,9 @@ Status MirrorSite::Session::OnSnapshotEnd(uint64_t pos) {
             << snap_.bytes << " bytes) in " << secs << " s";
   snap_ = Snapshot{};
   ++st_.snapshots;
+  // A new replica now follows the snapshot's volume: say so from now on.
+  MERIDIAN_ASSIGN_OR_RETURN(auto vol, replica_->Exec("SELECT uuid FROM volume"));
+  if (vol.rows() > 0) client_->SetVolume(std::string(vol.Get(0, 0)));
   st_.last_apply_unix_ns = UnixNowNs();
   MERIDIAN_RETURN_IF_ERROR(RefreshState());
   return client_->Ack(pos);
