@@ -123,6 +123,12 @@ class StreamTest : public ::testing::Test {
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     return s.ok() ? std::move(s).value() : nullptr;
   }
+  // A server for client a_ that knows its volume (mirrors of others refused).
+  std::unique_ptr<StreamServer> StartServerOfVolume(const std::string& uuid, LogSource* log) {
+    auto o = ServerOptions({a_.public_key});
+    o.volume_uuid = uuid;
+    return StartServer(std::move(o), log);
+  }
   StreamClient::Options ClientOptions(const std::string& endpoint, const CurveKeyPair& keys,
                                       const std::string& name) {
     StreamClient::Options o;
@@ -297,9 +303,7 @@ TEST_F(StreamTest, APrimaryBehindTheMirrorIsRefused) {
 // knows its own; a new mirror (no volume yet) and the right one are served.
 TEST_F(StreamTest, AMirrorOfAnotherVolumeIsRefused) {
   FakeLog log(20);
-  auto so = ServerOptions({a_.public_key});
-  so.volume_uuid = "11111111-aaaa";
-  auto server = StartServer(so, &log);
+  auto server = StartServerOfVolume("11111111-aaaa", &log);
   ASSERT_NE(server, nullptr);
   for (const std::string volume : {"22222222-bbbb", "", "11111111-aaaa"}) {
     auto co = ClientOptions(server->endpoint(), a_, "site-a");
@@ -319,9 +323,7 @@ TEST_F(StreamTest, AMirrorOfAnotherVolumeIsRefused) {
 // (SetVolume, after installing a snapshot), every later HELLO carries it.
 TEST_F(StreamTest, AVolumeLearnedLaterIsSentOnTheNextHello) {
   FakeLog log(20);
-  auto so = ServerOptions({a_.public_key});
-  so.volume_uuid = "11111111-aaaa";
-  auto server = StartServer(so, &log);
+  auto server = StartServerOfVolume("11111111-aaaa", &log);
   ASSERT_NE(server, nullptr);
   auto client = Connect(ClientOptions(server->endpoint(), a_, "site-a"));  // no volume yet
   ASSERT_TRUE(client->Subscribe(0).ok());

@@ -37,23 +37,30 @@ class SiteFixture : public ::testing::Test {
         << ReadFile(keys_->Sub("m1.pub")).value() << ReadFile(keys_->Sub("m2.pub")).value();
   }
 
-  // Starts `meridian primary`; returns once it prints its address.
-  void StartPrimary(std::vector<std::string> extra = {}) {
+  // Starts `meridian primary` on volume `v` with this fixture's keys;
+  // returns once it prints its address (the endpoint is then set).
+  Result<Child> SpawnPrimary(const TestVolume& v, std::vector<std::string> extra,
+                             std::string* endpoint) {
     std::vector<std::string> args = {"primary", "--listen=tcp://127.0.0.1:0",
                                      "--key=" + keys_->Sub("primary.key"),
                                      "--allow=" + keys_->Sub("allow")};
     args.insert(args.end(), extra.begin(), extra.end());
-    auto c = primary_.Spawn(args, primary_.dir->Sub("primary.out"));
-    ASSERT_OK(c.status());
-    primary_proc_ = std::make_unique<Child>(std::move(c).value());
-    for (int i = 0; i < 100 && endpoint_.empty(); ++i) {
+    MERIDIAN_ASSIGN_OR_RETURN(Child c, v.Spawn(args, v.dir->Sub("primary.out")));
+    for (int i = 0; i < 100 && endpoint->empty(); ++i) {
       std::this_thread::sleep_for(100ms);
-      std::string out = primary_proc_->ReadStdout();
+      std::string out = c.ReadStdout();
       if (auto p = out.find("listening on "); p != std::string::npos) {
-        endpoint_ = out.substr(p + 13, out.find('\n', p) - p - 13);
+        *endpoint = out.substr(p + 13, out.find('\n', p) - p - 13);
       }
     }
-    ASSERT_FALSE(endpoint_.empty()) << primary_proc_->ReadStderr();
+    if (endpoint->empty()) return Status::Unavailable("primary did not start: " + c.ReadStderr());
+    return c;
+  }
+  // SpawnPrimary on this fixture's volume.
+  void StartPrimary(std::vector<std::string> extra = {}) {
+    auto c = SpawnPrimary(primary_, std::move(extra), &endpoint_);
+    ASSERT_OK(c.status());
+    primary_proc_ = std::make_unique<Child>(std::move(c).value());
   }
 
   struct Mirror {

@@ -174,19 +174,8 @@ TEST_F(SiteTest, AMirrorRefusesAnotherVolumeAndAPrimaryBehindIt) {
 
   // Another volume's primary (same keys, so CURVE lets the mirror in).
   ASSERT_OK_AND_ASSIGN(TestVolume other, MakeVolume(BucketKind::kFile));
-  ASSERT_OK_AND_ASSIGN(auto other_proc, other.Spawn({"primary", "--listen=tcp://127.0.0.1:0",
-                                                     "--key=" + keys_->Sub("primary.key"),
-                                                     "--allow=" + keys_->Sub("allow")},
-                                                    other.dir->Sub("primary.out")));
   std::string other_endpoint;
-  for (int i = 0; i < 100 && other_endpoint.empty(); ++i) {
-    std::this_thread::sleep_for(100ms);
-    std::string out = ReadFile(other.dir->Sub("primary.out")).value_or("");
-    if (auto p = out.find("listening on "); p != std::string::npos) {
-      other_endpoint = out.substr(p + 13, out.find('\n', p) - p - 13);
-    }
-  }
-  ASSERT_FALSE(other_endpoint.empty());
+  ASSERT_OK_AND_ASSIGN(auto other_proc, SpawnPrimary(other, {}, &other_endpoint));
   std::string err = run_mirror_until_exit(other_endpoint);
   EXPECT_NE(err.find("follows volume"), std::string::npos) << err;
   EXPECT_EQ(replica_state(), before) << "the replica changed";
