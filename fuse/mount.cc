@@ -292,17 +292,28 @@ struct Mount::Ops {
   // Offsets: 1 is ".", 2 "..", 3+i entry i; `off` is the last one returned.
   static void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi,
                       bool plus) {
+    std::string buf(size, '\0');
+    size_t used = 0;
+    Status st = FillDir(req, ino, off, fi, plus, &buf, &used);
+    // Only now reply: once answered, the kernel may release the directory
+    // and another thread delete its handle, so the handle (and its lock)
+    // must not be touched after the reply.
+    if (!st.ok()) return Error(req, st, "readdir");
+    fuse_reply_buf(req, buf.data(), used);
+  }
+  // The entries from `off` on that fit in `buf` (its size: the kernel's).
+  static Status FillDir(fuse_req_t req, fuse_ino_t ino, off_t off, fuse_file_info* fi, bool plus,
+                        std::string* out, size_t* used_out) {
     Mount* m = M(req);
     auto* d = reinterpret_cast<DirHandle*>(fi->fh);
     std::lock_guard<std::mutex> l(d->mu);
     if (!d->loaded || (off == 0 && d->epoch != m->epoch_.load())) {
       d->epoch = m->epoch_.load();
-      auto entries = m->fs_->ReadDirPlus(ino);
-      if (!entries.ok()) return Error(req, entries.status(), "readdir");
-      d->entries = std::move(entries).value();
+      MERIDIAN_ASSIGN_OR_RETURN(d->entries, m->fs_->ReadDirPlus(ino));
       d->loaded = true;
     }
-    std::string buf(size, '\0');
+    std::string& buf = *out;
+    const size_t size = buf.size();
     size_t used = 0;
     for (off_t i = off; i < static_cast<off_t>(d->entries.size()) + 2; ++i) {
       const bool dot = i < 2;
@@ -326,7 +337,8 @@ struct Mount::Ops {
       if (n > size - used) break;  // full; the kernel asks again from here
       used += n;
     }
-    fuse_reply_buf(req, buf.data(), used);
+    *used_out = used;
+    return Status::OK();
   }
   static void ReadDirPlain(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                            fuse_file_info* fi) {
