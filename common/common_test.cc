@@ -1,8 +1,15 @@
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <random>
 
 #include "common/block.h"
 #include "common/hash.h"
 #include "common/path.h"
+#include "common/posix.h"
 #include "common/status.h"
 
 namespace meridian {
@@ -101,6 +108,41 @@ TEST(Block, FlippedOrTruncatedBytesAreCorruption) {
   EXPECT_TRUE(r.status().IsCorruption());
   EXPECT_NE(r.status().message().find("f block 0"), std::string::npos);
   EXPECT_TRUE(DecodeBlock(ref, stored.substr(1), "f").status().IsCorruption());
+}
+
+// O_DIRECT reads of whole files: exact for any size (the tail of a file is
+// not a whole 4 KiB unit), a file shorter than expected comes back as read,
+// and a file system without O_DIRECT (tmpfs) says so instead of failing.
+TEST(Posix, ReadFileDirectReturnsExactBytes) {
+  char tmpl[] = "/var/tmp/meridian-direct-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  std::mt19937_64 rng(7);
+  for (uint64_t size : {0ull, 1ull, 4096ull, (1ull << 20) + 123, 4ull << 20}) {
+    std::string data(size, '\0');
+    for (auto& c : data) c = static_cast<char>(rng());
+    const std::string path = dir + "/f" + std::to_string(size);
+    std::ofstream(path, std::ios::binary) << data;  // still dirty in the page cache
+    auto got = ReadFileDirect(path, size);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_TRUE(*got == data) << size;
+    // Expected bigger than it is (truncated under us): what is there.
+    auto shorter = ReadFileDirect(path, size + 10000);
+    ASSERT_TRUE(shorter.ok()) << shorter.status().ToString();
+    EXPECT_TRUE(*shorter == data) << size;
+    unlink(path.c_str());
+  }
+  EXPECT_EQ(ReadFileDirect(dir + "/missing", 10).status().code(), Code::kNotFound);
+  rmdir(dir.c_str());
+  // tmpfs refuses O_DIRECT: NotSupported, so the caller reads buffered.
+  if (access("/dev/shm", W_OK) == 0) {
+    const std::string shm = "/dev/shm/meridian-direct-" + std::to_string(getpid());
+    std::ofstream(shm) << "x";
+    auto r = ReadFileDirect(shm, 1);
+    EXPECT_TRUE(r.ok() ? *r == "x" : r.status().code() == Code::kNotSupported)
+        << r.status().ToString();
+    unlink(shm.c_str());
+  }
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Small POSIX helpers shared by the file-backed stores (objstore/file_store,
-// warmup/disk_cache): an owning file descriptor, errno -> Status, and
-// fsync of a directory (to make a rename durable).
+// warmup/disk_cache): an owning file descriptor, errno -> Status, fsync of a
+// directory (to make a rename durable), and whole-file I/O that bypasses the
+// page cache (O_DIRECT) for block-sized objects.
 // Thread-safety: Fd is a value owned by one thread; the functions are pure.
 #pragma once
 
@@ -34,5 +35,21 @@ Status ErrnoStatus(std::string_view what, const std::string& path, int err,
 
 // fsync(2) of a directory, so that entries renamed into it are durable.
 Status FsyncDir(const std::string& dir);
+
+// O_DIRECT moves whole 4 KiB units from and to memory aligned to 4 KiB.
+inline constexpr size_t kDirectAlign = 4096;
+
+// A per-thread buffer aligned for O_DIRECT, at least `bytes` long (rounded
+// up to kDirectAlign); reused, so its pages are touched once. nullptr when
+// memory runs out. Valid until the thread's next call.
+char* DirectScratch(size_t bytes);
+
+// All `size` bytes of the regular file `path`, read with O_DIRECT: the
+// block's bytes are used once by the caller (verified, then held in its own
+// cache), so filling the page cache with them only costs CPU (bench/README.md,
+// mount.sh). NotSupported if the file system refuses O_DIRECT (tmpfs): read
+// it buffered then. `size` is the file's size (fstat); a file found shorter
+// is returned as read.
+Result<std::string> ReadFileDirect(const std::string& path, uint64_t size);
 
 }  // namespace meridian

@@ -25,6 +25,9 @@ Status FsError(std::string_view what, const std::string& path, int err) {
 }
 
 constexpr std::string_view kTmpPrefix = ".tmp.";
+// Whole objects at least this big (blocks) are read with O_DIRECT; small
+// ones (metadata, tails) stay in the page cache, where re-reads are cheap.
+constexpr uint64_t kDirectMin = 1 << 20;
 
 bool IsDir(const std::string& path) {
   struct stat st;
@@ -79,6 +82,11 @@ class FileStore final : public ObjectStore {
     if (offset >= size) return std::string();
     uint64_t n = size - offset;
     if (length >= 0) n = std::min<uint64_t>(n, static_cast<uint64_t>(length));
+    if (offset == 0 && n == size && size >= kDirectMin) {  // a whole block: skip the page cache
+      auto direct = ReadFileDirect(path, size);
+      if (!direct.ok() && direct.status().code() == Code::kNotFound) return KeyNotFound(key);
+      if (direct.ok() || direct.status().code() != Code::kNotSupported) return direct;
+    }
     std::string out;
     out.resize(n);
     uint64_t done = 0;

@@ -329,27 +329,13 @@ namespace {
 // cache, and copying each block into it cost half of a cache node's CPU
 // (bench/README.md, warmup.sh).
 Status WriteDirect(int fd, std::string_view data, const std::string& path) {
-  constexpr size_t kAlign = 4096;
-  struct Buffer {
-    char* p = nullptr;
-    size_t cap = 0;
-    ~Buffer() { std::free(p); }
-  };
-  thread_local Buffer buf;
-  const size_t padded = (data.size() + kAlign - 1) / kAlign * kAlign;
-  if (buf.cap < padded) {
-    std::free(buf.p);
-    buf.p = nullptr;
-    buf.cap = 0;
-    void* p = nullptr;
-    if (posix_memalign(&p, kAlign, padded) != 0) return Status::IOError("out of memory");
-    buf.p = static_cast<char*>(p);
-    buf.cap = padded;
-  }
-  std::memcpy(buf.p, data.data(), data.size());
-  std::memset(buf.p + data.size(), 0, padded - data.size());
+  const size_t padded = (data.size() + kDirectAlign - 1) / kDirectAlign * kDirectAlign;
+  char* buf = DirectScratch(padded);
+  if (buf == nullptr) return Status::IOError("writing " + path + ": out of memory");
+  std::memcpy(buf, data.data(), data.size());
+  std::memset(buf + data.size(), 0, padded - data.size());
   for (size_t done = 0; done < padded;) {
-    ssize_t n = ::write(fd, buf.p + done, padded - done);
+    ssize_t n = ::write(fd, buf + done, padded - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return FsError("writing", path, n < 0 ? errno : EIO);
     done += static_cast<size_t>(n);
