@@ -18,6 +18,7 @@
 #include "common/block.h"
 #include "common/bounded_queue.h"
 #include "common/path.h"
+#include "primary/batch_committer.h"
 #include "primary/namespace_writer.h"
 
 namespace meridian::primary {
@@ -197,22 +198,32 @@ Result<ImportStats> Importer::Run(const std::string& local, const std::string& d
   std::atomic<uint64_t> files_done{0}, bytes_done{0}, stored{0}, imported_bytes{0};
   const int threads = std::clamp(options_.threads, 1, 64);
   const uint32_t bs = volume_.block_size;
-  // Every worker's connection before any work: one that is refused (e.g. by
-  // max_connections) fails the import up front, not a random subset of files.
-  std::vector<std::unique_ptr<meta::PgConn>> conns;
-  for (int t = 0; t < threads; ++t) {
-    auto c = meta::PgConn::Connect(conninfo_);
-    if (!c.ok()) {
-      return c.status().With("opening database connection " + std::to_string(t + 1) + " of " +
-                             std::to_string(threads) +
-                             " (lower --threads or raise PostgreSQL's max_connections)");
-    }
-    conns.push_back(std::move(c).value());
+  // The committer's connection before any work: one that is refused (e.g. by
+  // max_connections) fails the import up front.
+  auto commit_conn = meta::PgConn::Connect(conninfo_);
+  if (!commit_conn.ok()) {
+    return commit_conn.status().With(
+        "opening the committer's database connection (raise "
+        "PostgreSQL's max_connections)");
   }
+  // Files whose blocks are all stored are committed in batches, on the
+  // committer's own thread (primary/batch_committer.h).
+  BatchCommitter committer(commit_conn->get(), bs,
+                           [&](const FileCommit& f, const Result<uint64_t>& r) {
+                             files_done++;
+                             if (!r.ok()) {
+                               note_error(f.path, r.status());
+                               return;
+                             }
+                             imported_bytes += f.size;
+                             std::lock_guard<std::mutex> l(mu);
+                             ++stats.files;
+                             committed(f.path);
+                           });
   BoundedQueue<Task> queue(static_cast<size_t>(threads));
   std::vector<std::thread> workers;
 
-  auto finish = [&](FileJob& job, NamespaceWriter& w) {
+  auto finish = [&](FileJob& job) {
     Status s;
     if (job.failed) {
       std::lock_guard<std::mutex> l(job.mu);
@@ -220,24 +231,18 @@ Result<ImportStats> Importer::Run(const std::string& local, const std::string& d
     } else if (struct stat now; fstat(job.fd, &now) != 0 || now.st_size != job.entry.st.st_size ||
                                 MtimeNs(now) != MtimeNs(job.entry.st)) {
       s = Status::IOError(job.entry.src + " changed while being imported: run import again");
-    } else {
-      s = w.CommitFile(job.entry.dest, AttrOf(job.entry.st), job.entry.st.st_size, job.refs, bs)
-              .status();
     }
-    files_done++;
     if (!s.ok()) {
+      files_done++;
       note_error(job.entry.dest, s);
       return;
     }
-    imported_bytes += job.entry.st.st_size;
-    std::lock_guard<std::mutex> l(mu);
-    ++stats.files;
-    committed(job.entry.dest);
+    committer.Submit({job.entry.dest, AttrOf(job.entry.st),
+                      static_cast<uint64_t>(job.entry.st.st_size), job.refs});
   };
 
   for (int t = 0; t < threads; ++t) {
-    workers.emplace_back([&, t] {
-      NamespaceWriter w(conns[t].get());
+    workers.emplace_back([&] {
       std::string raw, enc;
       Task task;
       while (queue.Pop(&task)) {
@@ -264,7 +269,7 @@ Result<ImportStats> Importer::Run(const std::string& local, const std::string& d
             }
           }
         }
-        if (nblocks == 0 || job.remaining.fetch_sub(1) == 1) finish(job, w);
+        if (nblocks == 0 || job.remaining.fetch_sub(1) == 1) finish(job);
         task = Task{};
       }
     });
@@ -347,6 +352,7 @@ Result<ImportStats> Importer::Run(const std::string& local, const std::string& d
   }
   queue.Close();
   for (auto& w : workers) w.join();
+  committer.Close();
   {
     std::lock_guard<std::mutex> l(tick_mu);
     running = false;

@@ -10,10 +10,11 @@
 // Work is spread by block, not by file: `threads` workers pull (file, block)
 // tasks from a bounded queue, so one 1 GiB file uses every thread and memory
 // stays near threads x 2 blocks. The worker that stores a file's last block
-// commits the file on its own database connection.
+// hands the file to a BatchCommitter, which commits waiting files many per
+// transaction (one change-log entry per batch) on its own connection.
 //
 // Thread-safety: Run() is called once, from one thread. on_committed is called
-// from worker threads, never concurrently with itself; on_progress from a
+// from the committer's thread, never concurrently with itself; on_progress from a
 // ticker thread, possibly while on_committed runs.
 #pragma once
 

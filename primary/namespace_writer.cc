@@ -1,6 +1,8 @@
 #include "primary/namespace_writer.h"
 
 #include <chrono>
+#include <map>
+#include <set>
 
 #include "common/clock.h"
 #include "common/path.h"
@@ -21,6 +23,23 @@ Status SplitParent(std::string_view path, std::vector<std::string>* parent, std:
   *name = parts.back();
   parts.pop_back();
   *parent = std::move(parts);
+  return Status::OK();
+}
+
+// The blocks must tile [0, size) exactly: a gap would read as corruption later.
+Status CheckTiling(uint64_t size, const std::vector<BlockRef>& blocks, uint32_t block_size) {
+  uint64_t covered = 0;
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    bool full = i + 1 == blocks.size() || blocks[i].length == block_size;
+    if (blocks[i].index != i || !full) {
+      return Status::Internal("file blocks do not tile the file at block " + std::to_string(i));
+    }
+    covered += blocks[i].length;
+  }
+  if (covered != size) {
+    return Status::Internal("file blocks cover " + std::to_string(covered) + " of " +
+                            std::to_string(size) + " bytes");
+  }
   return Status::OK();
 }
 
@@ -197,19 +216,7 @@ Result<std::vector<uint64_t>> NamespaceWriter::AllocateBlockIds(size_t n) {
 Result<uint64_t> NamespaceWriter::CommitFile(std::string_view path, const NewAttr& attr,
                                              uint64_t size, const std::vector<BlockRef>& blocks,
                                              uint32_t block_size) {
-  // The blocks must tile [0, size) exactly: a gap would read as corruption later.
-  uint64_t covered = 0;
-  for (size_t i = 0; i < blocks.size(); ++i) {
-    bool full = i + 1 == blocks.size() || blocks[i].length == block_size;
-    if (blocks[i].index != i || !full) {
-      return Status::Internal("file blocks do not tile the file at block " + std::to_string(i));
-    }
-    covered += blocks[i].length;
-  }
-  if (covered != size) {
-    return Status::Internal("file blocks cover " + std::to_string(covered) + " of " +
-                            std::to_string(size) + " bytes");
-  }
+  MERIDIAN_RETURN_IF_ERROR(CheckTiling(size, blocks, block_size));
   std::vector<std::string> parent;
   std::string name;
   MERIDIAN_RETURN_IF_ERROR(SplitParent(path, &parent, &name));
@@ -225,6 +232,110 @@ Result<uint64_t> NamespaceWriter::CommitFile(std::string_view path, const NewAtt
   });
   if (!st.ok()) return st;
   return ino;
+}
+
+Result<std::vector<uint64_t>> NamespaceWriter::CommitFiles(const std::vector<FileCommit>& files,
+                                                           uint32_t block_size) {
+  const size_t n = files.size();
+  std::vector<uint64_t> inos(n);
+  if (n == 0) return inos;
+  std::vector<std::vector<std::string>> parents(n);
+  std::vector<std::optional<std::string>> names(n);
+  std::string tenant;
+  std::set<std::string> seen;
+  for (size_t i = 0; i < n; ++i) {
+    const FileCommit& f = files[i];
+    MERIDIAN_RETURN_IF_ERROR(CheckTiling(f.size, f.blocks, block_size).With(f.path));
+    std::string name;
+    MERIDIAN_RETURN_IF_ERROR(SplitParent(f.path, &parents[i], &name));
+    const std::string t = parents[i].empty() ? name : parents[i][0];
+    if (i == 0) tenant = t;
+    if (t != tenant) {
+      return Status::InvalidArgument("a batch of files must be in one top-level directory: " +
+                                     f.path + " is not under /" + tenant);
+    }
+    if (!seen.insert(JoinPath(parents[i]) + "/" + name).second) {
+      return Status::InvalidArgument(f.path + " is twice in one batch");
+    }
+    names[i] = std::move(name);
+  }
+  Status st = Mutate(tenant, [&]() -> Status {
+    meta::Catalog cat(c_);
+    // Each parent directory resolved once.
+    std::map<std::string, uint64_t> dirs;
+    std::vector<int64_t> parent_ino(n);
+    for (size_t i = 0; i < n; ++i) {
+      const std::string p = JoinPath(parents[i]);
+      auto it = dirs.find(p);
+      if (it == dirs.end()) {
+        auto d = cat.Resolve(p);
+        if (!d.ok()) return d.status().With("committing " + files[i].path);
+        if (d->kind != FileKind::kDir) {
+          return Status::NotDirectory(p + " is not a directory (committing " + files[i].path + ")");
+        }
+        it = dirs.emplace(p, d->ino).first;
+        log_.TouchInode(d->ino);
+      }
+      parent_ino[i] = static_cast<int64_t>(it->second);
+    }
+    // What is in the way is replaced, as CommitFile does: never a directory.
+    MERIDIAN_ASSIGN_OR_RETURN(
+        auto taken, c_->Exec("SELECT x.i FROM unnest($1::bigint[], $2::bytea[]) WITH ORDINALITY"
+                             " AS x(parent, name, i) JOIN dentries d"
+                             " ON d.parent = x.parent AND d.name = x.name",
+                             {Param::IntArray(parent_ino), Param::BytesArray(names)}));
+    for (int r = 0; r < taken.rows(); ++r) {
+      const size_t i = static_cast<size_t>(taken.GetInt(r, 0) - 1);
+      MERIDIAN_ASSIGN_OR_RETURN(Attr old, cat.Lookup(parent_ino[i], *names[i]));
+      if (old.kind == FileKind::kDir) {
+        return Status::IsDirectory(files[i].path + " is a directory");
+      }
+      MERIDIAN_RETURN_IF_ERROR(Unlink(parent_ino[i], *names[i], old));
+    }
+    // New inodes, numbered first so that each file knows its own.
+    MERIDIAN_ASSIGN_OR_RETURN(auto seq,
+                              c_->Exec("SELECT nextval('inode_seq') FROM generate_series(1, $1)",
+                                       {I(static_cast<int64_t>(n))}));
+    const int64_t now = NowUnixNs();
+    std::vector<int64_t> ino(n), mode(n), uid(n), gid(n), size(n), mtime(n), kind(n);
+    std::vector<meta::BlockRow> rows;
+    for (size_t i = 0; i < n; ++i) {
+      const FileCommit& f = files[i];
+      inos[i] = static_cast<uint64_t>(seq.GetInt(static_cast<int>(i), 0));
+      ino[i] = static_cast<int64_t>(inos[i]);
+      mode[i] = f.attr.mode & 07777;
+      uid[i] = f.attr.uid;
+      gid[i] = f.attr.gid;
+      size[i] = static_cast<int64_t>(f.size);
+      mtime[i] = f.attr.mtime_ns ? f.attr.mtime_ns : now;
+      kind[i] = static_cast<int16_t>(FileKind::kFile);
+      for (const BlockRef& b : f.blocks) rows.push_back({inos[i], &b});
+      log_.TouchInode(inos[i]);
+      log_.TouchDentry(static_cast<uint64_t>(parent_ino[i]), *names[i]);
+      log_.SetBlocks(inos[i], f.blocks);
+    }
+    MERIDIAN_RETURN_IF_ERROR(
+        c_->Run("INSERT INTO inodes (ino, kind, mode, uid, gid, size, mtime_ns, ctime_ns, nlink)"
+                " SELECT ino, $1, mode, uid, gid, size, mtime, $2, 1 FROM unnest($3::bigint[],"
+                " $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::bigint[])"
+                " AS x(ino, mode, uid, gid, size, mtime)",
+                {I(static_cast<int16_t>(FileKind::kFile)), I(now), Param::IntArray(ino),
+                 Param::IntArray(mode), Param::IntArray(uid), Param::IntArray(gid),
+                 Param::IntArray(size), Param::IntArray(mtime)}));
+    MERIDIAN_RETURN_IF_ERROR(meta::InsertBlocks(c_, rows, 0, rows.size()));
+    // The entries and their parents' times in one round trip (files do not
+    // change a directory's link count).
+    std::vector<int64_t> touched;
+    for (const auto& [path, d] : dirs) touched.push_back(static_cast<int64_t>(d));
+    return c_->Run(
+        "WITH d AS (INSERT INTO dentries (parent, name, ino, kind)"
+        " SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bigint[], $4::bigint[]))"
+        " UPDATE inodes SET mtime_ns = $5, ctime_ns = $5 WHERE ino = ANY($6::bigint[])",
+        {Param::IntArray(parent_ino), Param::BytesArray(names), Param::IntArray(ino),
+         Param::IntArray(kind), I(now), Param::IntArray(touched)});
+  });
+  if (!st.ok()) return st;
+  return inos;
 }
 
 Result<uint64_t> NamespaceWriter::Symlink(std::string_view path, std::string_view target,

@@ -39,6 +39,14 @@ struct NewAttr {
   int64_t mtime_ns = 0;  // 0 = now
 };
 
+// One file of a CommitFiles batch: what CommitFile takes.
+struct FileCommit {
+  std::string path;
+  NewAttr attr;
+  uint64_t size = 0;
+  std::vector<BlockRef> blocks;
+};
+
 class NamespaceWriter {
  public:
   explicit NamespaceWriter(meta::PgConn* c) : c_(c) {}
@@ -57,6 +65,17 @@ class NamespaceWriter {
   // keep a file's pages across changes on that promise, fuse/mount.h).
   Result<uint64_t> CommitFile(std::string_view path, const NewAttr& attr, uint64_t size,
                               const std::vector<BlockRef>& blocks, uint32_t block_size);
+
+  // CommitFile for many files at once: one transaction and one change-log
+  // entry, with set-based statements, so a batch costs about the round trips
+  // of a single file (importing many small files: tokenizers, configs,
+  // datasets). Returns the new inodes in `files` order. The paths must be
+  // distinct and in one top-level directory (a change-log entry belongs to
+  // one tenant), else InvalidArgument. All or nothing: one file's error (a
+  // missing parent, a directory in the way) fails the whole batch, naming
+  // the file; commit the files one by one to find out which.
+  Result<std::vector<uint64_t>> CommitFiles(const std::vector<FileCommit>& files,
+                                            uint32_t block_size);
 
   // Creates a symlink. With `replace`, replaces an existing file or symlink.
   Result<uint64_t> Symlink(std::string_view path, std::string_view target, const NewAttr& attr,
