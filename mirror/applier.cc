@@ -224,29 +224,61 @@ Result<ApplyStats> Applier::Apply(const std::vector<changelog::Change>& changes)
 }
 
 Status Applier::InstallSnapshot(uint64_t pos, const std::vector<changelog::Change>& chunks) {
-  return meta::InTransaction(c_, [&]() -> Status {
-    MERIDIAN_RETURN_IF_ERROR(c_->Run("SELECT 1 FROM site_state FOR UPDATE"));
-    MERIDIAN_RETURN_IF_ERROR(c_->Run("DELETE FROM dentries"));
-    MERIDIAN_RETURN_IF_ERROR(c_->Run("DELETE FROM blocks"));
-    MERIDIAN_RETURN_IF_ERROR(c_->Run("DELETE FROM inodes"));
-    NetChanges net;
-    for (const auto& ch : chunks) {
-      if (Carries(ch.tenant)) net.Add(ch);
-    }
-    MERIDIAN_RETURN_IF_ERROR(
-        ApplyNet(net, pos).With("installing the snapshot at " + std::to_string(pos)));
-    // Blocks copied to this site's bucket that the snapshot no longer
-    // references were freed in log entries this site never saw: queue them
-    // for the mirror bucket's GC like any freed block.
-    MERIDIAN_RETURN_IF_ERROR(c_->Run(
-        "INSERT INTO deleted_blocks (id, stored_len) SELECT r.id, r.stored_len"
-        " FROM replicated_blocks r WHERE NOT EXISTS (SELECT 1 FROM blocks b WHERE b.id = r.id)"
-        " ON CONFLICT DO NOTHING"));
-    return c_->Run(
+  Status st = BeginSnapshot();
+  for (size_t i = 0; st.ok() && i < chunks.size(); ++i) st = AddSnapshotChunk(pos, chunks[i]);
+  if (st.ok()) st = FinishSnapshot(pos);
+  if (!st.ok()) AbortSnapshot();
+  return st;
+}
+
+Status Applier::BeginSnapshot() {
+  AbortSnapshot();  // a previous one that was never finished
+  Status st = c_->RunScript(
+      "BEGIN; SELECT 1 FROM site_state FOR UPDATE;"
+      " DELETE FROM dentries; DELETE FROM blocks; DELETE FROM inodes");
+  if (!st.ok()) {
+    c_->Rollback();
+    return st.With("starting to install a snapshot");
+  }
+  in_snapshot_ = true;
+  return Status::OK();
+}
+
+Status Applier::AddSnapshotChunk(uint64_t pos, const changelog::Change& chunk) {
+  if (!in_snapshot_) return Status::FailedPrecondition("snapshot chunk outside a snapshot");
+  if (!Carries(chunk.tenant)) return Status::OK();
+  NetChanges net;
+  net.Add(chunk);
+  Status st = ApplyNet(net, pos);
+  if (!st.ok()) AbortSnapshot();
+  return st.With("installing the snapshot at " + std::to_string(pos));
+}
+
+Status Applier::FinishSnapshot(uint64_t pos) {
+  if (!in_snapshot_) return Status::FailedPrecondition("end of a snapshot that was not begun");
+  // Blocks copied to this site's bucket that the snapshot no longer
+  // references were freed in log entries this site never saw: queue them
+  // for the mirror bucket's GC like any freed block.
+  Status st = c_->Run(
+      "INSERT INTO deleted_blocks (id, stored_len) SELECT r.id, r.stored_len"
+      " FROM replicated_blocks r WHERE NOT EXISTS (SELECT 1 FROM blocks b WHERE b.id = r.id)"
+      " ON CONFLICT DO NOTHING");
+  if (st.ok()) {
+    st = c_->Run(
         "WITH s AS (UPDATE site_state SET applied_pos = $1, snapshot_pos = $1, applied_time_ns = 0"
         " RETURNING 1) SELECT pg_notify('meridian_applied', $2) FROM s",
         {U(pos), Param::Text(std::to_string(pos) + " *")});
-  });
+  }
+  if (st.ok()) st = c_->Commit();
+  if (!st.ok()) AbortSnapshot();
+  in_snapshot_ = false;
+  return st.With("installing the snapshot at " + std::to_string(pos));
+}
+
+void Applier::AbortSnapshot() {
+  if (!in_snapshot_) return;
+  c_->Rollback();
+  in_snapshot_ = false;
 }
 
 }  // namespace meridian::mirror

@@ -59,6 +59,19 @@ class Applier {
   // until the new one is complete.
   Status InstallSnapshot(uint64_t pos, const std::vector<changelog::Change>& chunks);
 
+  // The same, a chunk at a time as chunks arrive, so a mirror holds one chunk
+  // in memory, not the whole namespace: BeginSnapshot opens the replica's
+  // transaction and empties the namespace inside it; AddSnapshotChunk applies
+  // one chunk (the snapshot format sends every inode before the entries that
+  // point at them); FinishSnapshot sets the position and commits. Until then
+  // readers see the old namespace; AbortSnapshot (also after any error) rolls
+  // back. Nothing else may use the replica's connection in between.
+  Status BeginSnapshot();
+  Status AddSnapshotChunk(uint64_t pos, const changelog::Change& chunk);
+  Status FinishSnapshot(uint64_t pos);
+  void AbortSnapshot();
+  bool in_snapshot() const { return in_snapshot_; }
+
   // Whether this site carries `tenant` (--include).
   bool Carries(const std::string& tenant) const {
     return include_.empty() || tenant.empty() || include_.count(tenant) > 0;
@@ -73,6 +86,7 @@ class Applier {
   meta::PgConn* c_;
   std::set<std::string> include_;
   bool enqueue_blocks_;
+  bool in_snapshot_ = false;  // a BeginSnapshot transaction is open
 };
 
 }  // namespace meridian::mirror

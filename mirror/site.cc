@@ -147,9 +147,14 @@ class MirrorSite::Session {
     uint64_t pos = 0;
     size_t chunks_received = 0;
     size_t bytes = 0;
+    size_t kept = 0;  // chunks of tenants we carry, installed so far
     Clock::time_point started;
-    std::vector<changelog::Change> chunks;  // only the tenants we carry
   } snap_;
+  // Forgets a snapshot being received and rolls back its installation.
+  void DropSnapshot() {
+    applier_.AbortSnapshot();
+    snap_ = Snapshot{};
+  }
 };
 
 Status MirrorSite::Session::Start() {
@@ -205,13 +210,18 @@ void MirrorSite::Session::Tick(bool force) {
   if (!force && now < next_tick_) return;
   next_tick_ = now + o_.status_interval;
   // A lost replica shows up in RefreshState(); here it is only logged.
-  Status link = replica_->Run(
-      "INSERT INTO site_link (site_name, primary_addr, connected, primary_head, updated_at)"
-      " VALUES ($1, $2, $3, $4, now()) ON CONFLICT (singleton) DO UPDATE SET"
-      " site_name = $1, primary_addr = $2, connected = $3, primary_head = $4, updated_at = now()",
-      {meta::Param::Text(o_.site_name), meta::Param::Text(o_.primary),
-       meta::Param::Text(st_.connected ? "true" : "false"),
-       meta::Param::Int(static_cast<int64_t>(st_.primary_head))});
+  // Inside a snapshot the connection holds the install's transaction: a
+  // failed statement there would abort it, so the link row waits.
+  Status link;
+  if (!snap_.active) {
+    link = replica_->Run(
+        "INSERT INTO site_link (site_name, primary_addr, connected, primary_head, updated_at)"
+        " VALUES ($1, $2, $3, $4, now()) ON CONFLICT (singleton) DO UPDATE SET"
+        " site_name = $1, primary_addr = $2, connected = $3, primary_head = $4, updated_at = now()",
+        {meta::Param::Text(o_.site_name), meta::Param::Text(o_.primary),
+         meta::Param::Text(st_.connected ? "true" : "false"),
+         meta::Param::Int(static_cast<int64_t>(st_.primary_head))});
+  }
   if (!link.ok()) {
     LOG_EVERY_N(WARNING, 60) << "mirror: recording the link state: " << link.ToString();
   }
@@ -223,7 +233,7 @@ void MirrorSite::Session::Tick(bool force) {
 }
 
 Status MirrorSite::Session::Resubscribe(bool pause) {
-  snap_ = Snapshot{};
+  DropSnapshot();
   if (pause) {
     for (auto until = Clock::now() + kRetryPause; Clock::now() < until && !stopping();) {
       std::this_thread::sleep_for(milliseconds(50));
@@ -237,7 +247,7 @@ Status MirrorSite::Session::OnBatch(const std::string& frame) {
   st_.caught_up = false;
   if (snap_.active) {  // the client restarted the session under us
     LOG(WARNING) << "mirror: a batch arrived inside snapshot " << snap_.pos << "; discarding it";
-    snap_ = Snapshot{};
+    DropSnapshot();
   }
   auto changes = changelog::DecodeBatch(frame);
   if (!changes.ok()) {
@@ -283,7 +293,10 @@ Status MirrorSite::Session::OnBatch(const std::string& frame) {
 
 Status MirrorSite::Session::OnSnapshotBegin(uint64_t pos) {
   if (snap_.active) LOG(WARNING) << "mirror: snapshot " << snap_.pos << " restarted";
-  snap_ = Snapshot{};
+  DropSnapshot();
+  // Installed as it arrives, in one replica transaction (bounded memory);
+  // readers see the old namespace until the end.
+  MERIDIAN_RETURN_IF_ERROR(applier_.BeginSnapshot().With("in the replica " + replica_->target()));
   snap_.active = true;
   snap_.pos = pos;
   snap_.started = Clock::now();
@@ -309,11 +322,16 @@ Status MirrorSite::Session::OnSnapshotChunk(const std::string& chunk) {
                << bad.ToString() << "; discarding the snapshot and asking again";
     return Resubscribe(/*pause=*/true);
   }
-  if (!applier_.Carries(ch->tenant)) {
-    return Status::OK();  // a tenant we do not carry: not worth the memory
+  if (!applier_.Carries(ch->tenant)) return Status::OK();  // a tenant we do not carry
+  if (o_.before_apply) {
+    MERIDIAN_RETURN_IF_ERROR(o_.before_apply({*ch}).With("making the data of snapshot " +
+                                                         std::to_string(snap_.pos) +
+                                                         " local before installing it"));
   }
+  MERIDIAN_RETURN_IF_ERROR(
+      applier_.AddSnapshotChunk(snap_.pos, *ch).With("in the replica " + replica_->target()));
   snap_.bytes += chunk.size();
-  snap_.chunks.push_back(std::move(ch).value());
+  ++snap_.kept;
   return Status::OK();
 }
 
@@ -322,17 +340,12 @@ Status MirrorSite::Session::OnSnapshotEnd(uint64_t pos) {
     LOG(WARNING) << "mirror: end of snapshot " << pos << " without its beginning; asking again";
     return Resubscribe(/*pause=*/false);
   }
-  if (o_.before_apply) {
-    MERIDIAN_RETURN_IF_ERROR(o_.before_apply(snap_.chunks)
-                                 .With("making the data of snapshot " + std::to_string(pos) +
-                                       " local before installing it"));
-  }
-  Status s = applier_.InstallSnapshot(pos, snap_.chunks);
-  if (!s.ok()) return s.With("installing snapshot " + std::to_string(pos) + " in the replica");
+  Status s = applier_.FinishSnapshot(pos);
+  if (!s.ok()) return s.With("in the replica " + replica_->target());
   const double secs = std::chrono::duration<double>(Clock::now() - snap_.started).count();
   LOG(INFO) << "mirror " << o_.site_name << ": installed the snapshot at position " << pos << " ("
-            << snap_.chunks.size() << " of " << snap_.chunks_received << " chunks kept, "
-            << snap_.bytes << " bytes) in " << secs << " s";
+            << snap_.kept << " of " << snap_.chunks_received << " chunks kept, " << snap_.bytes
+            << " bytes) in " << secs << " s";
   snap_ = Snapshot{};
   ++st_.snapshots;
   // A new replica now follows the snapshot's volume: say so from now on.
@@ -379,7 +392,8 @@ Status MirrorSite::Session::Loop() {
         }
         break;
     }
-    if (s.ok() && Clock::now() >= next_tick_) s = RefreshState();
+    // (Inside a snapshot the replica's connection holds its transaction.)
+    if (s.ok() && !snap_.active && Clock::now() >= next_tick_) s = RefreshState();
     if (!s.ok()) {
       if (ReplicaLost(s)) {
         LOG(ERROR) << "mirror " << o_.site_name << ": lost the replica database: " << s.ToString();
@@ -393,6 +407,7 @@ Status MirrorSite::Session::Loop() {
 }
 
 void MirrorSite::Session::Finish() {
+  DropSnapshot();        // roll back a half-installed snapshot
   (void)RefreshState();  // best effort: the replica may be what failed
   if (client_) st_.primary_head = client_->primary_head();
   client_.reset();  // the daemon is leaving: record the link as down

@@ -19,9 +19,9 @@
 // ops belong to ("" for the volume record and the root directory). Chunks come
 // in this order, each at most ~`chunk_ops` ops: the SetVolume op; then every
 // inode (UpsertInode with its full block list), root first; then every
-// directory entry (UpsertDentry). A replica installs all chunks in one
-// transaction (mirror::Applier::InstallSnapshot), so inodes exist before
-// entries point at them.
+// directory entry (UpsertDentry). A replica installs the chunks as they
+// arrive, in one transaction (mirror::Applier::BeginSnapshot ...
+// FinishSnapshot), so inodes exist before entries point at them.
 //
 // Thread-safety: one PgLogSource per thread (it owns a connection).
 #pragma once

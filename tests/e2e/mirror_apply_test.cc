@@ -14,6 +14,7 @@
 #include "mirror/applier.h"
 #include "primary/format.h"
 #include "primary/namespace_writer.h"
+#include "primary/pg_log_source.h"
 #include "tests/harness/pg_cluster.h"
 #include "tests/harness/status_matchers.h"
 
@@ -26,6 +27,7 @@ class MirrorApplyTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_OK_AND_ASSIGN(auto db, harness::NewTestDatabase());
+    primary_conninfo_ = db.conninfo;
     ASSERT_OK_AND_ASSIGN(primary_, PgConn::Connect(db.conninfo));
     bool created = false;
     ASSERT_OK(primary::Format(primary_.get(), {"vol", "file:///b", "", 1 << 20, Compression::kZstd},
@@ -94,6 +96,7 @@ class MirrorApplyTest : public ::testing::Test {
     return t.ok() ? *t : std::vector<meta::TreeEntry>{};
   }
 
+  std::string primary_conninfo_;
   std::unique_ptr<PgConn> primary_;
   std::vector<changelog::Change> log_;
 };
@@ -179,6 +182,62 @@ TEST_F(MirrorApplyTest, AnySplitIntoBatchesMatchesOneEntryAtATime) {
     ASSERT_OK_AND_ASSIGN(auto freed, replica->Exec("SELECT count(*) FROM deleted_blocks"));
     EXPECT_GT(freed.GetInt(0, 0), 0) << "the replaced file's blocks are queued for GC";
   }
+}
+
+// A snapshot is installed a chunk at a time (a mirror holds one chunk, not
+// the namespace), in one replica transaction: readers see the old namespace
+// until the last chunk, and an interrupted install leaves it untouched.
+TEST_F(MirrorApplyTest, SnapshotInstallsChunkByChunkAndAtomically) {
+  ASSERT_OK_AND_ASSIGN(auto source, primary::PgLogSource::Open(primary_conninfo_, /*chunk_ops=*/3));
+  uint64_t pos = 0;
+  std::vector<changelog::Change> chunks;
+  ASSERT_OK(source->Snapshot(
+      [&](uint64_t s) {
+        pos = s;
+        return Status::OK();
+      },
+      [&](std::string body) {
+        auto ch = changelog::DecodeChange(body);
+        if (ch.ok()) chunks.push_back(std::move(ch).value());
+        return ch.status();
+      }));
+  ASSERT_GT(chunks.size(), 4u) << "small chunks, so an install is spread over many";
+  // The replica holds an older namespace: the log's first half.
+  auto replica = NewReplica();
+  mirror::Applier applier(replica.get(), {});
+  ASSERT_OK(applier.Apply({log_.begin(), log_.begin() + log_.size() / 2}).status());
+  const auto old_tree = Tree(replica.get(), "/");
+  ASSERT_NE(old_tree, Tree(primary_.get(), "/"));
+  ASSERT_OK_AND_ASSIGN(mirror::SiteState old_state, applier.State());
+  auto seen_by_reader = [&] {
+    auto c = PgConn::Connect(replica->target());
+    EXPECT_OK(c.status());
+    return c.ok() ? Tree(c->get(), "/") : std::vector<meta::TreeEntry>{};
+  };
+  // Interrupted after half the chunks: rolled back, nothing changed.
+  ASSERT_OK(applier.BeginSnapshot());
+  for (size_t i = 0; i < chunks.size() / 2; ++i)
+    ASSERT_OK(applier.AddSnapshotChunk(pos, chunks[i]));
+  EXPECT_EQ(seen_by_reader(), old_tree) << "a reader saw a half-installed snapshot";
+  applier.AbortSnapshot();
+  EXPECT_EQ(Tree(replica.get(), "/"), old_tree);
+  ASSERT_OK_AND_ASSIGN(mirror::SiteState state, applier.State());
+  EXPECT_EQ(state.applied_pos, old_state.applied_pos);
+  // Whole: the primary's tree at the snapshot's position, at once.
+  ASSERT_OK(applier.BeginSnapshot());
+  for (size_t i = 0; i + 1 < chunks.size(); ++i)
+    ASSERT_OK(applier.AddSnapshotChunk(pos, chunks[i]));
+  EXPECT_EQ(seen_by_reader(), old_tree);
+  ASSERT_OK(applier.AddSnapshotChunk(pos, chunks.back()));
+  ASSERT_OK(applier.FinishSnapshot(pos));
+  EXPECT_EQ(seen_by_reader(), Tree(primary_.get(), "/"));
+  ASSERT_OK_AND_ASSIGN(state, applier.State());
+  EXPECT_EQ(state.applied_pos, pos);
+  EXPECT_EQ(state.snapshot_pos, pos);
+  // The stream continues after it exactly once: nothing left to apply.
+  ASSERT_OK_AND_ASSIGN(mirror::ApplyStats again, applier.Apply(log_));
+  EXPECT_EQ(again.applied, 0u);
+  EXPECT_FALSE(applier.AddSnapshotChunk(pos, chunks[0]).ok()) << "a chunk outside a snapshot";
 }
 
 TEST_F(MirrorApplyTest, SelectiveReplicaCarriesExactlyItsTenants) {
