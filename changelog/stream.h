@@ -38,7 +38,8 @@ struct CurveKeyPair {
 Result<CurveKeyPair> GenerateCurveKeyPair();
 
 // Where the server reads the log from (at the primary: PostgreSQL). Called
-// only from the server's own thread.
+// only from the server's own thread (or, for a snapshot, from the thread of
+// a source opened by Options::snapshot_source).
 class LogSource {
  public:
   virtual ~LogSource() = default;
@@ -81,6 +82,13 @@ class StreamServer {
     // The volume this primary serves: a mirror whose replica follows another
     // volume is refused (ERROR wrong volume). Empty: not checked.
     std::string volume_uuid;
+    // Opens a LogSource for a snapshot's own thread (a PgLogSource has its
+    // own connection). Set: a snapshot is taken on that thread while the
+    // server keeps serving, and at most `snapshot_queue_chunks` of its chunks
+    // wait for the mirror's credit (memory per snapshotting mirror is that
+    // queue). Unset: it runs on the server thread, buffered whole.
+    std::function<Result<std::unique_ptr<LogSource>>()> snapshot_source;
+    size_t snapshot_queue_chunks = 16;
   };
   // `source` must outlive the server.
   static Result<std::unique_ptr<StreamServer>> Start(Options options, LogSource* source);

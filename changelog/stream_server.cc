@@ -5,17 +5,20 @@
 // wake_mu_; Mirrors() (any thread) copies mirrors_ under mirrors_mu_. Lock
 // order: the two mutexes are never held together.
 //
-// Snapshots: LogSource::Snapshot pushes chunks through a callback on the
-// server thread, so this version runs it to completion and buffers the chunks
-// in the peer's state; they leave only as credit allows (the credit rule holds,
-// memory is O(snapshot)). A bounded producer thread needs a LogSource that may
-// be called off the server thread.
+// Snapshots: with Options::snapshot_source, each snapshotting mirror gets a
+// SnapshotJob: a thread with a LogSource of its own that pushes chunks into a
+// bounded queue, which the server thread drains as the mirror's credit
+// allows (memory per mirror: the queue; the server keeps serving everyone).
+// Without it, the snapshot runs to completion on the server thread into an
+// unbounded queue (sources that must stay on one thread).
 #include <glog/logging.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 
@@ -30,6 +33,113 @@ using Clock = std::chrono::steady_clock;
 using link::Header;
 using link::Type;
 
+// One snapshot for one mirror: chunks produced by LogSource::Snapshot,
+// consumed by the server thread. Destroying it cancels the snapshot (the
+// producer's next chunk fails) and joins the producer.
+class SnapshotJob {
+ public:
+  // On a thread of its own, with a source from `open`, at most `cap` chunks
+  // waiting; `wake` is called (from that thread) when there is news.
+  SnapshotJob(const std::function<Result<std::unique_ptr<LogSource>>()>& open, size_t cap,
+              std::function<void()> wake)
+      : cap_(std::max<size_t>(1, cap)), wake_(std::move(wake)) {
+    thread_ = std::thread([this, open] {
+      auto source = open();
+      Finish(source.ok() ? Produce(source->get()) : source.status());
+    });
+  }
+  // Now, on the caller's thread, all of it; `tick` is called after each chunk.
+  SnapshotJob(LogSource* source, std::function<void()> tick)
+      : cap_(SIZE_MAX), wake_(std::move(tick)) {
+    Finish(Produce(source));
+  }
+  ~SnapshotJob() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      cancelled_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  SnapshotJob(const SnapshotJob&) = delete;
+  SnapshotJob& operator=(const SnapshotJob&) = delete;
+
+  enum class Got { kWaiting, kChunk, kDone, kFailed };
+  // The position the snapshot is taken at, once known.
+  std::optional<uint64_t> pos() {
+    std::lock_guard<std::mutex> l(mu_);
+    return pos_;
+  }
+  // The next chunk (moved out) if one is ready; else whether it is done,
+  // failed (`error`) or still being produced.
+  Got Next(std::string* chunk, Status* error) {
+    std::unique_lock<std::mutex> l(mu_);
+    if (!chunks_.empty()) {
+      *chunk = std::move(chunks_.front());
+      chunks_.pop_front();
+      l.unlock();
+      cv_.notify_all();  // room for the producer
+      return Got::kChunk;
+    }
+    if (!done_) return Got::kWaiting;
+    *error = status_;
+    return status_.ok() ? Got::kDone : Got::kFailed;
+  }
+  size_t queued() {
+    std::lock_guard<std::mutex> l(mu_);
+    return chunks_.size();
+  }
+  // Finished with an error (without taking a chunk).
+  bool Failed(Status* error) {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!done_ || status_.ok()) return false;
+    *error = status_;
+    return true;
+  }
+
+ private:
+  Status Produce(LogSource* source) {
+    return source->Snapshot(
+        [&](uint64_t s) {
+          {
+            std::lock_guard<std::mutex> l(mu_);
+            pos_ = s;
+          }
+          wake_();
+          return Status::OK();
+        },
+        [&](std::string chunk) {
+          {
+            std::unique_lock<std::mutex> l(mu_);
+            cv_.wait(l, [&] { return cancelled_ || chunks_.size() < cap_; });
+            if (cancelled_) return Status::Unavailable("snapshot cancelled: the mirror went away");
+            chunks_.push_back(std::move(chunk));
+          }
+          wake_();
+          return Status::OK();
+        });
+  }
+  void Finish(Status st) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      done_ = true;
+      status_ = std::move(st);
+    }
+    wake_();
+  }
+
+  const size_t cap_;
+  const std::function<void()> wake_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> chunks_;  // GUARDED_BY(mu_)
+  std::optional<uint64_t> pos_;     // GUARDED_BY(mu_)
+  bool done_ = false;               // GUARDED_BY(mu_)
+  bool cancelled_ = false;          // GUARDED_BY(mu_)
+  Status status_;                   // GUARDED_BY(mu_)
+  std::thread thread_;
+};
+
 struct Peer {
   std::string routing_id;
   std::string public_key;  // Z85, from the ZAP User-Id
@@ -41,12 +151,18 @@ struct Peer {
   bool connected = true;
   Clock::time_point last_seen;
   Clock::time_point retry_at;  // after EAGAIN, leave it alone until then
-  // A snapshot in progress: BEGIN, chunks (front = next to send), END.
+  // A snapshot in progress: BEGIN, chunks, END.
   bool snapshot = false;
   bool snapshot_begun = false;
   uint64_t snapshot_pos = 0;
   uint64_t chunks_sent = 0;
-  std::deque<std::string> chunks;
+  std::unique_ptr<SnapshotJob> job;    // produces the chunks
+  std::optional<std::string> pending;  // taken from the job, not sent yet (no credit, EAGAIN)
+  void DropSnapshot() {
+    snapshot = false;
+    pending.reset();
+    job.reset();  // cancels and joins its producer
+  }
 };
 
 class Server final : public StreamServer {
@@ -66,6 +182,7 @@ class Server final : public StreamServer {
   void HandleMessage(link::Received& in, Clock::time_point now);
   void HandleHello(Peer& peer, const link::Message& m);
   bool StartSnapshot(Peer& peer);
+  void FailSnapshot(Peer& peer, const Status& why);
   // Heartbeats to every connected peer with a session (no timeouts).
   void SendHeartbeats(Clock::time_point now);
   void PumpAll(Clock::time_point now);
@@ -103,6 +220,7 @@ class Server final : public StreamServer {
 Server::~Server() {
   ctx_.shutdown();  // blocking calls in the server thread return ETERM
   if (thread_.joinable()) thread_.join();
+  peers_.clear();  // snapshot producers stop before the wake socket goes
   {
     std::lock_guard<std::mutex> l(wake_mu_);
     wake_tx_.close();
@@ -324,8 +442,7 @@ void Server::HandleHello(Peer& peer, const link::Message& m) {
   peer.acked = m.header.a;
   peer.credit = m.header.credit;
   peer.retry_at = {};
-  peer.snapshot = false;
-  peer.chunks.clear();
+  peer.DropSnapshot();
   LOG(INFO) << "site-link: mirror " << peer.name << " (key " << peer.public_key
             << ") subscribed after " << m.header.a << " with credit " << m.header.credit;
   RefreshHead();
@@ -348,41 +465,42 @@ void Server::HandleHello(Peer& peer, const link::Message& m) {
 
 bool Server::StartSnapshot(Peer& peer) {
   LOG(INFO) << "site-link: mirror " << peer.name << " is behind the log retention; snapshotting";
-  peer.chunks.clear();
-  Status st = source_->Snapshot(
-      [&](uint64_t s) {
-        peer.snapshot_pos = s;
-        head_ = std::max(head_, s);  // heartbeats never announce less than a snapshot gives
-        return Status::OK();
-      },
-      [&](std::string chunk) {
-        peer.chunks.push_back(std::move(chunk));
-        // A large snapshot takes longer than a peer timeout to build: keep
-        // every link alive meanwhile (peers are not timed out here, since
-        // their messages are not being read).
-        if (Clock::now() >= next_tick_) {
-          SendHeartbeats(Clock::now());
-          next_tick_ = Clock::now() + options_.heartbeat;
-        }
-        return Status::OK();
-      });
+  peer.DropSnapshot();
+  peer.snapshot = true;
+  peer.snapshot_begun = false;
+  peer.chunks_sent = 0;
+  if (options_.snapshot_source) {
+    peer.job = std::make_unique<SnapshotJob>(options_.snapshot_source,
+                                             options_.snapshot_queue_chunks, [this] { Notify(); });
+    return true;
+  }
+  peer.job = std::make_unique<SnapshotJob>(source_, [this] {
+    // A large snapshot takes longer than a peer timeout to build: keep every
+    // link alive meanwhile (peers are not timed out here, since their
+    // messages are not being read).
+    if (Clock::now() >= next_tick_) {
+      SendHeartbeats(Clock::now());
+      next_tick_ = Clock::now() + options_.heartbeat;
+    }
+  });
   // Messages that arrived while we were busy count from now.
   for (auto& [id, p] : peers_) {
     if (p.connected) p.last_seen = std::max(p.last_seen, Clock::now() - options_.heartbeat);
   }
-  if (!st.ok()) {
-    LOG(WARNING) << "site-link server: snapshot for " << peer.name << " failed: " << st.ToString();
-    peer.chunks.clear();
-    SendError(peer.routing_id, peer.session, link::kErrServer, "primary failed to snapshot");
-    peer.session = 0;
+  if (Status error; peer.job->Failed(&error)) {
+    FailSnapshot(peer, error);
     return false;
   }
-  peer.snapshot = true;
-  peer.snapshot_begun = false;
-  peer.chunks_sent = 0;
-  LOG(INFO) << "site-link: snapshot for " << peer.name << " at " << peer.snapshot_pos << ": "
-            << peer.chunks.size() << " chunks";
+  LOG(INFO) << "site-link: snapshot for " << peer.name << " at " << peer.job->pos().value_or(0)
+            << ": " << peer.job->queued() << " chunks";
   return true;
+}
+
+void Server::FailSnapshot(Peer& peer, const Status& why) {
+  LOG(WARNING) << "site-link server: snapshot for " << peer.name << " failed: " << why.ToString();
+  peer.DropSnapshot();
+  SendError(peer.routing_id, peer.session, link::kErrServer, "primary failed to snapshot");
+  peer.session = 0;
 }
 
 void Server::PumpAll(Clock::time_point now) {
@@ -396,27 +514,52 @@ void Server::Pump(Peer& peer, Clock::time_point now) {
   h.session = peer.session;
   for (;;) {
     if (peer.snapshot) {
-      h.a = peer.snapshot_pos;
       if (!peer.snapshot_begun) {
+        const std::optional<uint64_t> pos = peer.job->pos();
+        if (!pos) {
+          if (Status error; peer.job->Failed(&error)) FailSnapshot(peer, error);
+          return;  // still taking it; the job wakes us
+        }
+        peer.snapshot_pos = *pos;
+        head_ = std::max(head_, *pos);  // heartbeats never announce less than a snapshot gives
         h.type = Type::kSnapshotBegin;
+        h.a = *pos;
         h.b = 0;
         if (!Send(peer, h, nullptr, now)) return;
         peer.snapshot_begun = true;
-      } else if (!peer.chunks.empty()) {
-        if (peer.credit == 0) return;
-        h.type = Type::kSnapshotChunk;
-        h.b = peer.chunks_sent;
-        if (!Send(peer, h, &peer.chunks.front(), now)) return;
-        peer.chunks.pop_front();
-        ++peer.chunks_sent;
-        --peer.credit;
-      } else {
-        h.type = Type::kSnapshotEnd;
-        h.b = peer.chunks_sent;
-        if (!Send(peer, h, nullptr, now)) return;
-        peer.snapshot = false;
-        peer.next_after = peer.snapshot_pos;
+        continue;
       }
+      h.a = peer.snapshot_pos;
+      if (!peer.pending) {
+        std::string chunk;
+        Status error;
+        switch (peer.job->Next(&chunk, &error)) {
+          case SnapshotJob::Got::kWaiting:
+            return;  // the job wakes us
+          case SnapshotJob::Got::kFailed:
+            FailSnapshot(peer, error);
+            return;
+          case SnapshotJob::Got::kChunk:
+            peer.pending = std::move(chunk);
+            break;
+          case SnapshotJob::Got::kDone:
+            h.type = Type::kSnapshotEnd;
+            h.b = peer.chunks_sent;
+            if (!Send(peer, h, nullptr, now)) return;
+            LOG(INFO) << "site-link: snapshot " << peer.snapshot_pos << " sent to " << peer.name
+                      << " (" << peer.chunks_sent << " chunks)";
+            peer.DropSnapshot();
+            peer.next_after = peer.snapshot_pos;
+            continue;
+        }
+      }
+      if (peer.credit == 0) return;
+      h.type = Type::kSnapshotChunk;
+      h.b = peer.chunks_sent;
+      if (!Send(peer, h, &*peer.pending, now)) return;
+      peer.pending.reset();
+      ++peer.chunks_sent;
+      --peer.credit;
       continue;
     }
     if (peer.credit == 0 || peer.next_after >= head_) return;
@@ -463,6 +606,7 @@ bool Server::Send(Peer& peer, const Header& h, const std::string* payload, Clock
     if (e.num() != EHOSTUNREACH)
       LOG(WARNING) << "site-link: sending to " << peer.name << ": " << e.what();
     peer.connected = false;  // gone; a new HELLO revives it
+    peer.DropSnapshot();     // and stops its snapshot's producer
     Publish(peer);
   }
   return false;
@@ -487,6 +631,7 @@ void Server::Tick(Clock::time_point now) {
     if (!peer.connected) continue;
     if (now - peer.last_seen > options_.peer_timeout) {
       peer.connected = false;
+      peer.DropSnapshot();  // stops its producer; a HELLO or the next pump starts over
       LOG(INFO) << "site-link: mirror " << peer.name << " silent for "
                 << options_.peer_timeout.count() << " ms; marked disconnected";
       Publish(peer);

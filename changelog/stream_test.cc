@@ -487,6 +487,82 @@ TEST_F(StreamTest, SnapshotSlowerThanThePeerTimeoutArrivesOnce) {
   EXPECT_TRUE(Drain(client.get(), &pos, 40, true));
 }
 
+// With Options::snapshot_source the snapshot is taken on a thread of its own
+// with its own source: a mirror that takes no chunks holds at most the
+// queue, the server keeps streaming to others meanwhile, and a mirror that
+// goes away stops its producer; a fresh subscription then gets all of it.
+TEST_F(StreamTest, SnapshotOffTheServerThreadIsBoundedAndStallsNobody) {
+  FakeLog log(1000);
+  log.SetRetention(/*oldest=*/501, /*snapshot_pos=*/500, /*chunks=*/200);
+  std::atomic<int> produced{0}, running{0}, cancelled{0};
+  // The log's snapshot, counting the chunks taken from it.
+  class Counting : public LogSource {
+   public:
+    Counting(FakeLog* log, std::atomic<int>* produced, std::atomic<int>* running,
+             std::atomic<int>* cancelled)
+        : log_(log), produced_(produced), running_(running), cancelled_(cancelled) {}
+    Result<uint64_t> Head() override { return log_->Head(); }
+    Result<uint64_t> Oldest() override { return log_->Oldest(); }
+    Result<std::string> ReadBatch(uint64_t a, size_t n, size_t b) override {
+      return log_->ReadBatch(a, n, b);
+    }
+    Status Snapshot(const std::function<Status(uint64_t)>& begin,
+                    const std::function<Status(std::string)>& chunk) override {
+      ++*running_;
+      Status st = log_->Snapshot(begin, [&](std::string c) {
+        ++*produced_;
+        return chunk(std::move(c));
+      });
+      if (!st.ok()) ++*cancelled_;
+      --*running_;
+      return st;
+    }
+
+   private:
+    FakeLog* log_;
+    std::atomic<int>*produced_, *running_, *cancelled_;
+  };
+  auto o = ServerOptions({a_.public_key, b_.public_key});
+  o.snapshot_queue_chunks = 4;
+  o.snapshot_source = [&]() -> Result<std::unique_ptr<LogSource>> {
+    return std::unique_ptr<LogSource>(new Counting(&log, &produced, &running, &cancelled));
+  };
+  auto server = StartServer(std::move(o), &log);
+  // Mirror b grants 3 credits and never returns them.
+  zmq::socket_t raw = RawDealer(server->endpoint(), &b_, server_keys_.public_key);
+  SendRaw(raw, {Hello(7, 0, 3), "raw"});
+  EXPECT_EQ(Count(raw, link::Type::kSnapshotChunk, 800ms), 3);
+  // 3 sent, 1 held by the server, 4 queued, 1 in the producer's hand: it waits.
+  EXPECT_LE(produced.load(), 3 + 1 + 4 + 1);
+  EXPECT_EQ(running.load(), 1);
+  // Meanwhile mirror a, within the retained log, streams to the head.
+  auto client = Connect(ClientOptions(server->endpoint(), a_, "site-a"));
+  ASSERT_TRUE(client->Subscribe(600).ok());
+  uint64_t pos = 600;
+  EXPECT_TRUE(Drain(client.get(), &pos, 1000, true));
+  EXPECT_LE(produced.load(), 3 + 1 + 4 + 1);
+  // Mirror b goes away: once the server notices, its producer is stopped.
+  raw.close();
+  for (int i = 0; i < 60 && running.load() > 0; ++i) std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(running.load(), 0) << "the producer of a vanished mirror is still running";
+  EXPECT_EQ(cancelled.load(), 1);
+  // A mirror starting over gets the whole snapshot, in order.
+  auto fresh = Connect(ClientOptions(server->endpoint(), b_, "site-b"));
+  ASSERT_TRUE(fresh->Subscribe(0).ok());
+  std::vector<StreamClient::Event> events;
+  while (events.empty() || events.back().kind != StreamClient::Event::kSnapshotEnd) {
+    Result<StreamClient::Event> ev = fresh->Next(3s);
+    ASSERT_TRUE(ev.ok());
+    ASSERT_NE(ev->kind, StreamClient::Event::kNone) << "stuck after " << events.size();
+    events.push_back(*ev);
+  }
+  ASSERT_EQ(events.size(), 202u);
+  for (int i = 0; i < 200; ++i) EXPECT_EQ(events[i + 1].frame, "chunk:" + std::to_string(i));
+  ASSERT_TRUE(fresh->Ack(500).ok());
+  pos = 500;
+  EXPECT_TRUE(Drain(fresh.get(), &pos, 1000, true));
+}
+
 // 6. A new server on the same port: the client resumes after its last ack.
 TEST_F(StreamTest, ReconnectsToRestartedServerAndResumes) {
   FakeLog log(6000);

@@ -65,6 +65,7 @@ Status RunPrimary(const PrimaryDaemonOptions& o) {
   MERIDIAN_ASSIGN_OR_RETURN(auto volume, meta::LoadVolume(maint.get()));
   changelog::StreamServer::Options server_options = o.server;
   server_options.volume_uuid = volume.uuid;  // mirrors of another volume are refused
+  server_options.snapshot_source = PgLogSource::Opener(o.conninfo);  // bounded, off-thread
   MERIDIAN_ASSIGN_OR_RETURN(auto server,
                             changelog::StreamServer::Start(server_options, source.get()));
   LOG(INFO) << "primary serving the change log (head " << head << ") on " << server->endpoint()

@@ -28,6 +28,15 @@ Status PgLogSource::Reconnect() {
   return Status::OK();
 }
 
+std::function<Result<std::unique_ptr<changelog::LogSource>>()> PgLogSource::Opener(
+    std::string conninfo, size_t chunk_ops) {
+  return [conninfo = std::move(conninfo),
+          chunk_ops]() -> Result<std::unique_ptr<changelog::LogSource>> {
+    MERIDIAN_ASSIGN_OR_RETURN(auto source, Open(conninfo, chunk_ops));
+    return std::unique_ptr<changelog::LogSource>(std::move(source));
+  };
+}
+
 Result<uint64_t> PgLogSource::Head() {
   // The head and a WAL flush in one round trip (one implicit transaction):
   // every position up to the head committed before this statement's

@@ -38,6 +38,10 @@ class PgLogSource : public changelog::LogSource {
  public:
   static Result<std::unique_ptr<PgLogSource>> Open(const std::string& conninfo,
                                                    size_t chunk_ops = 2000);
+  // Opens a PgLogSource on each call: StreamServer::Options::snapshot_source,
+  // so that snapshots are taken off the server's thread, memory bounded.
+  static std::function<Result<std::unique_ptr<changelog::LogSource>>()> Opener(
+      std::string conninfo, size_t chunk_ops = 2000);
 
   Result<uint64_t> Head() override;
   Result<uint64_t> Oldest() override;
