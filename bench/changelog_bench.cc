@@ -34,6 +34,11 @@ DEFINE_int32(commits, 20000, "part 1: changes committed at full speed (half mkdi
 DEFINE_int32(writers, 4, "writer threads (connections) at the primary");
 DEFINE_string(rates, "1000,10000", "part 2: target commit rates per second");
 DEFINE_double(latency_seconds, 5, "part 2: seconds of paced commits per rate and link");
+DEFINE_string(external_primary, "",
+              "part 2 across a real link (bench/changelog_wan.sh): commit into this primary "
+              "database, served by a running `meridian primary`, and time a running "
+              "`meridian mirror` that applies into --external_replica; no servers are started");
+DEFINE_string(external_replica, "", "with --external_primary: the mirror's replica database");
 DEFINE_int32(batch_files, 0,
              "part 2: 0 = each change is a mkdir (one transaction each); N > 0 = changes are "
              "one-block files committed N per transaction (NamespaceWriter::CommitFiles, as "
@@ -293,6 +298,22 @@ json MeasureLatency(const harness::PgDatabase& p, const harness::PgDatabase& rep
   return j;
 }
 
+// Part 2 against sites that run elsewhere (their own processes, a shaped
+// link between them): only the load and the clock are here.
+json LatencyExternal() {
+  harness::PgDatabase p, replica;
+  p.conninfo = FLAGS_external_primary;
+  replica.conninfo = FLAGS_external_replica;
+  for (int w = 0; w < FLAGS_writers; ++w) MkdirAt(p, "/t" + std::to_string(w));
+  std::vector<double> rates;
+  std::stringstream ss(FLAGS_rates);
+  for (std::string r; std::getline(ss, r, ',');) rates.push_back(std::stod(r));
+  json out = {{"poll_interval_ms", 1}};
+  int run = 0;
+  for (double rate : rates) out["runs"].push_back(MeasureLatency(p, replica, rate, run++));
+  return out;
+}
+
 json Latency(Env& env) {
   auto p = env.Primary("p2");
   for (int w = 0; w < FLAGS_writers; ++w) MkdirAt(p, "/t" + std::to_string(w));
@@ -454,6 +475,19 @@ void PrintTable(const json& r) {
       }
     }
   }
+  if (r.contains("latency_external")) {
+    for (const json& x : r["latency_external"]["runs"]) {
+      const int per = x.value("changes_per_entry", 1);
+      const std::string unit =
+          per > 1 ? "files/s, " + std::to_string(per) + " per transaction" : "changes/s";
+      std::printf(
+          "| latency p50 / p99 over the link, target %s %s (achieved %s) | %s / %s ms | - | - | - "
+          "|\n",
+          Fmt(x["target_per_s"], "%.0f").c_str(), unit.c_str(),
+          Fmt(x["achieved_per_s"], "%.0f").c_str(), Fmt(x["p50_ms"], "%.2f").c_str(),
+          Fmt(x["p99_ms"], "%.2f").c_str());
+    }
+  }
   if (r.contains("catchup")) {
     const json& c = r["catchup"];
     std::printf("| catch-up of %s entries (entries/s) | %s | - | - | %s s per 1M |\n",
@@ -484,6 +518,13 @@ int main(int argc, char** argv) {
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);
   using namespace meridian::bench;
+  if (!FLAGS_external_primary.empty()) {
+    json r = {{"bench", "changelog"}, {"latency_external", LatencyExternal()}};
+    std::ofstream(FLAGS_json_out) << r.dump(1) << "\n";
+    std::cout << r.dump(1) << "\n";
+    PrintTable(r);
+    return 0;
+  }
   meridian::harness::PgCluster::Options o;
   o.durable = FLAGS_durable;
   Env env(o);
