@@ -11,8 +11,10 @@
 #include <condition_variable>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "common/block.h"
@@ -109,6 +111,41 @@ Status Scan(const std::string& local, const std::string& dest, std::vector<Entry
   }
   return Status::OK();
 }
+
+// Files opened and given block ids together (one AllocateBlockIds round trip).
+constexpr size_t kGroupFiles = 256;
+constexpr size_t kGroupBlocks = 4096;
+
+// What each destination path holds now, from one listing per directory
+// (cached): an import of many small files would otherwise walk every path.
+class DestIndex {
+ public:
+  explicit DestIndex(meta::Catalog* cat) : cat_(cat) {}
+  // The entry at `path`, nullopt if there is none (or its parent is missing
+  // or not a directory: the commit will say so).
+  Result<std::optional<meta::Attr>> Find(const std::string& path) {
+    const size_t slash = path.rfind('/');
+    const std::string dir = slash == 0 ? "/" : path.substr(0, slash);
+    auto it = dirs_.find(dir);
+    if (it == dirs_.end()) {
+      std::map<std::string, meta::Attr> listing;
+      auto d = cat_->Resolve(dir);
+      if (!d.ok() && !d.status().IsNotFound()) return d.status();
+      if (d.ok() && d->kind == meta::FileKind::kDir) {
+        MERIDIAN_ASSIGN_OR_RETURN(auto entries, cat_->ReadDirPlus(d->ino));
+        for (auto& [name, attr] : entries) listing.emplace(std::move(name), std::move(attr));
+      }
+      it = dirs_.emplace(dir, std::move(listing)).first;
+    }
+    auto e = it->second.find(path.substr(slash + 1));
+    if (e == it->second.end()) return std::optional<meta::Attr>();
+    return std::optional<meta::Attr>(e->second);
+  }
+
+ private:
+  meta::Catalog* cat_;
+  std::map<std::string, std::map<std::string, meta::Attr>> dirs_;
+};
 
 }  // namespace
 
@@ -292,10 +329,39 @@ Result<ImportStats> Importer::Run(const std::string& local, const std::string& d
   });
 
   Status fatal;  // the main connection failed: stop producing
+  // What is at each destination already (to skip unchanged files): each
+  // directory's entries listed once, not one path walk per file.
+  DestIndex existing(&cat);
+  // Files are opened and given block ids a group at a time: one round trip
+  // for the ids of many small files.
+  std::vector<std::shared_ptr<FileJob>> group;
+  size_t group_blocks = 0;
+  auto flush_group = [&]() -> Status {
+    if (group.empty()) return Status::OK();
+    auto ids = writer.AllocateBlockIds(group_blocks);
+    if (!ids.ok() && ids.status().code() == Code::kUnavailable) return ids.status();
+    size_t next = 0;
+    for (auto& job : group) {
+      const size_t n = job->refs.size();
+      if (!ids.ok()) {
+        note_error(job->entry.dest, ids.status());
+        files_done++;
+        continue;
+      }
+      job->ids.assign(ids->begin() + next, ids->begin() + next + n);
+      next += n;
+      job->remaining = n;
+      if (n == 0) queue.Push(Task{job, 0});
+      for (size_t i = 0; i < n; ++i) queue.Push(Task{job, i});
+    }
+    group.clear();
+    group_blocks = 0;
+    return Status::OK();
+  };
   for (const Entry& e : entries) {
     if (e.kind != Entry::kFile) continue;
-    auto have = cat.Resolve(e.dest);
-    if (!have.ok() && !have.status().IsNotFound()) {
+    auto have = existing.Find(e.dest);
+    if (!have.ok()) {
       if (have.status().code() == Code::kUnavailable) {
         fatal = have.status();
         break;
@@ -304,8 +370,9 @@ Result<ImportStats> Importer::Run(const std::string& local, const std::string& d
       files_done++;
       continue;
     }
-    if (have.ok() && have->kind == meta::FileKind::kFile &&
-        have->size == static_cast<uint64_t>(e.st.st_size) && have->mtime_ns == MtimeNs(e.st)) {
+    if (*have && (*have)->kind == meta::FileKind::kFile &&
+        (*have)->size == static_cast<uint64_t>(e.st.st_size) &&
+        (*have)->mtime_ns == MtimeNs(e.st)) {
       std::lock_guard<std::mutex> l(mu);
       ++stats.skipped;
       files_done++;
@@ -329,27 +396,18 @@ Result<ImportStats> Importer::Run(const std::string& local, const std::string& d
       files_done++;
       continue;
     }
-    size_t nblocks = (static_cast<uint64_t>(e.st.st_size) + bs - 1) / bs;
-    if (nblocks > 0) {
-      auto ids = writer.AllocateBlockIds(nblocks);
-      if (!ids.ok() && ids.status().code() == Code::kUnavailable) {
-        fatal = ids.status();
+    const size_t nblocks = (static_cast<uint64_t>(e.st.st_size) + bs - 1) / bs;
+    job->refs.resize(nblocks);
+    group.push_back(std::move(job));
+    group_blocks += nblocks;
+    if (group.size() >= kGroupFiles || group_blocks >= kGroupBlocks) {
+      if (Status s = flush_group(); !s.ok()) {
+        fatal = s;
         break;
       }
-      if (!ids.ok()) {
-        note_error(e.dest, ids.status());
-        files_done++;
-        continue;
-      }
-      job->ids = std::move(ids).value();
     }
-    job->refs.resize(nblocks);
-    job->remaining = nblocks;
-    if (nblocks == 0) {
-      queue.Push(Task{job, 0});
-    }
-    for (size_t i = 0; i < nblocks; ++i) queue.Push(Task{job, i});
   }
+  if (fatal.ok()) fatal = flush_group();
   queue.Close();
   for (auto& w : workers) w.join();
   committer.Close();
