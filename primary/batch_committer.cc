@@ -28,6 +28,13 @@ void BatchCommitter::Submit(FileCommit file) {
   cv_.notify_all();
 }
 
+void BatchCommitter::Submit(std::vector<FileCommit> files) {
+  std::unique_lock<std::mutex> l(mu_);
+  cv_.wait(l, [&] { return queue_.size() < options_.max_queued; });
+  for (auto& f : files) queue_.push_back(std::move(f));
+  cv_.notify_all();
+}
+
 void BatchCommitter::Close() {
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -79,6 +86,13 @@ void BatchCommitter::CommitBatch(std::vector<FileCommit> batch) {
     count(1);
     if (inos.ok()) {
       for (size_t i = 0; i < batch.size(); ++i) done_(batch[i], (*inos)[i]);
+      return;
+    }
+    if (writer_.last_committed()) {
+      // Committed, then its WAL flush failed: committing the files again
+      // would replace them and queue their (live) blocks for GC. Report it;
+      // a rerun of the import sees them in place and skips them.
+      for (const FileCommit& f : batch) done_(f, inos.status());
       return;
     }
   }

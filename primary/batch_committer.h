@@ -9,7 +9,9 @@
 // `max_blocks` blocks of one top-level directory) as one batch, so batches
 // grow exactly when commits are the bottleneck and a lone file is committed
 // without waiting. A batch that fails is committed again file by file, so a
-// bad file fails alone, with its own error, and the others still land.
+// bad file fails alone, with its own error, and the others still land; but
+// not one that committed and then failed (its WAL flush): each of its files
+// reports that error, since committing them again would replace them.
 //
 // Thread-safety: Submit() from any thread; `done` runs on the committer's
 // thread, once per file, never concurrently with itself.
@@ -49,11 +51,14 @@ class BatchCommitter {
 
   // Queues `file` (its blocks are durable) for commit.
   void Submit(FileCommit file);
+  // Queues all of `files` at once (they can go in one batch).
+  void Submit(std::vector<FileCommit> files);
   // Commits everything submitted, then stops the thread.
   void Close();
 
   // Transactions run so far (batches plus single-file retries).
   uint64_t transactions() const;
+  NamespaceWriter* writer_for_test() { return &writer_; }
 
  private:
   void Loop();

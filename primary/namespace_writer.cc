@@ -48,6 +48,7 @@ Status CheckTiling(uint64_t size, const std::vector<BlockRef>& blocks, uint32_t 
 template <typename F>
 Status NamespaceWriter::Mutate(const std::string& tenant, F&& body) {
   Status st;
+  last_committed_ = false;
   for (int attempt = 0; attempt < 5; ++attempt) {
     log_.Reset(tenant);
     // In one round trip: serialize writers and take the next log position
@@ -72,6 +73,8 @@ Status NamespaceWriter::Mutate(const std::string& tenant, F&& body) {
     if (!st.retryable()) return st;
   }
   if (!st.ok()) return st;
+  last_committed_ = true;
+  if (after_commit_) after_commit_();
   // Committed and visible; now durable (and, with a synchronous standby,
   // replicated) before we say so. Concurrent writers' flushes group.
   Status flushed = meta::FlushWal(c_);

@@ -84,10 +84,16 @@ class NamespaceWriter {
   // rename(2): replaces a file by a file, an empty directory by a directory.
   Status Rename(std::string_view from, std::string_view to);
 
+  // Whether the last mutation's transaction committed, even if it then
+  // failed (its WAL flush): such a mutation must not be run again.
+  bool last_committed() const { return last_committed_; }
+
   // Test hook: runs inside every mutation's transaction, holding the write
   // lock, after its change-log entry is built and just before the round trip
   // that inserts it and COMMITs (to delay commits in ordering tests).
   void SetBeforeCommitHookForTest(std::function<void()> hook) { before_commit_ = std::move(hook); }
+  // Test hook: runs after a mutation's COMMIT, before its WAL flush.
+  void SetAfterCommitHookForTest(std::function<void()> hook) { after_commit_ = std::move(hook); }
 
   // Removes a file, symlink, or (with `recursive`, or if empty) a directory.
   // Returns the number of entries removed.
@@ -113,7 +119,8 @@ class NamespaceWriter {
 
   meta::PgConn* c_;
   ChangeRecorder log_;
-  std::function<void()> before_commit_;
+  std::function<void()> before_commit_, after_commit_;
+  bool last_committed_ = false;
 };
 
 }  // namespace meridian::primary

@@ -11,6 +11,7 @@
 #include "primary/batch_committer.h"
 #include "primary/format.h"
 #include "primary/namespace_writer.h"
+#include "tests/e2e/e2e_util.h"
 #include "tests/harness/pg_cluster.h"
 #include "tests/harness/status_matchers.h"
 
@@ -31,19 +32,15 @@ class NamespaceTest : public ::testing::Test {
     ASSERT_OK(Format(conn_.get(), o, &created).status());
     ASSERT_TRUE(created);
   }
-  // Commits a file of `size` bytes with fake (but well-formed) blocks.
+  // Fake (but well-formed) blocks of a new file of `size` bytes.
+  static std::vector<BlockRef> BlocksOf(NamespaceWriter& w, uint64_t size) {
+    auto ids = w.AllocateBlockIds(e2e::BlockCount(size, 1 << 20));
+    EXPECT_OK(ids.status());
+    return ids.ok() ? e2e::FakeBlocks(*ids, size, 1 << 20) : std::vector<BlockRef>{};
+  }
+  // Commits a file of `size` bytes with fake blocks.
   Status MakeFile(NamespaceWriter& w, const std::string& path, uint64_t size) {
-    std::vector<BlockRef> blocks;
-    MERIDIAN_ASSIGN_OR_RETURN(auto ids, w.AllocateBlockIds((size + (1 << 20) - 1) >> 20));
-    for (size_t i = 0; i < ids.size(); ++i) {
-      BlockRef b;
-      b.id = ids[i];
-      b.index = static_cast<uint32_t>(i);
-      b.length = static_cast<uint32_t>(std::min<uint64_t>(1 << 20, size - (i << 20)));
-      b.stored_length = b.length;
-      blocks.push_back(b);
-    }
-    return w.CommitFile(path, NewAttr{}, size, blocks, 1 << 20).status();
+    return w.CommitFile(path, NewAttr{}, size, BlocksOf(w, size), 1 << 20).status();
   }
   harness::PgDatabase db_;
   std::unique_ptr<PgConn> conn_;
@@ -135,20 +132,7 @@ TEST_F(NamespaceTest, CommitFilesIsOneEntryAndAllOrNothing) {
   ASSERT_OK(w.Mkdir("/t/a", NewAttr{}, true).status());
   ASSERT_OK(w.Mkdir("/t/b", NewAttr{}, false).status());
   ASSERT_OK(MakeFile(w, "/t/a/old", 2 << 20));
-  auto blocks_of = [&](uint64_t size) {
-    std::vector<BlockRef> blocks;
-    auto ids = w.AllocateBlockIds((size + (1 << 20) - 1) >> 20);
-    EXPECT_OK(ids.status());
-    for (size_t i = 0; ids.ok() && i < ids->size(); ++i) {
-      BlockRef b;
-      b.id = (*ids)[i];
-      b.index = static_cast<uint32_t>(i);
-      b.length = b.stored_length =
-          static_cast<uint32_t>(std::min<uint64_t>(1 << 20, size - (i << 20)));
-      blocks.push_back(b);
-    }
-    return blocks;
-  };
+  auto blocks_of = [&](uint64_t size) { return BlocksOf(w, size); };
   auto count = [&](const std::string& table) {
     return harness::PgQueryValue(db_.conninfo, "SELECT count(*) FROM " + table).value_or("?");
   };
@@ -261,6 +245,46 @@ TEST_F(NamespaceTest, CommitterBatchesWaitingFilesAndIsolatesABadOne) {
   ASSERT_OK_AND_ASSIGN(auto files, harness::PgQueryValue(
                                        db_.conninfo, "SELECT count(*) FROM inodes WHERE kind = 1"));
   EXPECT_EQ(files, std::to_string(total - 1));
+}
+
+// A batch that committed but whose WAL flush then failed is not committed
+// again file by file: that would replace each file and queue its live blocks
+// for garbage collection. Its files report the error and stay, once each.
+TEST_F(NamespaceTest, ABatchCommittedButNotFlushedIsNotCommittedAgain) {
+  NamespaceWriter w(conn_.get());
+  ASSERT_OK(w.Mkdir("/t/a", {}, true).status());
+  ASSERT_OK_AND_ASSIGN(auto conn, PgConn::Connect(db_.conninfo));
+  ASSERT_OK_AND_ASSIGN(auto pid, conn->Exec("SELECT pg_backend_pid()"));
+  const std::string backend = std::string(pid.Get(0, 0));
+  std::atomic<int> reported{0}, errors{0};
+  BatchCommitter committer(conn.get(), 1 << 20, [&](const FileCommit&, const Result<uint64_t>& r) {
+    ++reported;
+    errors += r.ok() ? 0 : 1;
+  });
+  // After the batch's COMMIT its flush fails once, the connection alive (a
+  // transaction block left open: FlushWal refuses to run inside one). A
+  // file-by-file retry would then succeed, replacing every file.
+  bool once = true;
+  committer.writer_for_test()->SetAfterCommitHookForTest([&] {
+    if (std::exchange(once, false)) EXPECT_OK(conn->Run("BEGIN"));
+  });
+  const std::string entries =
+      harness::PgQueryValue(db_.conninfo, "SELECT count(*) FROM changelog").value_or("?");
+  std::vector<FileCommit> files;
+  for (int i = 0; i < 5; ++i) {
+    files.push_back({"/t/a/f" + std::to_string(i), {}, 10, BlocksOf(w, 10)});
+  }
+  committer.Submit(files);
+  committer.Close();
+  EXPECT_EQ(reported.load(), 5);
+  EXPECT_EQ(errors.load(), 5) << "the flush failed: nobody may be told the batch is durable";
+  Catalog cat(conn_.get());
+  for (const auto& f : files) EXPECT_TRUE(cat.Resolve(f.path).ok()) << f.path;
+  EXPECT_EQ(harness::PgQueryValue(db_.conninfo, "SELECT count(*) FROM changelog").value_or("?"),
+            std::to_string(std::stoi(entries) + 1));
+  EXPECT_EQ(
+      harness::PgQueryValue(db_.conninfo, "SELECT count(*) FROM deleted_blocks").value_or("?"), "0")
+      << "live blocks were queued for GC";
 }
 
 TEST_F(NamespaceTest, RenameFollowsPosixAndStaysInsideTenants) {
