@@ -440,6 +440,12 @@ std::string Fmt(const json& v, const char* f = "%.1f") {
   return buf;
 }
 
+// "changes/s", or "files/s, N per transaction" for a batched run.
+std::string RateUnit(const json& run) {
+  const int per = run.value("changes_per_entry", 1);
+  return per > 1 ? "files/s, " + std::to_string(per) + " per transaction" : "changes/s";
+}
+
 void PrintTable(const json& r) {
   std::printf(
       "\n| measurement | Meridian | peer | peer value | ratio |\n|---|---:|---|---:|---:|\n");
@@ -462,9 +468,7 @@ void PrintTable(const json& r) {
       const json& lo = l["loopback"][i];
       const json& wan = l["wan"][i];
       for (const char* q : {"p50_ms", "p99_ms"}) {
-        const int per = wan.value("changes_per_entry", 1);
-        const std::string unit =
-            per > 1 ? "files/s, " + std::to_string(per) + " per transaction" : "changes/s";
+        const std::string unit = RateUnit(wan);
         std::printf(
             "| latency %s, %d ms RTT, target %s %s (achieved %s) | %s ms | loopback "
             "(achieved %s) | %s ms | %s |\n",
@@ -477,9 +481,7 @@ void PrintTable(const json& r) {
   }
   if (r.contains("latency_external")) {
     for (const json& x : r["latency_external"]["runs"]) {
-      const int per = x.value("changes_per_entry", 1);
-      const std::string unit =
-          per > 1 ? "files/s, " + std::to_string(per) + " per transaction" : "changes/s";
+      const std::string unit = RateUnit(x);
       std::printf(
           "| latency p50 / p99 over the link, target %s %s (achieved %s) | %s / %s ms | - | - | - "
           "|\n",

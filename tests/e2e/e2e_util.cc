@@ -67,6 +67,21 @@ Result<TestVolume> MakeVolume(BucketKind kind, std::vector<std::string> format_f
   return v;
 }
 
+std::vector<BlockRef> FakeBlocks(const std::vector<uint64_t>& ids, uint64_t size,
+                                 uint32_t block_size) {
+  std::vector<BlockRef> blocks;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    BlockRef b;
+    b.id = ids[i];
+    b.index = static_cast<uint32_t>(i);
+    b.length = b.stored_length =
+        static_cast<uint32_t>(std::min<uint64_t>(block_size, size - i * block_size));
+    b.checksum[0] = static_cast<uint8_t>(b.id);
+    blocks.push_back(b);
+  }
+  return blocks;
+}
+
 Status WriteRandomFile(const std::string& path, uint64_t size, uint64_t seed) {
   int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Status::IOError("cannot create " + path);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/block.h"
 #include "common/status.h"
 #include "tests/harness/process.h"
 
@@ -42,6 +43,15 @@ Result<TestVolume> MakeVolume(BucketKind kind, std::vector<std::string> format_f
 
 // Writes `size` pseudo-random bytes (deterministic in `seed`) to `path`.
 Status WriteRandomFile(const std::string& path, uint64_t size, uint64_t seed);
+
+// Well-formed refs for a file of `size` bytes cut into `block_size` blocks
+// with `ids` (one per block; BlockCount of them), checksums faked from the
+// ids: for tests of the namespace and the log, which never read the bytes.
+std::vector<BlockRef> FakeBlocks(const std::vector<uint64_t>& ids, uint64_t size,
+                                 uint32_t block_size);
+inline uint64_t BlockCount(uint64_t size, uint32_t block_size) {
+  return (size + block_size - 1) / block_size;
+}
 
 // One random namespace change for a writer in `tenant` ("/a"), as `meridian`
 // arguments: mkdir -p, import of one of `local_files`, mv, rm -r or ln -s.

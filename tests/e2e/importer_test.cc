@@ -43,13 +43,23 @@ class FailOnePut : public objstore::ObjectStore {
   objstore::ObjectStore* inner_;
 };
 
-TEST(Importer, AFailedBlockUploadNeverCommitsItsFile) {
-  ASSERT_OK_AND_ASSIGN(auto db, harness::NewTestDatabase());
-  ASSERT_OK_AND_ASSIGN(auto conn, meta::PgConn::Connect(db.conninfo));
-  bool created = false;
-  ASSERT_OK_AND_ASSIGN(
-      meta::VolumeConfig vol,
-      primary::Format(conn.get(), {"vol", "mem://x", "", 64 << 10, Compression::kNone}, &created));
+// A formatted volume (64 KiB blocks, mem:// bucket) in a fresh database.
+class ImporterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_OK_AND_ASSIGN(db, harness::NewTestDatabase());
+    ASSERT_OK_AND_ASSIGN(conn, meta::PgConn::Connect(db.conninfo));
+    bool created = false;
+    ASSERT_OK_AND_ASSIGN(
+        vol, primary::Format(conn.get(), {"vol", "mem://x", "", 64 << 10, Compression::kNone},
+                             &created));
+  }
+  harness::PgDatabase db;
+  std::unique_ptr<meta::PgConn> conn;
+  meta::VolumeConfig vol;
+};
+
+TEST_F(ImporterTest, AFailedBlockUploadNeverCommitsItsFile) {
   harness::TempDir src("meridian-importer");
   // Three files of 4 blocks each, one thread: Put 6 is a middle block of
   // the second file imported.
@@ -99,13 +109,7 @@ TEST(Importer, AFailedBlockUploadNeverCommitsItsFile) {
 // unchanged ones): every file lands with its bytes' size and blocks; a rerun
 // re-imports exactly the changed files (replacing them, their old blocks
 // queued for GC) and skips the rest.
-TEST(Importer, ManySmallFilesLandAndARerunReplacesOnlyTheChanged) {
-  ASSERT_OK_AND_ASSIGN(auto db, harness::NewTestDatabase());
-  ASSERT_OK_AND_ASSIGN(auto conn, meta::PgConn::Connect(db.conninfo));
-  bool created = false;
-  ASSERT_OK_AND_ASSIGN(
-      meta::VolumeConfig vol,
-      primary::Format(conn.get(), {"vol", "mem://x", "", 64 << 10, Compression::kNone}, &created));
+TEST_F(ImporterTest, ManySmallFilesLandAndARerunReplacesOnlyTheChanged) {
   harness::TempDir src("meridian-importer-small");
   std::vector<std::string> files;
   for (int d = 0; d < 3; ++d) {

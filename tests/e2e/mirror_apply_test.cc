@@ -15,6 +15,7 @@
 #include "primary/format.h"
 #include "primary/namespace_writer.h"
 #include "primary/pg_log_source.h"
+#include "tests/e2e/e2e_util.h"
 #include "tests/harness/pg_cluster.h"
 #include "tests/harness/status_matchers.h"
 
@@ -35,19 +36,9 @@ class MirrorApplyTest : public ::testing::Test {
                   .status());
     primary::NamespaceWriter w(primary_.get());
     auto blocks_of = [&](uint64_t size) {  // well-formed, fake checksums
-      std::vector<BlockRef> blocks;
-      auto ids = w.AllocateBlockIds((size + (1 << 20) - 1) >> 20);
+      auto ids = w.AllocateBlockIds(BlockCount(size, 1 << 20));
       EXPECT_OK(ids.status());
-      for (size_t i = 0; ids.ok() && i < ids->size(); ++i) {
-        BlockRef b;
-        b.id = (*ids)[i];
-        b.index = static_cast<uint32_t>(i);
-        b.length = b.stored_length =
-            static_cast<uint32_t>(std::min<uint64_t>(1 << 20, size - (i << 20)));
-        b.checksum[0] = static_cast<uint8_t>(b.id);
-        blocks.push_back(b);
-      }
-      return blocks;
+      return ids.ok() ? FakeBlocks(*ids, size, 1 << 20) : std::vector<BlockRef>{};
     };
     auto file = [&](const std::string& path, uint64_t size) {
       ASSERT_OK(w.CommitFile(path, {0640, 7, 8, 12345}, size, blocks_of(size), 1 << 20).status());
