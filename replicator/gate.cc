@@ -64,7 +64,17 @@ Status DataGate::Open(const std::vector<changelog::Change>& changes) {
 
 Status DataGate::MakeLocal(const std::vector<changelog::Change>& changes) {
   const std::vector<BlockRef> refs = BlocksAdded(changes);
-  if (refs.empty()) return Status::OK();
+  if (refs.empty()) {
+    // A new mirror's volume record may come in a change of its own (a
+    // snapshot's first chunk, installed before the chunks with blocks and
+    // committed after them): learn it now, while it is at hand.
+    for (const auto& ch : changes) {
+      for (const auto& op : ch.ops) {
+        if (std::holds_alternative<changelog::SetVolume>(op)) return Open(changes);
+      }
+    }
+    return Status::OK();
+  }
   MERIDIAN_RETURN_IF_ERROR(Open(changes));
   Status s = replicator_->MakePresent(refs, o_.stop, /*referenced_only=*/false);
   if (!s.ok() && !(o_.stop != nullptr && o_.stop->load())) {

@@ -214,6 +214,33 @@ TEST_F(ReplicateTest, WithVisibilityDataNoFileShowsBeforeItsBlocks) {
   EXPECT_EQ(got, want);
 }
 
+// A new mirror with --visibility=data behind the retained log bootstraps
+// from a snapshot: installed chunk by chunk, each chunk's blocks made local
+// first (the volume record arrives in a chunk of its own, before them).
+TEST_F(ReplicateTest, WithVisibilityDataASnapshotBootstrapHasEveryBlock) {
+  ImportModel(2, 1);
+  StartPrimary({"--log-retention=2"});
+  for (int i = 0; i < 12; ++i)
+    ASSERT_TRUE(primary_.Run({"mkdir", "-p", "/models/d" + std::to_string(i)}).ok());
+  std::this_thread::sleep_for(2500ms);  // retention runs once a second
+  ASSERT_OK_AND_ASSIGN(auto oldest,
+                       harness::PgQueryValue(primary_.meta_url, "SELECT min(pos) FROM changelog"));
+  ASSERT_GT(std::stoi(oldest), 2) << "the log was not truncated";
+  Mirror m = NewMirror("m1", ReplicatingArgs({"--visibility=data"}));
+  ExpectSameTree(m, "m1");
+  ASSERT_OK_AND_ASSIGN(auto snap,
+                       harness::PgQueryValue(m.db.conninfo, "SELECT snapshot_pos FROM site_state"));
+  EXPECT_NE(snap, "0") << "it caught up without a snapshot?";
+  ASSERT_OK_AND_ASSIGN(auto bucket, MirrorBucket());
+  size_t blocks = 0;
+  for (const auto& f : ModelFiles()) {
+    const auto ids = FileBlocks(m.db.conninfo, f);
+    blocks += ids.size();
+    EXPECT_EQ(Missing(bucket.get(), ids), 0) << f << ": a block is not in the mirror's bucket";
+  }
+  EXPECT_GT(blocks, 2u);
+}
+
 TEST_F(ReplicateTest, FillOnReadStoresWhatReadersFetchedFromThePrimary) {
   ImportModel(1, 20);
   StartPrimary();
