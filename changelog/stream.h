@@ -84,11 +84,14 @@ class StreamServer {
     std::string volume_uuid;
     // Opens a LogSource for a snapshot's own thread (a PgLogSource has its
     // own connection). Set: a snapshot is taken on that thread while the
-    // server keeps serving, and at most `snapshot_queue_chunks` of its chunks
-    // wait for the mirror's credit (memory per snapshotting mirror is that
-    // queue). Unset: it runs on the server thread, buffered whole.
+    // server keeps serving, its chunks spooled to an unlinked file in
+    // `snapshot_spool_dir` ("" = $TMPDIR, else /var/tmp) until the mirror's
+    // credit lets them go: memory stays one chunk, and the source's snapshot
+    // (a transaction at the primary) ends when the database is read, however
+    // slowly the mirror installs. Unset: it runs on the server thread and is
+    // buffered whole in memory.
     std::function<Result<std::unique_ptr<LogSource>>()> snapshot_source;
-    size_t snapshot_queue_chunks = 16;
+    std::string snapshot_spool_dir;
   };
   // `source` must outlive the server.
   static Result<std::unique_ptr<StreamServer>> Start(Options options, LogSource* source);

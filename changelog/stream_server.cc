@@ -11,10 +11,15 @@
 // allows (memory per mirror: the queue; the server keeps serving everyone).
 // Without it, the snapshot runs to completion on the server thread into an
 // unbounded queue (sources that must stay on one thread).
+#include <fcntl.h>
 #include <glog/logging.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -34,35 +39,47 @@ using link::Header;
 using link::Type;
 
 // One snapshot for one mirror: chunks produced by LogSource::Snapshot,
-// consumed by the server thread. Destroying it cancels the snapshot (the
-// producer's next chunk fails) and joins the producer.
+// consumed by the server thread in order.
+//
+// Threaded (a server with Options::snapshot_source): a producer thread with
+// a source of its own appends each chunk to a spool file (unlinked, in
+// `spool_dir`), so the source's snapshot transaction ends as soon as the
+// database is read, whatever the mirror's pace, and memory holds one chunk
+// at a time at each end. Cancel() makes the producer's next chunk fail;
+// the owner may then keep the job until finished() and destroy it then, so
+// that nobody waits for a producer in the middle of a query.
+// Synchronous: the snapshot runs in the constructor, chunks kept in memory.
 class SnapshotJob {
  public:
-  // On a thread of its own, with a source from `open`, at most `cap` chunks
-  // waiting; `wake` is called (from that thread) when there is news.
-  SnapshotJob(const std::function<Result<std::unique_ptr<LogSource>>()>& open, size_t cap,
-              std::function<void()> wake)
-      : cap_(std::max<size_t>(1, cap)), wake_(std::move(wake)) {
+  SnapshotJob(const std::function<Result<std::unique_ptr<LogSource>>()>& open,
+              const std::string& spool_dir, std::function<void()> wake)
+      : wake_(std::move(wake)) {
+    if (Status st = OpenSpool(spool_dir); !st.ok()) {
+      Finish(std::move(st));
+      return;
+    }
     thread_ = std::thread([this, open] {
       auto source = open();
       Finish(source.ok() ? Produce(source->get()) : source.status());
     });
   }
-  // Now, on the caller's thread, all of it; `tick` is called after each chunk.
-  SnapshotJob(LogSource* source, std::function<void()> tick)
-      : cap_(SIZE_MAX), wake_(std::move(tick)) {
+  SnapshotJob(LogSource* source, std::function<void()> tick) : wake_(std::move(tick)) {
     Finish(Produce(source));
   }
   ~SnapshotJob() {
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      cancelled_ = true;
-    }
-    cv_.notify_all();
+    Cancel();
     if (thread_.joinable()) thread_.join();
+    if (spool_ >= 0) ::close(spool_);
   }
   SnapshotJob(const SnapshotJob&) = delete;
   SnapshotJob& operator=(const SnapshotJob&) = delete;
+
+  void Cancel() { cancelled_ = true; }
+  // The producer is done (its thread about to end): destroying is quick.
+  bool finished() {
+    std::lock_guard<std::mutex> l(mu_);
+    return done_;
+  }
 
   enum class Got { kWaiting, kChunk, kDone, kFailed };
   // The position the snapshot is taken at, once known.
@@ -70,24 +87,37 @@ class SnapshotJob {
     std::lock_guard<std::mutex> l(mu_);
     return pos_;
   }
-  // The next chunk (moved out) if one is ready; else whether it is done,
-  // failed (`error`) or still being produced.
+  // The next chunk if one is ready; else whether it is done, failed
+  // (`error`) or still being produced. Server thread only.
   Got Next(std::string* chunk, Status* error) {
-    std::unique_lock<std::mutex> l(mu_);
-    if (!chunks_.empty()) {
-      *chunk = std::move(chunks_.front());
-      chunks_.pop_front();
-      l.unlock();
-      cv_.notify_all();  // room for the producer
-      return Got::kChunk;
+    uint64_t available;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (spool_ < 0 && !chunks_.empty()) {
+        *chunk = std::move(chunks_.front());
+        chunks_.pop_front();
+        return Got::kChunk;
+      }
+      available = spooled_;
+      if (read_ == available) {
+        if (!done_) return Got::kWaiting;
+        *error = status_;
+        return status_.ok() ? Got::kDone : Got::kFailed;
+      }
     }
-    if (!done_) return Got::kWaiting;
-    *error = status_;
-    return status_.ok() ? Got::kDone : Got::kFailed;
-  }
-  size_t queued() {
-    std::lock_guard<std::mutex> l(mu_);
-    return chunks_.size();
+    uint32_t len = 0;
+    Status st = ReadAt(&len, sizeof len, read_);
+    if (st.ok() && read_ + sizeof len + len > available) st = Status::Internal("spool overrun");
+    if (st.ok()) {
+      chunk->resize(len);
+      st = ReadAt(chunk->data(), len, read_ + sizeof len);
+    }
+    if (!st.ok()) {
+      *error = st.With("reading the snapshot spool");
+      return Got::kFailed;
+    }
+    read_ += sizeof len + len;
+    return Got::kChunk;
   }
   // Finished with an error (without taking a chunk).
   bool Failed(Status* error) {
@@ -96,8 +126,60 @@ class SnapshotJob {
     *error = status_;
     return true;
   }
+  uint64_t chunks() {
+    std::lock_guard<std::mutex> l(mu_);
+    return count_;
+  }
 
  private:
+  Status OpenSpool(const std::string& dir) {
+    spool_ = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (spool_ < 0) {  // no O_TMPFILE here: a named file, unlinked at once
+      std::string name = dir + "/meridian-snapshot-XXXXXX";
+      spool_ = ::mkstemp(name.data());
+      if (spool_ >= 0) ::unlink(name.c_str());
+    }
+    if (spool_ < 0) {
+      return Status::IOError("creating a snapshot spool file in " + dir + ": " +
+                             std::strerror(errno) + " (set the primary's spool directory)");
+    }
+    return Status::OK();
+  }
+  Status ReadAt(void* to, size_t n, uint64_t at) {
+    for (size_t done = 0; done < n;) {
+      ssize_t r =
+          ::pread(spool_, static_cast<char*>(to) + done, n - done, static_cast<off_t>(at + done));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) return Status::IOError(r < 0 ? std::strerror(errno) : "short read");
+      done += static_cast<size_t>(r);
+    }
+    return Status::OK();
+  }
+  Status Append(const std::string& chunk) {
+    if (chunk.size() > UINT32_MAX) return Status::Internal("snapshot chunk over 4 GiB");
+    const uint32_t len = static_cast<uint32_t>(chunk.size());
+    iovec iov[2] = {{const_cast<uint32_t*>(&len), sizeof len},
+                    {const_cast<char*>(chunk.data()), chunk.size()}};
+    size_t want = sizeof len + chunk.size(), done = 0;
+    while (done < want) {
+      // pwritev at the end: the reader only reads below `spooled_`.
+      ssize_t w = ::pwritev(spool_, iov, 2, static_cast<off_t>(written_));
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0)
+        return Status::IOError(std::string("writing the snapshot spool: ") + std::strerror(errno));
+      done += static_cast<size_t>(w);
+      written_ += static_cast<uint64_t>(w);
+      // Advance the vector past what was written (rare: a short write).
+      size_t skip = static_cast<size_t>(w);
+      for (auto& v : iov) {
+        const size_t k = std::min(skip, v.iov_len);
+        v.iov_base = static_cast<char*>(v.iov_base) + k;
+        v.iov_len -= k;
+        skip -= k;
+      }
+    }
+    return Status::OK();
+  }
   Status Produce(LogSource* source) {
     return source->Snapshot(
         [&](uint64_t s) {
@@ -109,11 +191,16 @@ class SnapshotJob {
           return Status::OK();
         },
         [&](std::string chunk) {
+          if (cancelled_) return Status::Unavailable("snapshot cancelled: the mirror went away");
+          if (spool_ >= 0) MERIDIAN_RETURN_IF_ERROR(Append(chunk));
           {
-            std::unique_lock<std::mutex> l(mu_);
-            cv_.wait(l, [&] { return cancelled_ || chunks_.size() < cap_; });
-            if (cancelled_) return Status::Unavailable("snapshot cancelled: the mirror went away");
-            chunks_.push_back(std::move(chunk));
+            std::lock_guard<std::mutex> l(mu_);
+            if (spool_ >= 0) {
+              spooled_ = written_;
+            } else {
+              chunks_.push_back(std::move(chunk));
+            }
+            ++count_;
           }
           wake_();
           return Status::OK();
@@ -128,14 +215,17 @@ class SnapshotJob {
     wake_();
   }
 
-  const size_t cap_;
   const std::function<void()> wake_;
+  std::atomic<bool> cancelled_{false};
+  int spool_ = -1;        // threaded: the spool file (set in the constructor)
+  uint64_t written_ = 0;  // producer only: bytes written to the spool
+  uint64_t read_ = 0;     // server thread only: bytes consumed from the spool
   std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::string> chunks_;  // GUARDED_BY(mu_)
+  uint64_t spooled_ = 0;            // GUARDED_BY(mu_): bytes readable in the spool
+  std::deque<std::string> chunks_;  // GUARDED_BY(mu_): synchronous mode
+  uint64_t count_ = 0;              // GUARDED_BY(mu_): chunks produced
   std::optional<uint64_t> pos_;     // GUARDED_BY(mu_)
   bool done_ = false;               // GUARDED_BY(mu_)
-  bool cancelled_ = false;          // GUARDED_BY(mu_)
   Status status_;                   // GUARDED_BY(mu_)
   std::thread thread_;
 };
@@ -158,12 +248,15 @@ struct Peer {
   uint64_t chunks_sent = 0;
   std::unique_ptr<SnapshotJob> job;    // produces the chunks
   std::optional<std::string> pending;  // taken from the job, not sent yet (no credit, EAGAIN)
-  void DropSnapshot() {
-    snapshot = false;
-    pending.reset();
-    job.reset();  // cancels and joins its producer
-  }
 };
+
+// Where snapshot spool files go: Options::snapshot_spool_dir, else $TMPDIR,
+// else /var/tmp (on disk, unlike a tmpfs /tmp).
+std::string SpoolDir(const StreamServer::Options& o) {
+  if (!o.snapshot_spool_dir.empty()) return o.snapshot_spool_dir;
+  const char* tmp = std::getenv("TMPDIR");
+  return tmp != nullptr && *tmp != '\0' ? tmp : "/var/tmp";
+}
 
 class Server final : public StreamServer {
  public:
@@ -183,6 +276,12 @@ class Server final : public StreamServer {
   void HandleHello(Peer& peer, const link::Message& m);
   bool StartSnapshot(Peer& peer);
   void FailSnapshot(Peer& peer, const Status& why);
+  // Ends the peer's snapshot: its producer is cancelled and destroyed once
+  // finished (ReapSnapshots), never waited for on this thread.
+  void DropSnapshot(Peer& peer);
+  void ReapSnapshots();
+  // Wakes the loop for snapshot news (no log head to re-read).
+  void WakeForSnapshot();
   // Heartbeats to every connected peer with a session (no timeouts).
   void SendHeartbeats(Clock::time_point now);
   void PumpAll(Clock::time_point now);
@@ -205,10 +304,12 @@ class Server final : public StreamServer {
   std::mutex wake_mu_;
   zmq::socket_t wake_tx_;  // GUARDED_BY(wake_mu_)
   std::atomic<bool> wake_pending_{false};
+  std::atomic<bool> head_dirty_{false};  // a Notify(): re-read the head when woken
 
   // Server-thread state.
-  std::unordered_map<std::string, Peer> peers_;  // by routing id
-  uint64_t head_ = 0;                            // cached source_->Head()
+  std::unordered_map<std::string, Peer> peers_;        // by routing id
+  std::vector<std::unique_ptr<SnapshotJob>> retired_;  // cancelled, maybe still running
+  uint64_t head_ = 0;                                  // cached source_->Head()
   Clock::time_point next_tick_;
 
   mutable std::mutex mirrors_mu_;
@@ -221,6 +322,7 @@ Server::~Server() {
   ctx_.shutdown();  // blocking calls in the server thread return ETERM
   if (thread_.joinable()) thread_.join();
   peers_.clear();  // snapshot producers stop before the wake socket goes
+  retired_.clear();
   {
     std::lock_guard<std::mutex> l(wake_mu_);
     wake_tx_.close();
@@ -271,6 +373,11 @@ Status Server::Init() {
 }
 
 void Server::Notify() {
+  head_dirty_ = true;
+  WakeForSnapshot();
+}
+
+void Server::WakeForSnapshot() {
   if (wake_pending_.exchange(true)) return;  // a wake-up is already on its way
   std::lock_guard<std::mutex> l(wake_mu_);
   try {
@@ -333,7 +440,7 @@ void Server::Loop() {
       // saw `true` is covered by the RefreshHead() below; a later one sends a
       // new byte.
       wake_pending_ = false;
-      RefreshHead();
+      if (head_dirty_.exchange(false)) RefreshHead();
     }
     // Bounded drain so that a chatty peer cannot starve the others' batches.
     for (int i = 0; i < 256 && link::RecvBounded(router_, 3, options_.max_message_bytes, &in);
@@ -381,6 +488,7 @@ void Server::HandleMessage(link::Received& in, Clock::time_point now) {
   auto it = peers_.find(routing_id);
   if (m.header.type == Type::kHello) {
     if (it == peers_.end() || it->second.public_key != in.user_id) {
+      if (it != peers_.end()) DropSnapshot(it->second);  // never joined here
       Peer fresh;
       fresh.routing_id = routing_id;
       fresh.public_key = in.user_id;
@@ -442,7 +550,7 @@ void Server::HandleHello(Peer& peer, const link::Message& m) {
   peer.acked = m.header.a;
   peer.credit = m.header.credit;
   peer.retry_at = {};
-  peer.DropSnapshot();
+  DropSnapshot(peer);
   LOG(INFO) << "site-link: mirror " << peer.name << " (key " << peer.public_key
             << ") subscribed after " << m.header.a << " with credit " << m.header.credit;
   RefreshHead();
@@ -465,13 +573,13 @@ void Server::HandleHello(Peer& peer, const link::Message& m) {
 
 bool Server::StartSnapshot(Peer& peer) {
   LOG(INFO) << "site-link: mirror " << peer.name << " is behind the log retention; snapshotting";
-  peer.DropSnapshot();
+  DropSnapshot(peer);
   peer.snapshot = true;
   peer.snapshot_begun = false;
   peer.chunks_sent = 0;
   if (options_.snapshot_source) {
-    peer.job = std::make_unique<SnapshotJob>(options_.snapshot_source,
-                                             options_.snapshot_queue_chunks, [this] { Notify(); });
+    peer.job = std::make_unique<SnapshotJob>(options_.snapshot_source, SpoolDir(options_),
+                                             [this] { WakeForSnapshot(); });
     return true;
   }
   peer.job = std::make_unique<SnapshotJob>(source_, [this] {
@@ -492,13 +600,26 @@ bool Server::StartSnapshot(Peer& peer) {
     return false;
   }
   LOG(INFO) << "site-link: snapshot for " << peer.name << " at " << peer.job->pos().value_or(0)
-            << ": " << peer.job->queued() << " chunks";
+            << ": " << peer.job->chunks() << " chunks";
   return true;
+}
+
+void Server::DropSnapshot(Peer& peer) {
+  peer.snapshot = false;
+  peer.pending.reset();
+  if (!peer.job) return;
+  peer.job->Cancel();
+  retired_.push_back(std::move(peer.job));
+  ReapSnapshots();
+}
+
+void Server::ReapSnapshots() {
+  std::erase_if(retired_, [](const std::unique_ptr<SnapshotJob>& j) { return j->finished(); });
 }
 
 void Server::FailSnapshot(Peer& peer, const Status& why) {
   LOG(WARNING) << "site-link server: snapshot for " << peer.name << " failed: " << why.ToString();
-  peer.DropSnapshot();
+  DropSnapshot(peer);
   SendError(peer.routing_id, peer.session, link::kErrServer, "primary failed to snapshot");
   peer.session = 0;
 }
@@ -548,7 +669,7 @@ void Server::Pump(Peer& peer, Clock::time_point now) {
             if (!Send(peer, h, nullptr, now)) return;
             LOG(INFO) << "site-link: snapshot " << peer.snapshot_pos << " sent to " << peer.name
                       << " (" << peer.chunks_sent << " chunks)";
-            peer.DropSnapshot();
+            DropSnapshot(peer);
             peer.next_after = peer.snapshot_pos;
             continue;
         }
@@ -606,7 +727,7 @@ bool Server::Send(Peer& peer, const Header& h, const std::string* payload, Clock
     if (e.num() != EHOSTUNREACH)
       LOG(WARNING) << "site-link: sending to " << peer.name << ": " << e.what();
     peer.connected = false;  // gone; a new HELLO revives it
-    peer.DropSnapshot();     // and stops its snapshot's producer
+    DropSnapshot(peer);      // and stops its snapshot's producer
     Publish(peer);
   }
   return false;
@@ -627,11 +748,23 @@ void Server::SendError(std::string_view routing_id, uint32_t session, uint32_t c
 
 void Server::Tick(Clock::time_point now) {
   RefreshHead();
+  ReapSnapshots();
   for (auto& [id, peer] : peers_) {
-    if (!peer.connected) continue;
+    if (!peer.connected) {
+      // A silent mirror keeps its snapshot (it may be busy installing a
+      // chunk, not gone): probe its route; a send to a mirror whose
+      // connection is gone fails and drops the snapshot (Send).
+      if (peer.job && peer.session != 0) {
+        Header h;
+        h.type = Type::kHeartbeat;
+        h.session = peer.session;
+        h.a = head_;
+        Send(peer, h, nullptr, now);
+      }
+      continue;
+    }
     if (now - peer.last_seen > options_.peer_timeout) {
       peer.connected = false;
-      peer.DropSnapshot();  // stops its producer; a HELLO or the next pump starts over
       LOG(INFO) << "site-link: mirror " << peer.name << " silent for "
                 << options_.peer_timeout.count() << " ms; marked disconnected";
       Publish(peer);

@@ -119,9 +119,9 @@ class MirrorSiteTest : public ::testing::Test {
     so.peer_timeout = milliseconds(1000);
     so.batch_max_entries = 16;  // many batches, so credit and acks are exercised
     // Snapshots as the daemon takes them: on their own thread and connection,
-    // in small chunks through a small queue.
+    // in small chunks, spooled.
     so.snapshot_source = primary::PgLogSource::Opener(primary_db_.conninfo, /*chunk_ops=*/7);
-    so.snapshot_queue_chunks = 2;
+
     ASSERT_OK_AND_ASSIGN(server_, changelog::StreamServer::Start(so, source_.get()));
   }
   void TearDown() override { server_.reset(); }
