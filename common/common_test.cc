@@ -123,24 +123,31 @@ TEST(Posix, ReadFileDirectReturnsExactBytes) {
     for (auto& c : data) c = static_cast<char>(rng());
     const std::string path = dir + "/f" + std::to_string(size);
     std::ofstream(path, std::ios::binary) << data;  // still dirty in the page cache
-    auto got = ReadFileDirect(path, size);
+    auto read = [&](uint64_t n) -> Result<std::string> {
+      Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+      if (fd.get() < 0) return Status::IOError("open " + path);
+      return ReadFileDirect(fd.get(), path, n);
+    };
+    auto got = read(size);
     ASSERT_TRUE(got.ok()) << got.status().ToString();
     EXPECT_TRUE(*got == data) << size;
     // Expected bigger than it is (truncated under us): what is there.
-    auto shorter = ReadFileDirect(path, size + 10000);
+    auto shorter = read(size + 10000);
     ASSERT_TRUE(shorter.ok()) << shorter.status().ToString();
     EXPECT_TRUE(*shorter == data) << size;
     unlink(path.c_str());
   }
-  EXPECT_EQ(ReadFileDirect(dir + "/missing", 10).status().code(), Code::kNotFound);
   rmdir(dir.c_str());
   // tmpfs refuses O_DIRECT: NotSupported, so the caller reads buffered.
   if (access("/dev/shm", W_OK) == 0) {
     const std::string shm = "/dev/shm/meridian-direct-" + std::to_string(getpid());
     std::ofstream(shm) << "x";
-    auto r = ReadFileDirect(shm, 1);
+    Fd fd(::open(shm.c_str(), O_RDONLY | O_CLOEXEC));
+    const int before = ::fcntl(fd.get(), F_GETFL);
+    auto r = ReadFileDirect(fd.get(), shm, 1);
     EXPECT_TRUE(r.ok() ? *r == "x" : r.status().code() == Code::kNotSupported)
         << r.status().ToString();
+    EXPECT_EQ(::fcntl(fd.get(), F_GETFL), before) << "the descriptor must be left as it was";
     unlink(shm.c_str());
   }
 }

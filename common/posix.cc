@@ -58,23 +58,37 @@ char* DirectScratch(size_t bytes) {
   return buf.p;
 }
 
-Result<std::string> ReadFileDirect(const std::string& path, uint64_t size) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT));
-  if (fd.get() < 0 && errno == EINVAL) {
+Result<std::string> ReadFileDirect(int fd, const std::string& path, uint64_t size) {
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0) return ErrnoStatus("reading", path, errno);
+  // The descriptor already open (and fstat'ed): the bytes read are those of
+  // the file whose size the caller has, even if the path is replaced now.
+  if (::fcntl(fd, F_SETFL, flags | O_DIRECT) != 0) {
     return Status::NotSupported(path + ": the file system refuses O_DIRECT");
   }
-  if (fd.get() < 0) return ErrnoStatus("opening", path, errno);
+  auto restore = [&] { (void)::fcntl(fd, F_SETFL, flags); };
   char* buf = DirectScratch(size);
-  if (buf == nullptr) return Status::IOError("reading " + path + ": out of memory");
+  if (buf == nullptr) {
+    restore();
+    return Status::IOError("reading " + path + ": out of memory");
+  }
   const uint64_t padded = (size + kDirectAlign - 1) / kDirectAlign * kDirectAlign;
   uint64_t done = 0;
   while (done < padded) {
-    ssize_t n = ::pread(fd.get(), buf + done, padded - done, static_cast<off_t>(done));
+    ssize_t n = ::pread(fd, buf + done, padded - done, static_cast<off_t>(done));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return ErrnoStatus("reading", path, errno);
+    if (n < 0 && errno == EINVAL && done == 0) {  // accepted at open, not for this I/O
+      restore();
+      return Status::NotSupported(path + ": O_DIRECT reads refused (alignment)");
+    }
+    if (n < 0) {
+      restore();
+      return ErrnoStatus("reading", path, errno);
+    }
     done += static_cast<uint64_t>(n);
     if (n == 0 || done % kDirectAlign != 0) break;  // the end of the file
   }
+  restore();
   return std::string(buf, std::min(done, size));
 }
 

@@ -44,12 +44,13 @@ inline constexpr size_t kDirectAlign = 4096;
 // memory runs out. Valid until the thread's next call.
 char* DirectScratch(size_t bytes);
 
-// All `size` bytes of the regular file `path`, read with O_DIRECT: the
-// block's bytes are used once by the caller (verified, then held in its own
-// cache), so filling the page cache with them only costs CPU (bench/README.md,
-// mount.sh). NotSupported if the file system refuses O_DIRECT (tmpfs): read
-// it buffered then. `size` is the file's size (fstat); a file found shorter
-// is returned as read.
-Result<std::string> ReadFileDirect(const std::string& path, uint64_t size);
+// All `size` bytes of the open regular file `fd` (`path` names it in
+// errors), read with O_DIRECT: the block's bytes are used once by the caller
+// (verified, then held in its own cache), so filling the page cache with
+// them only costs CPU (bench/README.md, mount.sh). NotSupported if the file
+// system refuses O_DIRECT (tmpfs, or alignment it will not take): `fd` is
+// left as it was, to be read buffered. `size` is the file's size (fstat of
+// `fd`); a file found shorter is returned as read.
+Result<std::string> ReadFileDirect(int fd, const std::string& path, uint64_t size);
 
 }  // namespace meridian

@@ -83,8 +83,7 @@ class FileStore final : public ObjectStore {
     uint64_t n = size - offset;
     if (length >= 0) n = std::min<uint64_t>(n, static_cast<uint64_t>(length));
     if (offset == 0 && n == size && size >= kDirectMin) {  // a whole block: skip the page cache
-      auto direct = ReadFileDirect(path, size);
-      if (!direct.ok() && direct.status().code() == Code::kNotFound) return KeyNotFound(key);
+      auto direct = ReadFileDirect(fd.get(), path, size);
       if (direct.ok() || direct.status().code() != Code::kNotSupported) return direct;
     }
     std::string out;
