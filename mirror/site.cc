@@ -150,6 +150,7 @@ class MirrorSite::Session {
     size_t kept = 0;  // chunks of tenants we carry, installed so far
     Clock::time_point started;
   } snap_;
+  std::unique_ptr<meta::PgConn> side_;  // for the link row while a snapshot installs
   // Forgets a snapshot being received and rolls back its installation.
   void DropSnapshot() {
     applier_.AbortSnapshot();
@@ -210,11 +211,19 @@ void MirrorSite::Session::Tick(bool force) {
   if (!force && now < next_tick_) return;
   next_tick_ = now + o_.status_interval;
   // A lost replica shows up in RefreshState(); here it is only logged.
-  // Inside a snapshot the connection holds the install's transaction: a
-  // failed statement there would abort it, so the link row waits.
-  Status link;
-  if (!snap_.active) {
-    link = replica_->Run(
+  // Inside a snapshot the connection holds the install's transaction (a
+  // failed statement there would abort it, and the row would show only at
+  // its commit): the link row goes through a second connection then, so
+  // `meridian status` keeps seeing the daemon alive through a long install.
+  if (!snap_.active) side_.reset();
+  if (snap_.active && !side_) {
+    auto c = meta::PgConn::Connect(o_.replica_conninfo);
+    if (c.ok()) side_ = std::move(c).value();
+  }
+  meta::PgConn* conn = snap_.active ? side_.get() : replica_.get();
+  Status link = Status::Unavailable("no second connection to the replica");
+  if (conn != nullptr) {
+    link = conn->Run(
         "INSERT INTO site_link (site_name, primary_addr, connected, primary_head, updated_at)"
         " VALUES ($1, $2, $3, $4, now()) ON CONFLICT (singleton) DO UPDATE SET"
         " site_name = $1, primary_addr = $2, connected = $3, primary_head = $4, updated_at = now()",

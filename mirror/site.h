@@ -72,7 +72,7 @@ struct MirrorSiteOptions {
   std::set<std::string> include;   // tenants to carry (names without '/'); empty = all
   bool enqueue_blocks = false;     // --data replicate: queue new blocks for the replicator
   // --visibility data: called with the carried changes of each batch (or
-  // the snapshot) before they are applied; they are applied only once it
+  // each chunk of a snapshot) before they are applied; they are applied only once it
   // returns OK (replicator/gate.h). Empty: apply at once.
   std::function<Status(const std::vector<changelog::Change>&)> before_apply;
   uint32_t credit = 8;  // batches in flight

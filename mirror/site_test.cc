@@ -352,6 +352,46 @@ TEST_F(MirrorSiteTest, BootstrapsFromASnapshotWhenTheLogIsTruncated) {
   EXPECT_EQ(root[0].name, "b");
 }
 
+// A slow snapshot install (here: the data gate's hook sleeping, once past
+// the peer timeout) arrives once, not restarted, and meanwhile the link row
+// that `meridian status` reads the daemon's liveness from keeps being
+// written (through a second connection: the install's transaction holds the
+// first).
+TEST_F(MirrorSiteTest, ASlowSnapshotInstallArrivesOnceAndKeepsTheLinkRowFresh) {
+  Mutate(0, 40);
+  const uint64_t head = Head();
+  ASSERT_OK_AND_ASSIGN(auto truncator, primary::PgLogSource::Open(primary_db_.conninfo));
+  ASSERT_OK(truncator->Truncate(head - 1).status());
+  harness::PgDatabase rdb = NewReplica();
+  std::atomic<int> calls{0};
+  auto m = std::make_unique<RunningMirror>();
+  m->options.replica_conninfo = rdb.conninfo;
+  m->options.primary = server_->endpoint();
+  m->options.primary_public_key = server_keys_.public_key;
+  m->options.keys = mirror_keys_;
+  m->options.site_name = "slow";
+  m->options.heartbeat = milliseconds(200);
+  m->options.peer_timeout = milliseconds(1000);
+  m->options.status_interval = milliseconds(100);
+  m->options.before_apply = [&](const std::vector<changelog::Change>&) {
+    std::this_thread::sleep_for(++calls == 3 ? milliseconds(1500) : milliseconds(60));
+    return Status::OK();
+  };
+  m->Start();
+  ASSERT_OK_AND_ASSIGN(auto replica, PgConn::Connect(rdb.conninfo));
+  std::set<std::string> link_times;  // site_link.updated_at seen during the install
+  ASSERT_TRUE(WaitFor([&] {
+    if (calls.load() > 1 && State(replica.get()).snapshot_pos == 0) {
+      auto t = replica->Exec("SELECT updated_at::text FROM site_link");
+      if (t.ok() && t->rows() == 1) link_times.insert(std::string(t->Get(0, 0)));
+    }
+    return Converged(replica.get());
+  }));
+  EXPECT_EQ(State(replica.get()).snapshot_pos, head);
+  EXPECT_EQ(m->site->stats().snapshots, 1u) << "the snapshot was restarted";
+  EXPECT_GE(link_times.size(), 3u) << "the link row stood still during the install";
+}
+
 TEST_F(MirrorSiteTest, CorruptFramesNeverReachTheReplica) {
   Mutate(0, 10);
   source_->corrupt_next_ = 3;
