@@ -64,6 +64,9 @@ struct MirrorState {       // as the server sees one connected or known mirror
   std::string name;        // the mirror's site name (from its hello)
   std::string public_key;  // Z85
   uint64_t acked = 0;      // highest position it acknowledged as applied
+  // A snapshot at this position is being sent to it, or was and is not
+  // acknowledged yet: log retention must keep the entries after it (0: none).
+  uint64_t snapshot_pos = 0;
   bool connected = false;
   std::chrono::system_clock::time_point last_seen;
 };

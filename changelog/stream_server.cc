@@ -6,11 +6,14 @@
 // order: the two mutexes are never held together.
 //
 // Snapshots: with Options::snapshot_source, each snapshotting mirror gets a
-// SnapshotJob: a thread with a LogSource of its own that pushes chunks into a
-// bounded queue, which the server thread drains as the mirror's credit
-// allows (memory per mirror: the queue; the server keeps serving everyone).
-// Without it, the snapshot runs to completion on the server thread into an
-// unbounded queue (sources that must stay on one thread).
+// SnapshotJob: a thread with a LogSource of its own that spools chunks to
+// an unlinked file, which the server thread reads as the mirror's credit
+// allows (memory per mirror: a chunk; the source's transaction ends when the
+// database is read; the server keeps serving everyone). Without it, the
+// snapshot runs to completion on the server thread into memory (sources
+// that must stay on one thread). A mirror being sent a snapshot, or sent one
+// it has not acknowledged yet, holds the log after its position
+// (MirrorState::snapshot_pos) so that log retention cannot undo it.
 #include <fcntl.h>
 #include <glog/logging.h>
 #include <sys/uio.h>
@@ -136,12 +139,13 @@ class SnapshotJob {
     spool_ = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (spool_ < 0) {  // no O_TMPFILE here: a named file, unlinked at once
       std::string name = dir + "/meridian-snapshot-XXXXXX";
-      spool_ = ::mkstemp(name.data());
+      spool_ = ::mkostemp(name.data(), O_CLOEXEC);
       if (spool_ >= 0) ::unlink(name.c_str());
     }
     if (spool_ < 0) {
       return Status::IOError("creating a snapshot spool file in " + dir + ": " +
-                             std::strerror(errno) + " (set the primary's spool directory)");
+                             std::strerror(errno) +
+                             " (point TMPDIR of `meridian primary` at a directory with space)");
     }
     return Status::OK();
   }
@@ -248,6 +252,9 @@ struct Peer {
   uint64_t chunks_sent = 0;
   std::unique_ptr<SnapshotJob> job;    // produces the chunks
   std::optional<std::string> pending;  // taken from the job, not sent yet (no credit, EAGAIN)
+  // A snapshot's position while it is being sent and until the mirror
+  // acknowledges it: the log after it must stay (MirrorState::snapshot_pos).
+  uint64_t hold = 0;
 };
 
 // Where snapshot spool files go: Options::snapshot_spool_dir, else $TMPDIR,
@@ -399,6 +406,7 @@ void Server::Publish(const Peer& peer) {
   m.name = peer.name;
   m.public_key = peer.public_key;
   m.acked = peer.acked;
+  m.snapshot_pos = peer.hold;
   m.connected = peer.connected;
   m.last_seen = std::chrono::system_clock::now() -
                 std::chrono::duration_cast<std::chrono::system_clock::duration>(Clock::now() -
@@ -518,6 +526,10 @@ void Server::HandleMessage(link::Received& in, Clock::time_point now) {
     case Type::kHeartbeat:
       if (m.header.session != peer.session) break;  // from before the last HELLO
       peer.acked = std::max(peer.acked, m.header.a);
+      if (peer.hold != 0 && peer.acked >= peer.hold) {
+        peer.hold = 0;  // installed: the log after it may go now
+        Publish(peer);
+      }
       if (m.header.type == Type::kAck) {
         peer.credit = std::min<uint64_t>(link::kMaxCredit, uint64_t{peer.credit} + m.header.credit);
       }
@@ -537,6 +549,8 @@ void Server::HandleHello(Peer& peer, const link::Message& m) {
     LOG(ERROR) << "site-link: mirror " << peer.name << " (key " << peer.public_key
                << ") follows volume " << volume << ", not this primary's " << options_.volume_uuid
                << "; refused";
+    DropSnapshot(peer);
+    peer.hold = 0;
     SendError(peer.routing_id, m.header.session, link::kErrWrongVolume,
               "this primary serves volume " + options_.volume_uuid +
                   " but this mirror's replica follows volume " + volume +
@@ -548,6 +562,7 @@ void Server::HandleHello(Peer& peer, const link::Message& m) {
   peer.session = m.header.session;
   peer.next_after = m.header.a;
   peer.acked = m.header.a;
+  peer.hold = 0;  // a new session: a snapshot it needs is started again
   peer.credit = m.header.credit;
   peer.retry_at = {};
   DropSnapshot(peer);
@@ -620,6 +635,7 @@ void Server::ReapSnapshots() {
 void Server::FailSnapshot(Peer& peer, const Status& why) {
   LOG(WARNING) << "site-link server: snapshot for " << peer.name << " failed: " << why.ToString();
   DropSnapshot(peer);
+  peer.hold = 0;
   SendError(peer.routing_id, peer.session, link::kErrServer, "primary failed to snapshot");
   peer.session = 0;
 }
@@ -648,6 +664,8 @@ void Server::Pump(Peer& peer, Clock::time_point now) {
         h.b = 0;
         if (!Send(peer, h, nullptr, now)) return;
         peer.snapshot_begun = true;
+        peer.hold = *pos;
+        Publish(peer);
         continue;
       }
       h.a = peer.snapshot_pos;
@@ -728,6 +746,7 @@ bool Server::Send(Peer& peer, const Header& h, const std::string* payload, Clock
       LOG(WARNING) << "site-link: sending to " << peer.name << ": " << e.what();
     peer.connected = false;  // gone; a new HELLO revives it
     DropSnapshot(peer);      // and stops its snapshot's producer
+    peer.hold = 0;           // and releases the log it held
     Publish(peer);
   }
   return false;
@@ -754,7 +773,7 @@ void Server::Tick(Clock::time_point now) {
       // A silent mirror keeps its snapshot (it may be busy installing a
       // chunk, not gone): probe its route; a send to a mirror whose
       // connection is gone fails and drops the snapshot (Send).
-      if (peer.job && peer.session != 0) {
+      if ((peer.job || peer.hold != 0) && peer.session != 0) {
         Header h;
         h.type = Type::kHeartbeat;
         h.session = peer.session;

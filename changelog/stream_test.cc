@@ -547,10 +547,18 @@ TEST_F(StreamTest, SnapshotsAreSpooledOffTheServerThreadAndSurviveASilentMirror)
     return std::unique_ptr<LogSource>(new Counting(&log, &produced, &running, &snapshots));
   };
   auto server = StartServer(std::move(o), &log);
+  // What the server tells the primary (log retention) about a mirror.
+  auto state_of = [&](const std::string& name) {
+    for (const auto& m : server->Mirrors()) {
+      if (m.name == name) return m;
+    }
+    return MirrorState{};
+  };
   // Mirror b grants 3 credits and returns none for now.
   zmq::socket_t raw = RawDealer(server->endpoint(), &b_, server_keys_.public_key);
   SendRaw(raw, {Hello(7, 0, 3), "raw"});
   EXPECT_EQ(Count(raw, link::Type::kSnapshotChunk, 800ms), 3);
+  EXPECT_EQ(state_of("raw").snapshot_pos, 500u) << "the log after the snapshot must be held";
   // The source is done with all 200 chunks anyway; they wait in one file.
   for (int i = 0; i < 60 && running.load() > 0; ++i) std::this_thread::sleep_for(50ms);
   EXPECT_EQ(running.load(), 0) << "the source's snapshot waits for the mirror";
@@ -596,6 +604,7 @@ TEST_F(StreamTest, SnapshotsAreSpooledOffTheServerThreadAndSurviveASilentMirror)
   raw.close();
   for (int i = 0; i < 60 && OpenFilesUnder(spool) > 0; ++i) std::this_thread::sleep_for(50ms);
   EXPECT_EQ(OpenFilesUnder(spool), 0) << "the spool of a vanished mirror is still open";
+  EXPECT_EQ(state_of("raw").snapshot_pos, 0u) << "a vanished mirror still holds the log";
   // A mirror starting over gets the whole snapshot, in order.
   auto fresh = Connect(ClientOptions(server->endpoint(), b_, "site-b"));
   ASSERT_TRUE(fresh->Subscribe(0).ok());
@@ -608,9 +617,16 @@ TEST_F(StreamTest, SnapshotsAreSpooledOffTheServerThreadAndSurviveASilentMirror)
   }
   ASSERT_EQ(events.size(), 202u);
   for (int i = 0; i < 200; ++i) EXPECT_EQ(events[i + 1].frame, "chunk:" + std::to_string(i));
+  EXPECT_EQ(state_of("site-b").snapshot_pos, 500u) << "sent, not yet acknowledged: still held";
   ASSERT_TRUE(fresh->Ack(500).ok());
   pos = 500;
   EXPECT_TRUE(Drain(fresh.get(), &pos, 1000, true));
+  // (The acknowledgements reach the server a moment after the client has
+  // delivered everything.)
+  for (int i = 0; i < 40 && state_of("site-b").snapshot_pos != 0; ++i) {
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(state_of("site-b").snapshot_pos, 0u) << "installed: the log may go";
   server.reset();
   std::filesystem::remove_all(spool);
 }

@@ -215,7 +215,7 @@ void MirrorSite::Session::Tick(bool force) {
   // failed statement there would abort it, and the row would show only at
   // its commit): the link row goes through a second connection then, so
   // `meridian status` keeps seeing the daemon alive through a long install.
-  if (!snap_.active) side_.reset();
+  if (!snap_.active || (side_ && side_->broken())) side_.reset();
   if (snap_.active && !side_) {
     auto c = meta::PgConn::Connect(o_.replica_conninfo);
     if (c.ok()) side_ = std::move(c).value();

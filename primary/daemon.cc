@@ -86,7 +86,13 @@ Status RunPrimary(const PrimaryDaemonOptions& o) {
     if (h.ok() && o.on_tick) o.on_tick(*h, mirrors);
     if (o.log_retention > 0) {
       if (h.ok() && *h > o.log_retention) {
-        auto n = maint_source->Truncate(*h - o.log_retention);
+        // Never past a snapshot being sent (or sent, not yet acknowledged):
+        // its mirror continues from the entries after it.
+        uint64_t upto = *h - o.log_retention;
+        for (const auto& m : mirrors) {
+          if (m.snapshot_pos > 0) upto = std::min(upto, m.snapshot_pos);
+        }
+        auto n = maint_source->Truncate(upto);
         if (n.ok() && *n > 0) VLOG(1) << "log retention removed " << *n << " entries";
       }
     }

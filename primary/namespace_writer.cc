@@ -169,6 +169,7 @@ Result<uint64_t> NamespaceWriter::PrepareSlot(const std::vector<std::string>& pa
 }
 
 Result<uint64_t> NamespaceWriter::Mkdir(std::string_view path, const NewAttr& attr, bool parents) {
+  last_committed_ = false;
   MERIDIAN_ASSIGN_OR_RETURN(auto parts, SplitPath(path));
   if (parts.empty()) {
     if (parents) return meta::kRootIno;
@@ -219,6 +220,7 @@ Result<std::vector<uint64_t>> NamespaceWriter::AllocateBlockIds(size_t n) {
 Result<uint64_t> NamespaceWriter::CommitFile(std::string_view path, const NewAttr& attr,
                                              uint64_t size, const std::vector<BlockRef>& blocks,
                                              uint32_t block_size) {
+  last_committed_ = false;
   MERIDIAN_RETURN_IF_ERROR(CheckTiling(size, blocks, block_size));
   std::vector<std::string> parent;
   std::string name;
@@ -239,6 +241,7 @@ Result<uint64_t> NamespaceWriter::CommitFile(std::string_view path, const NewAtt
 
 Result<std::vector<uint64_t>> NamespaceWriter::CommitFiles(const std::vector<FileCommit>& files,
                                                            uint32_t block_size) {
+  last_committed_ = false;
   const size_t n = files.size();
   std::vector<uint64_t> inos(n);
   if (n == 0) return inos;
@@ -343,6 +346,7 @@ Result<std::vector<uint64_t>> NamespaceWriter::CommitFiles(const std::vector<Fil
 
 Result<uint64_t> NamespaceWriter::Symlink(std::string_view path, std::string_view target,
                                           const NewAttr& attr, bool replace) {
+  last_committed_ = false;
   if (target.empty() || target.size() > 4095 || target.find('\0') != std::string_view::npos) {
     return Status::InvalidArgument("symlink target must be 1..4095 bytes without NUL");
   }
@@ -360,6 +364,7 @@ Result<uint64_t> NamespaceWriter::Symlink(std::string_view path, std::string_vie
 }
 
 Status NamespaceWriter::Rename(std::string_view from, std::string_view to) {
+  last_committed_ = false;
   MERIDIAN_ASSIGN_OR_RETURN(auto src, SplitPath(from));
   MERIDIAN_ASSIGN_OR_RETURN(auto dst, SplitPath(to));
   if (src.empty() || dst.empty()) return Status::InvalidArgument("the volume root cannot move");
@@ -431,6 +436,7 @@ Result<uint64_t> NamespaceWriter::RemoveTree(const Attr& dir) {
 }
 
 Result<uint64_t> NamespaceWriter::Remove(std::string_view path, bool recursive) {
+  last_committed_ = false;
   std::vector<std::string> parent;
   std::string name;
   MERIDIAN_RETURN_IF_ERROR(SplitParent(path, &parent, &name));

@@ -84,8 +84,9 @@ class NamespaceWriter {
   // rename(2): replaces a file by a file, an empty directory by a directory.
   Status Rename(std::string_view from, std::string_view to);
 
-  // Whether the last mutation's transaction committed, even if it then
-  // failed (its WAL flush): such a mutation must not be run again.
+  // Whether the last call's transaction committed, even if the call then
+  // failed (its WAL flush): such a mutation must not be run again. Every
+  // mutating call resets it first, also one refused before its transaction.
   bool last_committed() const { return last_committed_; }
 
   // Test hook: runs inside every mutation's transaction, holding the write

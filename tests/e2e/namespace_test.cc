@@ -145,6 +145,7 @@ TEST_F(NamespaceTest, CommitFilesIsOneEntryAndAllOrNothing) {
   };
   ASSERT_OK_AND_ASSIGN(auto inos, w.CommitFiles(batch, 1 << 20));
   ASSERT_EQ(inos.size(), batch.size());
+  EXPECT_TRUE(w.last_committed());
   EXPECT_EQ(count("changelog"), std::to_string(std::stoi(entries) + 1));
   EXPECT_EQ(count("deleted_blocks"), "2");
   Catalog cat(conn_.get());
@@ -168,6 +169,7 @@ TEST_F(NamespaceTest, CommitFilesIsOneEntryAndAllOrNothing) {
   auto fails = [&](std::vector<FileCommit> b, Code code) {
     auto r = w.CommitFiles(b, 1 << 20);
     EXPECT_EQ(r.status().code(), code) << r.status().ToString();
+    EXPECT_FALSE(w.last_committed()) << "a refused batch did not commit";
     EXPECT_EQ(count("changelog"), before);
     EXPECT_EQ(count("inodes"), inodes);
     EXPECT_TRUE(cat.Resolve("/t/a/new").status().IsNotFound());
