@@ -145,7 +145,8 @@ class SnapshotJob {
     if (spool_ < 0) {
       return Status::IOError("creating a snapshot spool file in " + dir + ": " +
                              std::strerror(errno) +
-                             " (point TMPDIR of `meridian primary` at a directory with space)");
+                             " (give `meridian primary --snapshot-spool-dir` a directory with "
+                             "space)");
     }
     return Status::OK();
   }

@@ -1,8 +1,12 @@
 // Site verbs: keygen, primary (the daemon), status, verify.
 
+#include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <thread>
 
@@ -24,6 +28,10 @@ DEFINE_string(allow, "",
 DEFINE_uint64(log_retention, 1000000,
               "primary: change-log entries kept behind the head (mirrors further behind "
               "bootstrap from a snapshot); 0 keeps everything");
+DEFINE_string(snapshot_spool_dir, "",
+              "primary: directory for the files a snapshot for a bootstrapping mirror waits in "
+              "(~150-300 bytes per file of the namespace, deleted when sent); default $TMPDIR, "
+              "else /var/tmp");
 DEFINE_int32(gc_interval, 60,
              "primary: seconds between runs of block GC (freed blocks every mirror has "
              "acknowledged leave the bucket); 0 = never (run `meridian gc` yourself)");
@@ -74,6 +82,11 @@ int RunPrimaryDaemon(const std::vector<std::string>& args) {
   if (FLAGS_gc_interval < 0 || FLAGS_max_wait < 0) {
     return Usage("primary", "--gc-interval and --max-wait are seconds >= 0");
   }
+  if (!FLAGS_snapshot_spool_dir.empty() &&
+      ::access(FLAGS_snapshot_spool_dir.c_str(), W_OK | X_OK) != 0) {
+    return Usage("primary", "--snapshot-spool-dir " + FLAGS_snapshot_spool_dir +
+                                ": not a writable directory (" + std::strerror(errno) + ")");
+  }
   // A primary serves a formatted primary volume, nothing else.
   auto vol = OpenVolume(FLAGS_gc_interval > 0);
   if (!vol.ok()) return Fail("primary", vol.status());
@@ -88,6 +101,7 @@ int RunPrimaryDaemon(const std::vector<std::string>& args) {
   o.server.server_keys = *keys;
   o.server.allowed_client_keys = *allow;
   o.log_retention = FLAGS_log_retention;
+  o.server.snapshot_spool_dir = FLAGS_snapshot_spool_dir;
   o.gc.store = vol->store.get();
   o.gc.volume = vol->config.name;
   o.gc.max_wait = std::chrono::seconds(FLAGS_max_wait);

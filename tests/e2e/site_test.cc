@@ -118,7 +118,16 @@ TEST_F(SiteTest, IntrudersGetNothingSelectiveMirrorsCarryTheirTenantReplicasRefu
 }
 
 TEST_F(SiteTest, AMirrorBehindTheRetainedLogBootstrapsFromASnapshot) {
-  StartPrimary({"--log-retention=5"});
+  // A spool directory that is not one: refused at start, saying which.
+  RunResult bad =
+      primary_.Run({"primary", "--listen=tcp://127.0.0.1:0", "--key=" + keys_->Sub("primary.key"),
+                    "--allow=" + keys_->Sub("allow"), "--snapshot-spool-dir=/nonexistent/spool"});
+  EXPECT_EQ(bad.exit_code, 2) << bad.Describe();
+  EXPECT_NE(bad.err.find("--snapshot-spool-dir /nonexistent/spool: not a writable directory"),
+            std::string::npos)
+      << bad.err;
+  TempDir spool("meridian-spool");
+  StartPrimary({"--log-retention=5", "--snapshot-spool-dir=" + spool.path()});
   for (int i = 0; i < 30; ++i) {
     ASSERT_TRUE(
         primary_.Run({"mkdir", "-p", "/a/d" + std::to_string(i % 7) + "/e" + std::to_string(i)})
