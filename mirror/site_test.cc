@@ -133,11 +133,13 @@ class MirrorSiteTest : public ::testing::Test {
     return db.ok() ? *db : harness::PgDatabase{};
   }
 
-  std::unique_ptr<RunningMirror> StartMirror(const harness::PgDatabase& replica,
-                                             std::set<std::string> include = {},
-                                             const CurveKeyPair* keys = nullptr,
-                                             const std::string& status_file = "") {
+  // A mirror into `replica`; `before_apply` as MirrorSiteOptions's.
+  std::unique_ptr<RunningMirror> StartMirror(
+      const harness::PgDatabase& replica, std::set<std::string> include = {},
+      const CurveKeyPair* keys = nullptr, const std::string& status_file = "",
+      std::function<Status(const std::vector<changelog::Change>&)> before_apply = {}) {
     auto m = std::make_unique<RunningMirror>();
+    m->options.before_apply = std::move(before_apply);
     m->options.replica_conninfo = replica.conninfo;
     m->options.primary = server_->endpoint();
     m->options.primary_public_key = server_keys_.public_key;
@@ -150,6 +152,17 @@ class MirrorSiteTest : public ::testing::Test {
     m->options.status_interval = milliseconds(100);
     m->Start();
     return m;
+  }
+
+  // Some mutations, then the log truncated below its head: a new mirror
+  // must bootstrap from a snapshot. Returns the head.
+  uint64_t MutateAndTruncate() {
+    Mutate(0, 40);
+    const uint64_t head = Head();
+    auto truncator = primary::PgLogSource::Open(primary_db_.conninfo);
+    EXPECT_OK(truncator.status());
+    if (truncator.ok()) EXPECT_OK((*truncator)->Truncate(head - 1).status());
+    return head;
   }
 
   // Mutations across tenants /a and /b: dirs, files with blocks, symlinks,
@@ -324,10 +337,7 @@ TEST_F(MirrorSiteTest, KeyNotOnTheAllowListReceivesNothing) {
 }
 
 TEST_F(MirrorSiteTest, BootstrapsFromASnapshotWhenTheLogIsTruncated) {
-  Mutate(0, 40);
-  const uint64_t head = Head();
-  ASSERT_OK_AND_ASSIGN(auto truncator, primary::PgLogSource::Open(primary_db_.conninfo));
-  ASSERT_OK(truncator->Truncate(head - 1).status());
+  const uint64_t head = MutateAndTruncate();
   harness::PgDatabase rdb = NewReplica();
   harness::PgDatabase sdb = NewReplica();  // a selective one too
   auto m = StartMirror(rdb);
@@ -358,26 +368,13 @@ TEST_F(MirrorSiteTest, BootstrapsFromASnapshotWhenTheLogIsTruncated) {
 // written (through a second connection: the install's transaction holds the
 // first).
 TEST_F(MirrorSiteTest, ASlowSnapshotInstallArrivesOnceAndKeepsTheLinkRowFresh) {
-  Mutate(0, 40);
-  const uint64_t head = Head();
-  ASSERT_OK_AND_ASSIGN(auto truncator, primary::PgLogSource::Open(primary_db_.conninfo));
-  ASSERT_OK(truncator->Truncate(head - 1).status());
+  const uint64_t head = MutateAndTruncate();
   harness::PgDatabase rdb = NewReplica();
   std::atomic<int> calls{0};
-  auto m = std::make_unique<RunningMirror>();
-  m->options.replica_conninfo = rdb.conninfo;
-  m->options.primary = server_->endpoint();
-  m->options.primary_public_key = server_keys_.public_key;
-  m->options.keys = mirror_keys_;
-  m->options.site_name = "slow";
-  m->options.heartbeat = milliseconds(200);
-  m->options.peer_timeout = milliseconds(1000);
-  m->options.status_interval = milliseconds(100);
-  m->options.before_apply = [&](const std::vector<changelog::Change>&) {
+  auto m = StartMirror(rdb, {}, nullptr, "", [&](const std::vector<changelog::Change>&) {
     std::this_thread::sleep_for(++calls == 3 ? milliseconds(1500) : milliseconds(60));
     return Status::OK();
-  };
-  m->Start();
+  });
   ASSERT_OK_AND_ASSIGN(auto replica, PgConn::Connect(rdb.conninfo));
   std::set<std::string> link_times;  // site_link.updated_at seen during the install
   ASSERT_TRUE(WaitFor([&] {
