@@ -176,6 +176,20 @@ class StreamTest : public ::testing::Test {
     return ::testing::AssertionSuccess();
   }
 
+  // Every event up to and including a SNAPSHOT_END, none missing for 3 s.
+  static ::testing::AssertionResult UntilSnapshotEnd(StreamClient* c,
+                                                     std::vector<StreamClient::Event>* events) {
+    while (events->empty() || events->back().kind != StreamClient::Event::kSnapshotEnd) {
+      Result<StreamClient::Event> ev = c->Next(3s);
+      if (!ev.ok()) return ::testing::AssertionFailure() << ev.status().ToString();
+      if (ev->kind == StreamClient::Event::kNone) {
+        return ::testing::AssertionFailure() << "stuck after " << events->size() << " events";
+      }
+      events->push_back(*ev);
+    }
+    return ::testing::AssertionSuccess();
+  }
+
   // A hand-driven DEALER: CURVE with `keys`, or plain if null.
   zmq::socket_t RawDealer(const std::string& endpoint, const CurveKeyPair* keys,
                           const std::string& server_key) {
@@ -437,12 +451,7 @@ TEST_F(StreamTest, SnapshotThenStream) {
   auto client = Connect(co);
   ASSERT_TRUE(client->Subscribe(0).ok());
   std::vector<StreamClient::Event> events;
-  while (events.empty() || events.back().kind != StreamClient::Event::kSnapshotEnd) {
-    Result<StreamClient::Event> ev = client->Next(3s);
-    ASSERT_TRUE(ev.ok());
-    ASSERT_NE(ev->kind, StreamClient::Event::kNone) << "stuck after " << events.size();
-    events.push_back(*ev);
-  }
+  ASSERT_TRUE(UntilSnapshotEnd(client.get(), &events));
   ASSERT_EQ(events.size(), 27u);
   EXPECT_EQ(events[0].kind, StreamClient::Event::kSnapshotBegin);
   EXPECT_EQ(events[0].pos, 500u);
@@ -609,12 +618,7 @@ TEST_F(StreamTest, SnapshotsAreSpooledOffTheServerThreadAndSurviveASilentMirror)
   auto fresh = Connect(ClientOptions(server->endpoint(), b_, "site-b"));
   ASSERT_TRUE(fresh->Subscribe(0).ok());
   std::vector<StreamClient::Event> events;
-  while (events.empty() || events.back().kind != StreamClient::Event::kSnapshotEnd) {
-    Result<StreamClient::Event> ev = fresh->Next(3s);
-    ASSERT_TRUE(ev.ok());
-    ASSERT_NE(ev->kind, StreamClient::Event::kNone) << "stuck after " << events.size();
-    events.push_back(*ev);
-  }
+  ASSERT_TRUE(UntilSnapshotEnd(fresh.get(), &events));
   ASSERT_EQ(events.size(), 202u);
   for (int i = 0; i < 200; ++i) EXPECT_EQ(events[i + 1].frame, "chunk:" + std::to_string(i));
   EXPECT_EQ(state_of("site-b").snapshot_pos, 500u) << "sent, not yet acknowledged: still held";
