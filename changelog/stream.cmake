@@ -20,6 +20,6 @@ target_link_libraries(meridian_stream
   PRIVATE glog::glog $<TARGET_NAME_IF_EXISTS:meridian_changelog>)
 
 meridian_test(NAME stream_test
-  SOURCES ${CMAKE_CURRENT_LIST_DIR}/stream_test.cc
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/stream_test.cc ${CMAKE_CURRENT_LIST_DIR}/stream_hostile_test.cc
   LIBS meridian_stream
   TIMEOUT 120)

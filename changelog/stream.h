@@ -95,6 +95,10 @@ class StreamServer {
     // buffered whole in memory.
     std::function<Result<std::unique_ptr<LogSource>>()> snapshot_source;
     std::string snapshot_spool_dir;
+    // At most this many snapshots are read from the source at once (each
+    // holds a connection and a transaction there); more mirrors that need one
+    // wait for a slot. With snapshot_source only.
+    size_t max_snapshots = 4;
   };
   // `source` must outlive the server.
   static Result<std::unique_ptr<StreamServer>> Start(Options options, LogSource* source);
@@ -105,7 +109,7 @@ class StreamServer {
   // Wakes the server: new entries were committed (from LISTEN/NOTIFY).
   // Thread-safe; cheap; coalesces.
   virtual void Notify() = 0;
-  // Thread-safe snapshot of every mirror seen since start.
+  // Thread-safe snapshot of every mirror seen since start, one per key.
   virtual std::vector<MirrorState> Mirrors() const = 0;
 };
 

@@ -89,9 +89,7 @@ Status Client::Init() {
     return Status::InvalidArgument("site-link client: volume uuid '" + options_.volume_uuid +
                                    "' is not a uuid");
   }
-  if (options_.site_name.empty() || options_.site_name.size() > link::kMaxSiteName) {
-    return Status::InvalidArgument("site-link client: site name must be 1-255 bytes");
-  }
+  MERIDIAN_RETURN_IF_ERROR(CheckSiteName(options_.site_name).With("site-link client"));
   if (options_.credit == 0 || options_.credit > link::kMaxCredit) {
     return Status::InvalidArgument("site-link client: credit must be 1-65536");
   }
@@ -307,6 +305,7 @@ Result<std::optional<StreamClient::Event>> Client::Handle(link::Message& m, Cloc
         return std::optional<Event>();
       case link::kErrVersion:
       case link::kErrWrongVolume:
+      case link::kErrAhead:
         return Status::FailedPrecondition("site link: " + m.payload);
       default:
         return Status::InvalidArgument("site link refused our request: " + m.payload);

@@ -43,7 +43,7 @@ bool SplitHello(std::string_view payload, std::string* name, std::string* volume
   const size_t nul = payload.find('\0');
   *name = std::string(payload.substr(0, nul));
   *volume = nul == std::string_view::npos ? std::string() : std::string(payload.substr(nul + 1));
-  if (name->empty() || name->size() > kMaxSiteName) return false;
+  if (!CheckSiteName(*name).ok()) return false;
   if (nul != std::string_view::npos && (volume->empty() || volume->size() > kMaxVolumeId ||
                                         volume->find('\0') != std::string::npos)) {
     return false;

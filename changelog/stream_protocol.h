@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/site_name.h"
 #include "common/status.h"
 
 namespace meridian::changelog::link {
@@ -21,8 +22,7 @@ inline constexpr char kMagic[4] = {'M', 'R', 'S', 'L'};
 inline constexpr uint8_t kVersion = 1;
 inline constexpr size_t kHeaderSize = 36;
 inline constexpr uint32_t kMaxCredit = 1 << 16;  // per HELLO / per grant
-inline constexpr size_t kMaxSiteName = 255;
-inline constexpr size_t kMaxVolumeId = 64;  // HELLO payload: name [NUL volume uuid]
+inline constexpr size_t kMaxVolumeId = 64;       // HELLO payload: name [NUL volume uuid]
 inline constexpr size_t kMaxErrorText = 1024;
 
 enum class Type : uint8_t {
@@ -43,6 +43,7 @@ enum ErrorCode : uint32_t {
   kErrServer = 3,       // the server failed to read its log; retry HELLO later
   kErrBadRequest = 4,   // the HELLO was invalid; permanent
   kErrWrongVolume = 5,  // the mirror follows another volume; permanent
+  kErrAhead = 6,        // the mirror claims a position past the primary's head; permanent
 };
 
 struct Header {
@@ -70,11 +71,12 @@ std::string EncodeHeader(const Header& h, uint32_t payload_len);
 // IsHelloOfOtherVersion), Corruption for everything else.
 Result<Message> ParseMessage(const std::vector<std::string_view>& frames, size_t max_bytes);
 
-// True if `header_frame` carries our magic, a version other than ours and the
-// HELLO's payload: the site name, then (a mirror that already holds a
-// volume) a NUL byte and that volume's uuid. Splits it; false if malformed.
+// HELLO's payload: the site name (common/site_name.h), then (a mirror that
+// already holds a volume) a NUL byte and that volume's uuid. Splits it;
+// false if malformed or the name is not a valid site name.
 bool SplitHello(std::string_view payload, std::string* name, std::string* volume);
 
+// True if `header_frame` carries our magic, a version other than ours and the
 // HELLO type: the server answers those with ERROR(kErrVersion). Offsets 0-5
 // (magic, version, type) are fixed across all protocol versions.
 bool IsHelloOfOtherVersion(std::string_view header_frame);

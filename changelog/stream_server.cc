@@ -236,17 +236,23 @@ class SnapshotJob {
 };
 
 struct Peer {
-  std::string routing_id;
+  std::string routing_id;  // == public_key (Server::HandleMessage)
   std::string public_key;  // Z85, from the ZAP User-Id
   std::string name;
   uint32_t session = 0;     // of the last valid HELLO
+  bool joined = false;      // a HELLO was accepted once: Mirrors() reports it
   uint64_t next_after = 0;  // the next batch starts after this position
-  uint32_t credit = 0;      // batches/chunks it may still be sent
+  // The highest position this session may acknowledge: its HELLO's, the
+  // last batch sent, or its snapshot's once begun. An ACK or HEARTBEAT past
+  // it is refused, never stored.
+  uint64_t sent_upto = 0;
+  uint32_t credit = 0;  // batches/chunks it may still be sent
   uint64_t acked = 0;
   bool connected = true;
   Clock::time_point last_seen;
   Clock::time_point retry_at;  // after EAGAIN, leave it alone until then
-  // A snapshot in progress: BEGIN, chunks, END.
+  // A snapshot in progress: BEGIN, chunks, END. `snapshot` without `job`:
+  // waiting for one of Options::max_snapshots to free up.
   bool snapshot = false;
   bool snapshot_begun = false;
   uint64_t snapshot_pos = 0;
@@ -282,7 +288,10 @@ class Server final : public StreamServer {
   void Loop();
   void HandleMessage(link::Received& in, Clock::time_point now);
   void HandleHello(Peer& peer, const link::Message& m);
+  // Asks for a snapshot for `peer`; it starts now if fewer than
+  // Options::max_snapshots are running, else when one ends (Pump).
   bool StartSnapshot(Peer& peer);
+  bool SnapshotSlotFree();
   void FailSnapshot(Peer& peer, const Status& why);
   // Ends the peer's snapshot: its producer is cancelled and destroyed once
   // finished (ReapSnapshots), never waited for on this thread.
@@ -297,7 +306,7 @@ class Server final : public StreamServer {
   bool Send(Peer& peer, const Header& h, const std::string* payload, Clock::time_point now);
   void SendError(std::string_view routing_id, uint32_t session, uint32_t code, std::string text);
   void Tick(Clock::time_point now);
-  void RefreshHead();
+  bool RefreshHead();  // false (head_ kept) if the source cannot say
   void Publish(const Peer& peer);
 
   const Options options_;
@@ -321,7 +330,7 @@ class Server final : public StreamServer {
   Clock::time_point next_tick_;
 
   mutable std::mutex mirrors_mu_;
-  std::map<std::string, MirrorState> mirrors_;  // GUARDED_BY(mirrors_mu_); by routing id
+  std::map<std::string, MirrorState> mirrors_;  // GUARDED_BY(mirrors_mu_); by public key
 
   std::thread thread_;
 };
@@ -348,6 +357,9 @@ Status Server::Init() {
   }
   if (options_.batch_max_entries == 0 || options_.batch_max_bytes == 0) {
     return Status::InvalidArgument("site-link server: batch limits must be positive");
+  }
+  if (options_.max_snapshots == 0) {
+    return Status::InvalidArgument("site-link server: max_snapshots must be at least 1");
   }
   // The ZAP handler must be bound before the CURVE socket binds.
   MERIDIAN_ASSIGN_OR_RETURN(zap_, link::ZapHandler::Start(&ctx_, options_.allowed_client_keys));
@@ -403,6 +415,7 @@ std::vector<MirrorState> Server::Mirrors() const {
 }
 
 void Server::Publish(const Peer& peer) {
+  if (!peer.joined) return;  // refused peers hold no position (GC would wait for them)
   MirrorState m;
   m.name = peer.name;
   m.public_key = peer.public_key;
@@ -413,7 +426,7 @@ void Server::Publish(const Peer& peer) {
                 std::chrono::duration_cast<std::chrono::system_clock::duration>(Clock::now() -
                                                                                 peer.last_seen);
   std::lock_guard<std::mutex> l(mirrors_mu_);
-  mirrors_[peer.routing_id] = std::move(m);
+  mirrors_[peer.public_key] = std::move(m);
 }
 
 void Server::Run() {
@@ -464,19 +477,29 @@ void Server::Loop() {
   }
 }
 
-void Server::RefreshHead() {
+bool Server::RefreshHead() {
   Result<uint64_t> head = source_->Head();
   if (head.ok()) {
     head_ = *head;
-  } else {
-    LOG_EVERY_N(WARNING, 100) << "site-link server: reading the log head: "
-                              << head.status().ToString();
+    return true;
   }
+  LOG_EVERY_N(WARNING, 100) << "site-link server: reading the log head: "
+                            << head.status().ToString();
+  return false;
 }
 
 void Server::HandleMessage(link::Received& in, Clock::time_point now) {
   if (in.frames.empty()) return;
   const std::string routing_id = in.frames[0].to_string();
+  // A mirror's routing id is its public key (StreamClient), so a key holds
+  // one route and one peer state here, whatever it sends: a connection that
+  // calls itself anything else is not served (it could otherwise open
+  // sessions, and snapshots, without bound).
+  if (routing_id != in.user_id) {
+    LOG_EVERY_N(WARNING, 100) << "site-link server: dropped a message from mirror key "
+                              << in.user_id << " on a connection whose routing id is not its key";
+    return;
+  }
   if (in.oversized || in.frames.size() < 2) {
     LOG_EVERY_N(WARNING, 100) << "site-link server: dropped an oversized or empty message from "
                               << in.user_id;
@@ -526,6 +549,12 @@ void Server::HandleMessage(link::Received& in, Clock::time_point now) {
     case Type::kAck:
     case Type::kHeartbeat:
       if (m.header.session != peer.session) break;  // from before the last HELLO
+      if (m.header.a > peer.sent_upto) {
+        LOG_EVERY_N(WARNING, 100) << "site-link server: mirror " << peer.name << " (key "
+                                  << peer.public_key << ") acknowledged position " << m.header.a
+                                  << ", past the " << peer.sent_upto << " it was sent; ignored";
+        break;
+      }
       peer.acked = std::max(peer.acked, m.header.a);
       if (peer.hold != 0 && peer.acked >= peer.hold) {
         peer.hold = 0;  // installed: the log after it may go now
@@ -560,44 +589,74 @@ void Server::HandleHello(Peer& peer, const link::Message& m) {
     peer.session = 0;
     return;
   }
+  DropSnapshot(peer);
+  peer.hold = 0;  // a new session: a snapshot it needs is started again
+  peer.session = 0;
+  peer.retry_at = {};
+  // The position is checked against a head read now, never a cached one: a
+  // mirror may legitimately be past what this server last read.
+  Result<uint64_t> oldest = source_->Oldest();
+  if (!RefreshHead() || !oldest.ok()) {
+    LOG(WARNING) << "site-link server: reading the log head or oldest position: "
+                 << (oldest.ok() ? "head unreadable" : oldest.status().ToString());
+    SendError(peer.routing_id, m.header.session, link::kErrServer, "primary cannot read its log");
+    Publish(peer);
+    return;
+  }
+  if (m.header.a > head_) {
+    LOG_EVERY_N(ERROR, 10) << "site-link: mirror " << peer.name << " (key " << peer.public_key
+                           << ") claims position " << m.header.a << " beyond the primary's head "
+                           << head_
+                           << ": refused. Either this primary lost changes that mirror applied "
+                              "(restored from a backup?) and the mirror must be rebuilt from an "
+                              "empty database, or the peer is not a real mirror";
+    SendError(peer.routing_id, m.header.session, link::kErrAhead,
+              "the primary's log ends at position " + std::to_string(head_) +
+                  " but this mirror has applied up to " + std::to_string(m.header.a) +
+                  ": the primary lost changes this mirror has (restored from a backup, or "
+                  "re-formatted). Check the primary; then give this mirror a new, empty database "
+                  "(it bootstraps from a snapshot of the primary as it is now)");
+    Publish(peer);
+    return;
+  }
+  peer.joined = true;
   peer.session = m.header.session;
   peer.next_after = m.header.a;
+  peer.sent_upto = m.header.a;
   peer.acked = m.header.a;
-  peer.hold = 0;  // a new session: a snapshot it needs is started again
   peer.credit = m.header.credit;
-  peer.retry_at = {};
-  DropSnapshot(peer);
   LOG(INFO) << "site-link: mirror " << peer.name << " (key " << peer.public_key
             << ") subscribed after " << m.header.a << " with credit " << m.header.credit;
-  RefreshHead();
-  Result<uint64_t> oldest = source_->Oldest();
-  if (!oldest.ok()) {
-    LOG(WARNING) << "site-link server: reading the oldest log position: "
-                 << oldest.status().ToString();
-    SendError(peer.routing_id, peer.session, link::kErrServer, "primary cannot read its log");
-    peer.session = 0;
-  } else if (m.header.a + 1 < *oldest) {
-    StartSnapshot(peer);
-  } else if (m.header.a > head_) {
-    LOG(ERROR) << "site-link: mirror " << peer.name << " claims position " << m.header.a
-               << " beyond the primary's head " << head_
-               << ": this primary lost changes that mirror applied (restored from a backup?); "
-                  "the mirror stops and must be rebuilt from an empty database";
-  }
+  if (m.header.a + 1 < *oldest) StartSnapshot(peer);
   Publish(peer);
 }
 
+bool Server::SnapshotSlotFree() {
+  ReapSnapshots();
+  // Producers still reading the database (each holds a connection and a
+  // transaction there); one that is done holds only its spool file.
+  size_t running = retired_.size();  // cancelled, not finished yet
+  for (const auto& [id, p] : peers_) running += p.job != nullptr && !p.job->finished();
+  return running < options_.max_snapshots;
+}
+
 bool Server::StartSnapshot(Peer& peer) {
-  LOG(INFO) << "site-link: mirror " << peer.name << " is behind the log retention; snapshotting";
   DropSnapshot(peer);
   peer.snapshot = true;
   peer.snapshot_begun = false;
   peer.chunks_sent = 0;
   if (options_.snapshot_source) {
+    if (!SnapshotSlotFree()) {
+      LOG(INFO) << "site-link: mirror " << peer.name << " is behind the log retention; its "
+                << "snapshot waits for one of the " << options_.max_snapshots << " running";
+      return true;  // Pump starts it when a slot frees
+    }
+    LOG(INFO) << "site-link: mirror " << peer.name << " is behind the log retention; snapshotting";
     peer.job = std::make_unique<SnapshotJob>(options_.snapshot_source, SpoolDir(options_),
                                              [this] { WakeForSnapshot(); });
     return true;
   }
+  LOG(INFO) << "site-link: mirror " << peer.name << " is behind the log retention; snapshotting";
   peer.job = std::make_unique<SnapshotJob>(source_, [this] {
     // A large snapshot takes longer than a peer timeout to build: keep every
     // link alive meanwhile (peers are not timed out here, since their
@@ -652,6 +711,10 @@ void Server::Pump(Peer& peer, Clock::time_point now) {
   h.session = peer.session;
   for (;;) {
     if (peer.snapshot) {
+      if (!peer.job) {  // waiting for a slot
+        if (!SnapshotSlotFree()) return;
+        if (!StartSnapshot(peer) || !peer.job) return;
+      }
       if (!peer.snapshot_begun) {
         const std::optional<uint64_t> pos = peer.job->pos();
         if (!pos) {
@@ -666,6 +729,7 @@ void Server::Pump(Peer& peer, Clock::time_point now) {
         if (!Send(peer, h, nullptr, now)) return;
         peer.snapshot_begun = true;
         peer.hold = *pos;
+        peer.sent_upto = *pos;
         Publish(peer);
         continue;
       }
@@ -732,6 +796,7 @@ void Server::Pump(Peer& peer, Clock::time_point now) {
     h.b = span->last;
     if (!Send(peer, h, &*frame, now)) return;  // dropped; read again on retry
     peer.next_after = span->last;
+    peer.sent_upto = span->last;
     --peer.credit;
   }
 }
@@ -787,9 +852,8 @@ void Server::Tick(Clock::time_point now) {
       peer.connected = false;
       LOG(INFO) << "site-link: mirror " << peer.name << " silent for "
                 << options_.peer_timeout.count() << " ms; marked disconnected";
-      Publish(peer);
-      continue;
     }
+    Publish(peer);  // last_seen moves on while a link is idle (heartbeats)
   }
   SendHeartbeats(now);
 }

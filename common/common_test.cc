@@ -10,6 +10,7 @@
 #include "common/hash.h"
 #include "common/path.h"
 #include "common/posix.h"
+#include "common/site_name.h"
 #include "common/status.h"
 
 namespace meridian {
@@ -154,3 +155,36 @@ TEST(Posix, ReadFileDirectReturnsExactBytes) {
 
 }  // namespace
 }  // namespace meridian
+
+TEST(SiteName, AcceptsPrintableUtf8) {
+  for (const std::string& ok :
+       std::vector<std::string>{"eu-west-1", "m", "Zürich DC 2", "東京", std::string(255, 'a')}) {
+    EXPECT_TRUE(meridian::CheckSiteName(ok).ok()) << ok;
+  }
+}
+
+TEST(SiteName, RefusesWhatCouldHurtATerminalOrTheDatabase) {
+  const std::string bad[] = {
+      "",                     // empty
+      std::string(256, 'a'),  // too long
+      "eu\xff",               // not UTF-8 (PostgreSQL refuses it in a text column)
+      "\xc0\xaf",             // overlong '/'
+      "\xed\xa0\x80",         // a surrogate
+      "\xf4\x90\x80\x80",     // past U+10FFFF
+      "caf\xc3",              // truncated sequence
+      "eu\x1b[31mred",        // ESC: terminal escape codes
+      "a\nb",
+      "a\tb",
+      "a\x7f",  // other controls, DEL
+      "a\xc2\x9b"
+      "31m",  // C1 CSI
+      "a\xe2\x80\xae"
+      "b",                     // right-to-left override
+      std::string("a\0b", 3),  // NUL
+  };
+  for (const std::string& name : bad) {
+    meridian::Status s = meridian::CheckSiteName(name);
+    EXPECT_EQ(s.code(), meridian::Code::kInvalidArgument) << name.size();
+    EXPECT_EQ(s.message().find('\x1b'), std::string::npos);  // never echoes the bytes
+  }
+}
