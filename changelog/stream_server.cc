@@ -62,8 +62,12 @@ class SnapshotJob {
       return;
     }
     thread_ = std::thread([this, open] {
-      auto source = open();
-      Finish(source.ok() ? Produce(source->get()) : source.status());
+      Status st;
+      {  // the source (a database connection) is closed before finished() says so
+        auto source = open();
+        st = source.ok() ? Produce(source->get()) : source.status();
+      }
+      Finish(std::move(st));
     });
   }
   SnapshotJob(LogSource* source, std::function<void()> tick) : wake_(std::move(tick)) {

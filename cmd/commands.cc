@@ -113,8 +113,8 @@ const std::vector<Command>& Commands() {
        "a mirror further behind bootstraps from a consistent snapshot. Prints\n"
        "`listening on ADDRESS` once bound; stops cleanly on SIGTERM or SIGINT.\n"
        "Every --gc-interval seconds it runs block GC (see `meridian gc`).",
-       {"meta", "listen", "key", "allow", "log_retention", "snapshot_spool_dir", "gc_interval",
-        "max_wait", "min_age", "metrics"},
+       {"meta", "listen", "key", "allow", "log_retention", "snapshot_spool_dir", "max_snapshots",
+        "gc_interval", "max_wait", "min_age", "metrics"},
        RunPrimaryDaemon},
       {"status",
        "",

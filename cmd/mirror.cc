@@ -15,6 +15,7 @@
 #include "cmd/cli.h"
 #include "cmd/metrics.h"
 #include "common/path.h"
+#include "common/site_name.h"
 #include "mirror/site.h"
 #include "replicator/daemon.h"
 #include "replicator/gate.h"
@@ -101,6 +102,10 @@ int RunMirror(const std::vector<std::string>& args) {
   if (FLAGS_primary.rfind("tcp://", 0) != 0) {
     return Usage("mirror", "--primary must look like tcp://HOST:PORT, not '" + FLAGS_primary + "'");
   }
+  const std::string site_name = FLAGS_name.empty() ? HostName() : FLAGS_name;
+  if (Status st = CheckSiteName(site_name); !st.ok()) {
+    return Usage("mirror", (FLAGS_name.empty() ? "this host's name: " : "--name: ") + st.message());
+  }
   if (FLAGS_primary_key.empty()) {
     return Usage("mirror",
                  "--primary-key is required: the primary's public key (its .pub file or the 40 "
@@ -177,7 +182,7 @@ int RunMirror(const std::vector<std::string>& args) {
   o.primary = FLAGS_primary;
   o.primary_public_key = *server_key;
   o.keys = *keys;
-  o.site_name = FLAGS_name.empty() ? HostName() : FLAGS_name;
+  o.site_name = site_name;
   o.include = *include;
   o.enqueue_blocks = replicate && FLAGS_visibility == "metadata";
   o.status_file = FLAGS_status_file;

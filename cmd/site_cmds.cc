@@ -32,6 +32,10 @@ DEFINE_string(snapshot_spool_dir, "",
               "primary: directory for the files a snapshot for a bootstrapping mirror waits in "
               "(~150-300 bytes per file of the namespace, deleted when sent); default $TMPDIR, "
               "else /var/tmp");
+DEFINE_int32(max_snapshots, 4,
+             "primary: snapshots for bootstrapping mirrors read from the database at once "
+             "(each holds up to two PostgreSQL connections while it reads); more mirrors wait "
+             "their turn");
 DEFINE_int32(gc_interval, 60,
              "primary: seconds between runs of block GC (freed blocks every mirror has "
              "acknowledged leave the bucket); 0 = never (run `meridian gc` yourself)");
@@ -82,6 +86,9 @@ int RunPrimaryDaemon(const std::vector<std::string>& args) {
   if (FLAGS_gc_interval < 0 || FLAGS_max_wait < 0) {
     return Usage("primary", "--gc-interval and --max-wait are seconds >= 0");
   }
+  if (FLAGS_max_snapshots < 1 || FLAGS_max_snapshots > 64) {
+    return Usage("primary", "--max-snapshots must be 1..64");
+  }
   if (!FLAGS_snapshot_spool_dir.empty() &&
       ::access(FLAGS_snapshot_spool_dir.c_str(), W_OK | X_OK) != 0) {
     return Usage("primary", "--snapshot-spool-dir " + FLAGS_snapshot_spool_dir +
@@ -102,6 +109,7 @@ int RunPrimaryDaemon(const std::vector<std::string>& args) {
   o.server.allowed_client_keys = *allow;
   o.log_retention = FLAGS_log_retention;
   o.server.snapshot_spool_dir = FLAGS_snapshot_spool_dir;
+  o.server.max_snapshots = static_cast<size_t>(FLAGS_max_snapshots);
   o.gc.store = vol->store.get();
   o.gc.volume = vol->config.name;
   o.gc.max_wait = std::chrono::seconds(FLAGS_max_wait);
@@ -221,7 +229,12 @@ void PrintStatus(const nlohmann::json& j) {
             << ")\n";
   if (j["role"] == "primary") {
     std::cout << "  head position     " << j["head"] << "\n"
-              << "  oldest retained   " << j["oldest_retained"] << "\n";
+              << "  oldest retained   " << j["oldest_retained"] << "\n"
+              << "  daemon            "
+              << (j["daemon_running"].get<bool>()
+                      ? "running (" + j["listen"].get<std::string>() + ")"
+                      : std::string("primary daemon not running"))
+              << "\n";
     for (const auto& m : j["mirrors"]) {
       std::cout << "  mirror " << m["name"].get<std::string>() << ": acked " << m["acked_pos"]
                 << ", " << m["lag_entries"] << " entries behind, "
@@ -285,6 +298,18 @@ int RunStatus(const std::vector<std::string>& args) {
     uint64_t head = r->GetInt(0, 0);
     j["head"] = head;
     j["oldest_retained"] = r->GetInt(0, 1);
+    // The same staleness rule as at a mirror: a daemon that has not said
+    // so for kStaleLinkSeconds is not running (stopped, killed, hung), and
+    // then no mirror is connected to it, whatever its last rows say.
+    auto d = c->Exec("SELECT endpoint, extract(epoch FROM now() - updated_at) FROM site_daemon");
+    if (!d.ok() && !d.status().IsNotFound()) return Fail("status", d.status());
+    const bool running =
+        d.ok() && d->rows() > 0 && std::stod(std::string(d->Get(0, 1))) < kStaleLinkSeconds;
+    j["daemon_running"] = running;
+    if (d.ok() && d->rows() > 0) {
+      j["listen"] = std::string(d->Get(0, 0));
+      j["daemon_updated_seconds_ago"] = std::stod(std::string(d->Get(0, 1)));
+    }
     auto m = c->Exec(
         "SELECT name, public_key, acked_pos, connected, extract(epoch FROM now() - last_seen)"
         " FROM site_mirrors ORDER BY name");
@@ -292,12 +317,14 @@ int RunStatus(const std::vector<std::string>& args) {
     j["mirrors"] = nlohmann::json::array();
     for (int i = 0; i < m->rows(); ++i) {
       uint64_t acked = m->GetInt(i, 2);
-      j["mirrors"].push_back({{"name", std::string(m->Get(i, 0))},
-                              {"public_key", std::string(m->Get(i, 1))},
-                              {"acked_pos", acked},
-                              {"lag_entries", head > acked ? head - acked : 0},
-                              {"connected", m->Get(i, 3) == "t"},
-                              {"last_seen_seconds_ago", std::stod(std::string(m->Get(i, 4)))}});
+      const double seen = std::stod(std::string(m->Get(i, 4)));
+      j["mirrors"].push_back(
+          {{"name", std::string(m->Get(i, 0))},
+           {"public_key", std::string(m->Get(i, 1))},
+           {"acked_pos", acked},
+           {"lag_entries", head > acked ? head - acked : 0},
+           {"connected", running && m->Get(i, 3) == "t" && seen < kStaleLinkSeconds},
+           {"last_seen_seconds_ago", seen}});
     }
   } else {
     auto m = MirrorStatus(c);

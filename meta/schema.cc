@@ -147,6 +147,18 @@ CREATE TABLE site_data (
   updated_at timestamptz NOT NULL DEFAULT now()
 );
 )sql",
+      // v4: the site's daemon says it runs (`meridian primary` at a primary),
+      // rewritten about once a second and removed when it stops, so that
+      // `meridian status` can tell a stopped daemon from an idle link.
+      R"sql(
+CREATE TABLE site_daemon (
+  singleton  boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+  role       text    NOT NULL,
+  endpoint   text    NOT NULL,
+  started_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+)sql",
   };
   return kMigrations;
 }

@@ -3,6 +3,7 @@
 #include <glog/logging.h>
 #include <poll.h>
 
+#include <limits>
 #include <thread>
 
 #include "meta/catalog.h"
@@ -39,20 +40,61 @@ void ListenLoop(const std::string& conninfo, changelog::StreamServer* server,
   }
 }
 
+// Writes each mirror's row of site_mirrors. A row that cannot be written
+// (the server validated it, so this is a bug or a broken database) is logged
+// and skipped: it never stops the others. Returns the first error.
 Status RecordMirrors(meta::PgConn* c, const std::vector<changelog::MirrorState>& mirrors) {
+  Status first;
   for (const auto& m : mirrors) {
-    MERIDIAN_RETURN_IF_ERROR(
-        c->Run("INSERT INTO site_mirrors (public_key, name, acked_pos, connected, last_seen)"
-               " VALUES ($1, $2, $3, $4, to_timestamp($5::double precision))"
-               " ON CONFLICT (public_key) DO UPDATE SET name = $2, acked_pos = $3, connected = $4,"
-               " last_seen = to_timestamp($5::double precision)",
-               {meta::Param::Text(m.public_key), meta::Param::Text(m.name),
-                meta::Param::Int(static_cast<int64_t>(m.acked)),
-                meta::Param::Text(m.connected ? "true" : "false"),
-                meta::Param::Text(std::to_string(
-                    std::chrono::duration<double>(m.last_seen.time_since_epoch()).count()))}));
+    Status st;
+    if (m.acked > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+      st = Status::InvalidArgument("acknowledged position out of range");
+    } else {
+      st = c->Run(
+          "INSERT INTO site_mirrors (public_key, name, acked_pos, connected, last_seen)"
+          " VALUES ($1, $2, $3, $4, to_timestamp($5::double precision))"
+          " ON CONFLICT (public_key) DO UPDATE SET name = $2, acked_pos = $3, connected = $4,"
+          " last_seen = to_timestamp($5::double precision)",
+          {meta::Param::Text(m.public_key), meta::Param::Text(m.name),
+           meta::Param::Int(static_cast<int64_t>(m.acked)),
+           meta::Param::Text(m.connected ? "true" : "false"),
+           meta::Param::Text(std::to_string(
+               std::chrono::duration<double>(m.last_seen.time_since_epoch()).count()))});
+    }
+    if (!st.ok()) {
+      LOG_EVERY_N(WARNING, 60) << "recording mirror key " << m.public_key
+                               << " in site_mirrors: " << st.ToString();
+      if (first.ok()) first = st;
+    }
   }
-  return Status::OK();
+  return first;
+}
+
+// Rows no real mirror can have written (a position past the head, or one
+// that overflowed before positions were checked) would hold block GC back
+// for everyone: they go, and the mirror's next acknowledgement writes its
+// row again.
+void DropImpossibleMirrorRows(meta::PgConn* c, uint64_t head) {
+  auto r =
+      c->Exec("DELETE FROM site_mirrors WHERE acked_pos < 0 OR acked_pos > $1 RETURNING public_key",
+              {meta::Param::Int(static_cast<int64_t>(head))});
+  if (!r.ok()) {
+    LOG(WARNING) << "checking site_mirrors: " << r.status().ToString();
+    return;
+  }
+  for (int i = 0; i < r->rows(); ++i) {
+    LOG(WARNING) << "site_mirrors: removed the row of mirror key " << r->Get(i, 0)
+                 << ", whose acknowledged position is not in the log (0.." << head << ")";
+  }
+}
+
+// The daemon's liveness row (site_daemon): `meridian status` calls a
+// daemon whose row is older than a few seconds not running.
+Status RecordDaemon(meta::PgConn* c, const std::string& endpoint) {
+  return c->Run(
+      "INSERT INTO site_daemon (role, endpoint) VALUES ('primary', $1) ON CONFLICT (singleton)"
+      " DO UPDATE SET role = 'primary', endpoint = $1, updated_at = now()",
+      {meta::Param::Text(endpoint)});
 }
 
 }  // namespace
@@ -63,6 +105,7 @@ Status RunPrimary(const PrimaryDaemonOptions& o) {
   MERIDIAN_ASSIGN_OR_RETURN(auto maint, meta::PgConn::Connect(o.conninfo));
   MERIDIAN_ASSIGN_OR_RETURN(auto head, source->Head());
   MERIDIAN_ASSIGN_OR_RETURN(auto volume, meta::LoadVolume(maint.get()));
+  DropImpossibleMirrorRows(maint.get(), head);
   changelog::StreamServer::Options server_options = o.server;
   server_options.volume_uuid = volume.uuid;  // mirrors of another volume are refused
   server_options.snapshot_source = PgLogSource::Opener(o.conninfo);  // bounded, off-thread
@@ -73,11 +116,16 @@ Status RunPrimary(const PrimaryDaemonOptions& o) {
   if (o.on_listening) o.on_listening(server->endpoint());
   std::thread listener(ListenLoop, o.conninfo, server.get(), o.stop);
   auto next_gc = std::chrono::steady_clock::now() + o.gc_interval;
+  // Without it `status` says "not running" for a second or so.
+  if (Status st = RecordDaemon(maint.get(), server->endpoint()); !st.ok()) {
+    LOG(WARNING) << "recording the daemon in site_daemon: " << st.ToString();
+  }
 
   while (!o.stop->load()) {
     std::this_thread::sleep_for(std::chrono::seconds(1));
     const auto mirrors = server->Mirrors();
-    Status s = RecordMirrors(maint.get(), mirrors);
+    Status s = RecordDaemon(maint.get(), server->endpoint());
+    if (s.ok()) s = RecordMirrors(maint.get(), mirrors);
     if (!s.ok() && s.code() == Code::kUnavailable) {
       auto c = meta::PgConn::Connect(o.conninfo);
       if (c.ok()) maint = std::move(c).value();
@@ -110,7 +158,11 @@ Status RunPrimary(const PrimaryDaemonOptions& o) {
     }
   }
   listener.join();
-  (void)RecordMirrors(maint.get(), server->Mirrors());
+  // Stopped: no mirror is connected to this daemon any more.
+  auto mirrors = server->Mirrors();
+  for (auto& m : mirrors) m.connected = false;
+  (void)RecordMirrors(maint.get(), mirrors);
+  (void)maint->Run("DELETE FROM site_daemon");
   server.reset();
   LOG(INFO) << "primary stopped";
   return Status::OK();

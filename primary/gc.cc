@@ -13,8 +13,9 @@ using meta::Param;
 Result<GcReport> CollectGarbage(meta::PgConn* c, const GcOptions& o) {
   if (o.store == nullptr) return Status::InvalidArgument("gc: no bucket");
   GcReport rep;
-  MERIDIAN_ASSIGN_OR_RETURN(
-      auto m, c->Exec("SELECT name, acked_pos FROM site_mirrors ORDER BY acked_pos, name LIMIT 1"));
+  MERIDIAN_ASSIGN_OR_RETURN(auto m,
+                            c->Exec("SELECT name, acked_pos FROM site_mirrors WHERE acked_pos >= 0"
+                                    " ORDER BY acked_pos, name LIMIT 1"));
   const bool any_mirror = m.rows() > 0;
   int64_t horizon = std::numeric_limits<int64_t>::max();
   if (any_mirror) {

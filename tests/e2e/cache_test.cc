@@ -22,19 +22,6 @@
 namespace meridian::e2e {
 namespace {
 
-// A TCP port nothing listens on now (bind to 0, read it back, close).
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 // Block files under a cache directory (DIR/blocks/xx/id).
 int CachedBlocks(const std::string& dir) {
   int n = 0;

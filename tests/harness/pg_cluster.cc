@@ -46,19 +46,6 @@ fi
 rm -rf "$d"
 )sh";
 
-// A port the kernel says is free right now (it may be taken before we bind it).
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  CHECK_GE(fd, 0) << strerror(errno);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  CHECK_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), len), 0) << strerror(errno);
-  CHECK_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
 
 std::string Trim(std::string s) {
   while (!s.empty() && isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
@@ -394,6 +381,20 @@ Result<std::string> PgQueryValue(const std::string& conninfo, const std::string&
     return Status::NotFound("`" + sql + "` returned no rows");
   }
   return std::string(PQgetvalue(res.get(), 0, 0));
+}
+
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  CHECK_GE(fd, 0) << strerror(errno);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  CHECK_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), len), 0) << strerror(errno);
+  CHECK_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  close(fd);
+  return ntohs(addr.sin_port);
 }
 
 }  // namespace meridian::harness

@@ -100,6 +100,10 @@ Result<PgCluster*> SharedPgCluster();
 // A new database on SharedPgCluster() named UniqueName("t").
 Result<PgDatabase> NewTestDatabase();
 
+// A TCP port on 127.0.0.1 the kernel says is free right now (it may be taken
+// before the caller binds it).
+int FreePort();
+
 // Runs `sql` (one or more statements) over a new connection.
 Status PgExec(const std::string& conninfo, const std::string& sql);
 // The first column of the first row as text ("" for NULL); NotFound if no row.
