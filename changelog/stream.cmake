@@ -19,7 +19,7 @@ target_link_libraries(meridian_stream
   # StreamServer::Start reads batch positions with codec.h PeekHeader.
   PRIVATE glog::glog $<TARGET_NAME_IF_EXISTS:meridian_changelog>)
 
-meridian_test(NAME stream_test
+meridian_test(NAME stream_test FAST
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/stream_test.cc ${CMAKE_CURRENT_LIST_DIR}/stream_hostile_test.cc
   LIBS meridian_stream
   TIMEOUT 120)

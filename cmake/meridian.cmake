@@ -1,15 +1,19 @@
 # Shared CMake helpers.
 #
-# meridian_test(NAME <name> SOURCES <files...> LIBS <targets...> [NEEDS_RGW] [TIMEOUT <s>])
+# meridian_test(NAME <name> SOURCES <files...> LIBS <targets...> [NEEDS_RGW] [FAST] [TIMEOUT <s>])
 #   One gtest binary = one ctest test. Tests run from the build dir with
 #   MERIDIAN_BIN pointing at the CLI binary. NEEDS_RGW attaches the `rgw` ctest
 #   fixture (one radosgw for the whole run, see tests/CMakeLists.txt) and sets
 #   MERIDIAN_RGW_ENV to the file the fixture writes; such a test FAILS (never
-#   skips) when that file is missing.
+#   skips) when that file is missing. FAST marks a test of under a minute that needs
+#   no radosgw and mostly runs in-process (threads, sockets, PostgreSQL): the
+#   sanitizer builds (scripts/sanitize.sh) build and run those, through the
+#   ctest label `fast` and the target `fast_tests`.
 set(MERIDIAN_RGW_ENV_FILE ${CMAKE_BINARY_DIR}/rgw/env)
+add_custom_target(fast_tests)  # the FAST tests, and the CLI some of them run
 
 function(meridian_test)
-  cmake_parse_arguments(T "NEEDS_RGW" "NAME;TIMEOUT" "SOURCES;LIBS" ${ARGN})
+  cmake_parse_arguments(T "NEEDS_RGW;FAST" "NAME;TIMEOUT" "SOURCES;LIBS" ${ARGN})
   add_executable(${T_NAME} ${T_SOURCES})
   target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} GTest::gtest GTest::gmock GTest::gtest_main)
   add_test(NAME ${T_NAME} COMMAND ${T_NAME} --gtest_color=no)
@@ -22,4 +26,8 @@ function(meridian_test)
     set_tests_properties(${T_NAME} PROPERTIES FIXTURES_REQUIRED rgw)
   endif()
   set_tests_properties(${T_NAME} PROPERTIES TIMEOUT ${T_TIMEOUT} ENVIRONMENT "${env}")
+  if(T_FAST)
+    set_tests_properties(${T_NAME} PROPERTIES LABELS fast)
+    add_dependencies(fast_tests ${T_NAME})
+  endif()
 endfunction()
