@@ -39,14 +39,11 @@ int RunCache(const std::vector<std::string>& args) {
                  "--key (this node's key pair) and --allow (the readers' public keys) are "
                  "required; make keys with `meridian keygen`");
   }
-  if (FLAGS_free_ratio < 0 || FLAGS_free_ratio >= 1) {
-    return Usage("cache", "--free-ratio must be in [0, 1)");
-  }
   auto size = ParseSize(FLAGS_cache_size);
   if (!size.ok()) return Usage("cache", "--cache-size: " + size.status().message());
   auto bwlimit = ParseSize(FLAGS_bwlimit);
   if (!bwlimit.ok()) return Usage("cache", "--bwlimit: " + bwlimit.status().message());
-  auto keys = changelog::LoadKeyPair(FLAGS_key);
+  auto keys = LoadKeyFile(FLAGS_key);
   if (!keys.ok()) return Fail("cache", keys.status().With("--key"));
   auto allow = changelog::LoadAllowList(FLAGS_allow);
   if (!allow.ok()) return Fail("cache", allow.status().With("--allow"));
@@ -70,8 +67,8 @@ int RunCache(const std::vector<std::string>& args) {
   auto cache = warmup::DiskCache::Open(co);
   if (!cache.ok()) return Fail("cache", cache.status().With("--cache-dir"));
   warmup::CacheServerOptions so;
-  so.bind = gflags::GetCommandLineFlagInfoOrDie("listen").is_default ? "tcp://0.0.0.0:7100"
-                                                                     : FLAGS_listen;
+  so.bind =
+      gflags::GetCommandLineFlagInfoOrDie("listen").is_default ? kCacheListenDefault : FLAGS_listen;
   so.public_key = keys->public_key;
   so.secret_key = keys->secret_key;
   so.allowed_keys = *allow;

@@ -1,6 +1,7 @@
 #include "cmd/cli.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,6 +13,8 @@
 #include <sstream>
 
 #include "changelog/keys.h"
+#include "common/redact.h"
+#include "common/text.h"
 #include "meta/schema.h"
 
 DECLARE_string(key);  // site_cmds.cc
@@ -117,7 +120,8 @@ Result<Volume> OpenVolume(bool with_store) {
     if (group.ok()) {
       v.cache = std::move(group).value();
     } else {  // still correct, only slower: say so once
-      std::cerr << "meridian: not using this site's cache group (" << group.status().message()
+      std::cerr << "meridian: not using this site's cache group ("
+                << MessageText(group.status().message())
                 << "); reading from the primary's bucket\n";
     }
   }
@@ -193,7 +197,7 @@ Result<std::unique_ptr<warmup::CacheGroup>> OpenCacheGroup(const SiteData& site)
     return Status::InvalidArgument(
         "pass --key with a key pair on the cache nodes' --allow list (meridian keygen)");
   }
-  MERIDIAN_ASSIGN_OR_RETURN(auto keys, changelog::LoadKeyPair(FLAGS_key));
+  MERIDIAN_ASSIGN_OR_RETURN(auto keys, LoadKeyFile(FLAGS_key));
   warmup::CacheGroupOptions o;
   o.nodes = SplitList(site.cache_group);
   o.server_public_key = site.cache_key;
@@ -230,18 +234,65 @@ std::vector<vfs::BlockSource*> Volume::Sources() {
   return out;
 }
 
+Result<changelog::CurveKeyPair> LoadKeyFile(const std::string& path) {
+  MERIDIAN_ASSIGN_OR_RETURN(auto keys, changelog::LoadKeyPair(path));
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    // Like ssh's "UNPROTECTED PRIVATE KEY FILE", but still used: a warning,
+    // so that a deployment that mounts keys 0644 (a Kubernetes secret's
+    // default) keeps running while someone fixes it.
+    std::cerr << "meridian: warning: key file " << MessageText(path)
+              << " holds a secret key but its permissions " << mode
+              << " let other users read it; anyone who can read it can impersonate this site."
+                 " Run: chmod 600 "
+              << MessageText(path) << "\n";
+  }
+  return keys;
+}
+
+std::string MessageText(std::string_view msg) { return EscapeForTerminal(RedactSecrets(msg)); }
+
 int Fail(const std::string& cmd, const Status& s) {
-  std::cerr << "meridian " << cmd << ": " << s.message() << std::endl;
+  std::cerr << "meridian " << cmd << ": " << MessageText(s.message()) << std::endl;
   return kExitError;
 }
 
 int Usage(const std::string& cmd, const std::string& why) {
-  std::cerr << "meridian " << cmd << ": " << why << " (see `meridian " << cmd << " --help`)"
-            << std::endl;
+  std::cerr << "meridian " << cmd << ": " << MessageText(why) << " (see `meridian " << cmd
+            << " --help`)" << std::endl;
   return kExitUsage;
 }
 
-void PrintJson(const nlohmann::json& j) { std::cout << j.dump() << std::endl; }
+void PutName(nlohmann::json& j, const std::string& key, std::string_view name) {
+  if (IsValidUtf8(name)) {
+    j[key] = std::string(name);
+    return;
+  }
+  j[key] = Utf8ForDisplay(name);
+  j[key + "_b64"] = Base64Encode(name);
+}
+
+std::string JsonText(std::string_view msg) {
+  // Control characters are JSON's to escape; only bytes that are not UTF-8
+  // need spelling out, and EscapeForTerminal spells them \xHH.
+  std::string r = RedactSecrets(msg);
+  return IsValidUtf8(r) ? r : EscapeForTerminal(r);
+}
+
+std::vector<std::string> JsonTexts(const std::vector<std::string>& msgs) {
+  std::vector<std::string> out;
+  out.reserve(msgs.size());
+  for (const auto& m : msgs) out.push_back(JsonText(m));
+  return out;
+}
+
+std::string ListName(std::string_view name) { return QuoteNameForListing(name); }
+
+void PrintJson(const nlohmann::json& j) {
+  std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+}
 
 std::string HumanBytes(double b) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};

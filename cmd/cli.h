@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "changelog/stream.h"
 #include "common/status.h"
 #include "meta/catalog.h"
 #include "meta/pg.h"
@@ -39,7 +40,14 @@ struct Command {
   const char* details;  // paragraph for `--help`
   std::vector<const char*> flags;
   int (*run)(const std::vector<std::string>& args);
+  // Flags shared with other verbs whose default differs here: {flag, default}
+  // (what --help shows; the verb applies it when the flag is not given).
+  std::vector<std::pair<const char*, const char*>> flag_defaults = {};
 };
+
+// `meridian cache`'s --listen when not given (the flag's own default is the
+// primary's).
+inline constexpr char kCacheListenDefault[] = "tcp://0.0.0.0:7100";
 
 // Registered commands, in help order.
 const std::vector<Command>& Commands();
@@ -110,10 +118,40 @@ void SignalReady(int* fd);
 // "a,b,,c" -> {"a", "b", "c"}.
 std::vector<std::string> SplitList(const std::string& s);
 
+// Flag checks before a verb runs (cmd/flags.cc). CheckFlagSyntax, before
+// gflags parses argv: a flag without its value or with a value of the wrong
+// type (--json=maybe, --threads=x) is a usage error. CheckFlagRanges, after:
+// every numeric flag given is inside its documented range. Each prints the
+// problem and returns kExitUsage, or returns kExitOk.
+int CheckFlagSyntax(int argc, char** argv);
+int CheckFlagRanges(const Command& c);
+
+// The key pair in a `meridian keygen` .key file. A file that others than
+// its owner may read (mode & 077) is still used, with a warning on stderr
+// that says how to fix it (docs/cli.md, "Key files").
+Result<changelog::CurveKeyPair> LoadKeyFile(const std::string& path);
+
+// Text for stderr: secrets redacted (common/redact.h), then escaped for a
+// terminal (common/text.h). Everything the CLI prints as a message goes
+// through it: Fail, Usage and the notes verbs print.
+std::string MessageText(std::string_view msg);
 // Prints "meridian CMD: <message>" to stderr and returns kExitError.
 int Fail(const std::string& cmd, const Status& s);
 int Usage(const std::string& cmd, const std::string& why);
-// Prints JSON to stdout (one line).
+// A name or path in JSON output, losslessly (docs/cli.md, "Names in
+// output"): j[key] is the name, or, when it is not valid UTF-8, the name with
+// U+FFFD for each bad byte plus j[key + "_b64"] with the exact bytes.
+void PutName(nlohmann::json& j, const std::string& key, std::string_view name);
+// A message (an error, a difference) or URL in JSON output: redacted, and
+// bytes that are not UTF-8 as \xHH.
+std::string JsonText(std::string_view msg);
+std::vector<std::string> JsonTexts(const std::vector<std::string>& msgs);
+// A name in a listing for people (ls, stat, import --list, status): as is,
+// or quoted like GNU ls on a terminal when it holds control characters or
+// bytes that are not UTF-8 (common/text.h QuoteNameForListing).
+std::string ListName(std::string_view name);
+// Prints JSON to stdout (one line). Never throws: a string that is not
+// UTF-8 that slipped past PutName/JsonText is printed with U+FFFD.
 void PrintJson(const nlohmann::json& j);
 std::string HumanBytes(double bytes);
 // Parses "4M", "4MiB", "65536", "64K" into bytes.

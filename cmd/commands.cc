@@ -43,7 +43,10 @@ const std::vector<Command>& Commands() {
        "or inside DEST if it is a directory. Files are cut into blocks and uploaded in\n"
        "parallel; each file becomes visible only once all its blocks are stored, in one\n"
        "metadata transaction, so an interrupted import leaves no partial file. Re-running\n"
-       "skips files whose size and mtime already match. Exits 1 if any file failed.",
+       "skips files whose size and mtime already match. Exits 1 if any file failed.\n"
+       "FIFOs, sockets and device nodes have no place in a volume: each is skipped with a\n"
+       "`skipping non-regular file` line on stderr (like rsync without --specials) and\n"
+       "counted; they alone do not make the import fail.",
        {"meta", "threads", "list", "progress", "json", "endpoint", "region"},
        RunImport},
       {"ls",
@@ -167,7 +170,8 @@ const std::vector<Command>& Commands() {
        "(recorded by `mirror --data replicate`, or --bucket), checks its length and SHA-256,\n"
        "and copies what is missing or corrupt from the primary's bucket (verified first).\n"
        "Reports what it found and did; exits 0 when every block is intact or repaired, 1 if\n"
-       "some could not be repaired now (they stay queued for the mirror daemon).",
+       "some could not be repaired now (they stay queued for the mirror daemon). --json\n"
+       "fields: docs/cli.md.",
        {"meta", "bucket", "threads", "json"},
        RunHeal},
       {"gc",
@@ -192,7 +196,8 @@ const std::vector<Command>& Commands() {
        "listing them all. Prints `listening on ADDRESS`; stops on SIGTERM.",
        {"meta", "listen", "key", "allow", "cache_dir", "cache_size", "free_ratio", "bwlimit",
         "threads", "metrics"},
-       RunCache},
+       RunCache,
+       {{"listen", kCacheListenDefault}}},
       {"warmup",
        "PATH... | --file LIST",
        "Make everything under some paths local to this mirror site",

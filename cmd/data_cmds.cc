@@ -55,25 +55,24 @@ int RunHeal(const std::vector<std::string>& args) {
   if (!FLAGS_json && tty) std::cerr << "\n";
   if (!rep.ok()) return Fail("heal", rep.status());
   if (FLAGS_json) {
-    PrintJson({{"bucket", target->Describe()},
+    PrintJson({{"bucket", JsonText(target->Describe())},
                {"checked", rep->checked},
                {"intact", rep->intact},
                {"missing_copied", rep->missing},
                {"corrupt_replaced", rep->corrupt},
                {"failed", rep->failed},
-               {"problems", rep->problems}});
+               {"problems", JsonTexts(rep->problems)}});
   } else {
-    std::cout << "checked " << rep->checked << " blocks in " << target->Describe() << ": "
-              << rep->intact << " intact, " << rep->missing << " missing (copied), " << rep->corrupt
-              << " corrupt (replaced), " << rep->failed << " failed\n";
-    for (const auto& p : rep->problems) std::cout << "  " << p << "\n";
+    std::cout << "checked " << rep->checked << " blocks in " << MessageText(target->Describe())
+              << ": " << rep->intact << " intact, " << rep->missing << " missing (copied), "
+              << rep->corrupt << " corrupt (replaced), " << rep->failed << " failed\n";
+    for (const auto& p : rep->problems) std::cout << "  " << MessageText(p) << "\n";
   }
   return rep->failed == 0 ? kExitOk : kExitError;
 }
 
 int RunGc(const std::vector<std::string>& args) {
   if (!args.empty()) return Usage("gc", "takes no arguments");
-  if (FLAGS_max_wait < 0) return Usage("gc", "--max-wait is seconds >= 0");
   auto vol = OpenVolume(true);
   if (!vol.ok()) return Fail("gc", vol.status());
   if (vol->config.role != "primary") {
@@ -87,26 +86,27 @@ int RunGc(const std::vector<std::string>& args) {
   o.store = vol->store.get();
   o.volume = vol->config.name;
   o.max_wait = std::chrono::seconds(FLAGS_max_wait);
-  o.min_age = std::chrono::seconds(std::max<int64_t>(0, FLAGS_min_age));
+  o.min_age = std::chrono::seconds(FLAGS_min_age);
   o.dry_run = FLAGS_dry_run;
   auto rep = primary::CollectGarbage(vol->conn.get(), o);
   if (!rep.ok()) return Fail("gc", rep.status());
   if (FLAGS_json) {
-    PrintJson({{"dry_run", FLAGS_dry_run},
-               {"deleted", rep->deleted},
-               {"deleted_bytes", rep->deleted_bytes},
-               {"forced", rep->forced},
-               {"waiting", rep->waiting},
-               {"failed", rep->failed},
-               {"horizon", rep->horizon},
-               {"slowest_mirror", rep->slowest_mirror}});
+    nlohmann::json j = {{"dry_run", FLAGS_dry_run},
+                        {"deleted", rep->deleted},
+                        {"deleted_bytes", rep->deleted_bytes},
+                        {"forced", rep->forced},
+                        {"waiting", rep->waiting},
+                        {"failed", rep->failed},
+                        {"horizon", rep->horizon}};
+    PutName(j, "slowest_mirror", rep->slowest_mirror);
+    PrintJson(j);
   } else {
     std::cout << (FLAGS_dry_run ? "would delete " : "deleted ") << rep->deleted << " freed blocks ("
               << HumanBytes(static_cast<double>(rep->deleted_bytes)) << ", " << rep->forced
               << " past --max-wait); " << rep->waiting << " waiting";
     if (!rep->slowest_mirror.empty()) {
-      std::cout << " for mirror " << rep->slowest_mirror << " (acknowledged " << rep->horizon
-                << ")";
+      std::cout << " for mirror " << ListName(rep->slowest_mirror) << " (acknowledged "
+                << rep->horizon << ")";
     }
     std::cout << "; " << rep->failed << " failed\n";
   }

@@ -74,13 +74,13 @@ int RunFormat(const std::vector<std::string>& args) {
   if (FLAGS_json) {
     PrintJson({{"volume", vol->name},
                {"uuid", vol->uuid},
-               {"bucket", vol->bucket},
+               {"bucket", JsonText(vol->bucket)},
                {"block_size", vol->block_size},
                {"compression", CompressionName(vol->compression)},
                {"created", created}});
   } else {
     std::cout << (created ? "formatted" : "already formatted") << " volume " << vol->name << " ("
-              << vol->uuid << "): bucket " << vol->bucket << ", block size "
+              << vol->uuid << "): bucket " << MessageText(vol->bucket) << ", block size "
               << HumanBytes(vol->block_size) << ", compression "
               << CompressionName(vol->compression) << "\n";
   }

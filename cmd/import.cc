@@ -35,7 +35,8 @@ int RunImport(const std::vector<std::string>& args) {
     };
   }
   if (FLAGS_list) {
-    opts.on_committed = [](const std::string& path) {
+    opts.on_committed = [](const std::string& committed) {
+      const std::string path = ListName(committed);
       std::fwrite(path.data(), 1, path.size(), stdout);
       std::fputc('\n', stdout);
       std::fflush(stdout);
@@ -45,24 +46,44 @@ int RunImport(const std::vector<std::string>& args) {
   auto stats = importer.Run(args[0], args[1]);
   if (tty) std::fputc('\n', stderr);
   if (!stats.ok()) return Fail("import", stats.status());
-  for (const auto& e : stats->errors) std::cerr << "meridian import: failed: " << e << "\n";
+  for (const auto& e : stats->errors) {
+    std::cerr << "meridian import: failed: " << MessageText(e) << "\n";
+  }
+  // As rsync does without --specials: one line per skipped special file.
+  for (const auto& sp : stats->special) {
+    std::cerr << "meridian import: skipping non-regular file \"" << MessageText(sp.path) << "\" ("
+              << sp.kind << ")\n";
+  }
   double rate = stats->seconds > 0 ? stats->bytes / stats->seconds : 0;
   if (FLAGS_json) {
+    nlohmann::json special = nlohmann::json::array();
+    for (const auto& sp : stats->special) {
+      nlohmann::json one = {{"type", sp.kind}};
+      PutName(one, "path", sp.path);
+      special.push_back(std::move(one));
+    }
     PrintJson({{"files", stats->files},
                {"dirs", stats->dirs},
                {"symlinks", stats->symlinks},
                {"skipped", stats->skipped},
+               {"special_skipped", stats->special.size()},
+               {"special", special},
                {"failed", stats->failed},
                {"bytes", stats->bytes},
                {"stored_bytes", stats->stored_bytes},
                {"seconds", stats->seconds},
                {"bytes_per_second", rate},
-               {"errors", stats->errors}});
+               {"errors", JsonTexts(stats->errors)}});
   } else {
     std::cerr << "imported " << stats->files << " files (" << HumanBytes(stats->bytes) << "), "
               << stats->dirs << " dirs, " << stats->symlinks << " symlinks; skipped "
-              << stats->skipped << " unchanged; " << stats->failed << " failed; in "
-              << stats->seconds << " s (" << HumanBytes(rate) << "/s)\n";
+              << stats->skipped << " unchanged";
+    if (!stats->special.empty()) {
+      std::cerr << " and " << stats->special.size()
+                << " special (FIFOs, sockets, devices: not imported)";
+    }
+    std::cerr << "; " << stats->failed << " failed; in " << stats->seconds << " s ("
+              << HumanBytes(rate) << "/s)\n";
   }
   return stats->failed ? kExitError : kExitOk;
 }

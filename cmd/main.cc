@@ -2,12 +2,16 @@
 #include <gflags/gflags.h>
 #include <glog/logging.h>
 
+#include <unistd.h>
+
 #include <cstring>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "cmd/cli.h"
+#include "common/redact.h"
+#include "common/text.h"
 
 namespace {
 
@@ -44,10 +48,43 @@ void PrintCommandHelp(const Command& c) {
   for (const char* f : c.flags) {
     gflags::CommandLineFlagInfo info;
     if (!gflags::GetCommandLineFlagInfo(f, &info)) continue;
+    std::string def = info.default_value;
+    for (const auto& [flag, value] : c.flag_defaults) {
+      if (info.name == flag) def = value;
+    }
     std::cout << "  " << FlagDisplayName(info.name) << " (" << info.type << ", default "
-              << (info.default_value.empty() ? "\"\"" : info.default_value) << ")\n      "
-              << info.description << "\n";
+              << (def.empty() ? "\"\"" : def) << ")\n      " << info.description << "\n";
   }
+}
+
+// Every glog line of this process goes through here: redacted (a Status
+// quoting a URL with a password never reaches a daemon's log) and escaped
+// for a terminal, in glog's own stderr format.
+class RedactingLogSink : public google::LogSink {
+ public:
+  void send(google::LogSeverity severity, const char* /*full_filename*/, const char* base_filename,
+            int line, const google::LogMessageTime& time, const char* message,
+            size_t message_len) override {
+    const std::string text = meridian::EscapeForTerminal(
+        meridian::RedactSecrets(std::string_view(message, message_len)));
+    std::string out = ToString(severity, base_filename, line, time, text.data(), text.size());
+    out += '\n';
+    for (size_t done = 0; done < out.size();) {
+      const ssize_t n = ::write(STDERR_FILENO, out.data() + done, out.size() - done);
+      if (n <= 0) break;
+      done += static_cast<size_t>(n);
+    }
+  }
+};
+
+// glog writes only to the sink: not to stderr itself, never to files.
+void LogThroughRedactingSink() {
+  static RedactingLogSink sink;
+  FLAGS_logtostderr = false;
+  FLAGS_alsologtostderr = false;
+  FLAGS_stderrthreshold = google::NUM_SEVERITIES;
+  for (int s = 0; s < google::NUM_SEVERITIES; ++s) google::SetLogDestination(s, "");
+  google::AddLogSink(&sink);
 }
 
 // gflags wants --foo_bar and --nofoo; users type --foo-bar and --no-foo.
@@ -71,25 +108,6 @@ void NormalizeFlagNames(int argc, char** argv) {
 
 bool IsOurFlag(const gflags::CommandLineFlagInfo& info) {
   return info.filename.find("/cmd/") != std::string::npos;
-}
-
-// An unknown flag makes gflags exit(1) with a bare message; catch it first so
-// it is a usage error (exit 2) with a hint. Returns the bad flag or "".
-std::string FindUnknownFlag(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--") == 0) break;
-    if (argv[i][0] != '-' || argv[i][1] == '\0') continue;
-    std::string name = argv[i] + (argv[i][1] == '-' ? 2 : 1);
-    name = name.substr(0, name.find('='));
-    gflags::CommandLineFlagInfo info;
-    if (gflags::GetCommandLineFlagInfo(name.c_str(), &info)) continue;
-    if (name.rfind("no", 0) == 0 && gflags::GetCommandLineFlagInfo(name.c_str() + 2, &info) &&
-        info.type == "bool") {
-      continue;
-    }
-    return argv[i];
-  }
-  return "";
 }
 
 // A flag of another verb, set on the command line ("mkdir -r"), or "".
@@ -124,11 +142,11 @@ int main(int argc, char** argv) {
       break;
     }
   }
-  if (std::string bad = FindUnknownFlag(argc, argv); !bad.empty()) {
-    std::cerr << "meridian: unknown flag " << bad << " (see `meridian COMMAND --help`)\n";
-    return meridian::cli::kExitUsage;
-  }
+  // gflags exits 1 on an unknown flag or a bad value; the documented code
+  // for a usage error is 2, with a hint.
+  if (int rc = meridian::cli::CheckFlagSyntax(argc, argv); rc != meridian::cli::kExitOk) return rc;
   gflags::ParseCommandLineNonHelpFlags(&argc, &argv, /*remove_flags=*/true);
+  LogThroughRedactingSink();  // after parsing: --logtostderr and friends cannot bypass it
   std::string version;
   gflags::GetCommandLineOption("version", &version);
   if (version == "true") {
@@ -151,7 +169,8 @@ int main(int argc, char** argv) {
   }
   const Command* cmd = Find(args[0]);
   if (!cmd) {
-    std::cerr << "meridian: unknown command '" << args[0] << "' (run `meridian --help`)\n";
+    std::cerr << "meridian: unknown command '" << meridian::cli::MessageText(args[0])
+              << "' (run `meridian --help`)\n";
     return meridian::cli::kExitUsage;
   }
   if (want_help) {
@@ -162,6 +181,7 @@ int main(int argc, char** argv) {
     return meridian::cli::Usage(
         cmd->name, "flag " + FlagDisplayName(other) + " does not apply to this command");
   }
+  if (int rc = meridian::cli::CheckFlagRanges(*cmd); rc != meridian::cli::kExitOk) return rc;
   args.erase(args.begin());
   return cmd->run(args);
 }

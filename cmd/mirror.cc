@@ -149,17 +149,13 @@ int RunMirror(const std::vector<std::string>& args) {
   }
   auto bwlimit = ParseSize(FLAGS_bwlimit);
   if (!bwlimit.ok()) return Usage("mirror", "--bwlimit: " + bwlimit.status().message());
-  if (FLAGS_delete_grace < 0) return Usage("mirror", "--delete-grace must be >= 0 seconds");
-  if (FLAGS_threads < 1 || FLAGS_threads > 256) {
-    return Usage("mirror", "--threads must be 1..256");
-  }
   auto include = ParseInclude(FLAGS_include);
   if (!include.ok()) return Usage("mirror", include.status().message());
   auto url = MetaUrl();
   if (!url.ok()) return Fail("mirror", url.status());
   auto server_key = changelog::LoadPublicKey(FLAGS_primary_key);
   if (!server_key.ok()) return Fail("mirror", server_key.status().With("--primary-key"));
-  auto keys = changelog::LoadKeyPair(FLAGS_key);
+  auto keys = LoadKeyFile(FLAGS_key);
   if (!keys.ok()) return Fail("mirror", keys.status().With("--key"));
 
   {  // What readers and `status` at this site need to know (site_data).
@@ -189,8 +185,9 @@ int RunMirror(const std::vector<std::string>& args) {
   o.stop = StopOnSignals();
   std::atomic<bool>* stop = o.stop;
   if (!FLAGS_json) {
-    std::cerr << "mirror " << o.site_name << ": following " << o.primary << " into "
-              << meta::RedactConninfo(o.replica_conninfo) << "\n";
+    std::cerr << MessageText("mirror " + o.site_name + ": following " + o.primary + " into " +
+                             meta::RedactConninfo(o.replica_conninfo))
+              << "\n";
   }
   // This site's bucket (--data replicate): the replication thread and, with
   // --visibility data, the applier's gate copy into it.

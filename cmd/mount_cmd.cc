@@ -95,15 +95,17 @@ int RunMount(const std::vector<std::string>& args) {
       }
     }
   });
-  std::cerr << "meridian mount: " << vol->config.name << FLAGS_subdir << " (" << vol->config.role
-            << " " << vol->conn->target() << ") mounted read-only at " << mountpoint << "\n";
+  std::cerr << "meridian mount: "
+            << MessageText(vol->config.name + FLAGS_subdir + " (" + vol->config.role + " " +
+                           vol->conn->target() + ") mounted read-only at " + mountpoint)
+            << "\n";
   SignalReady(&ready_fd);
   Status st = (*mount)->Run([&] { watch.Stop(); });
   watch.Stop();
   done = true;
   gauges.join();
   if (!st.ok()) return Fail("mount", st);
-  std::cerr << "meridian mount: " << mountpoint << " unmounted\n";
+  std::cerr << "meridian mount: " << MessageText(mountpoint) << " unmounted\n";
   return kExitOk;
 }
 

@@ -32,19 +32,26 @@ std::string TimeString(int64_t ns) {
 }
 
 nlohmann::json AttrJson(const std::string& path, const meta::Attr& a) {
-  nlohmann::json j = {{"path", path},          {"ino", a.ino},     {"type", meta::KindName(a.kind)},
-                      {"mode", a.mode},        {"uid", a.uid},     {"gid", a.gid},
-                      {"size", a.size},        {"nlink", a.nlink}, {"mtime_ns", a.mtime_ns},
-                      {"ctime_ns", a.ctime_ns}};
-  if (a.kind == meta::FileKind::kSymlink) j["target"] = a.target;
+  nlohmann::json j;
+  PutName(j, "path", path);
+  j.update({{"ino", a.ino},
+            {"type", meta::KindName(a.kind)},
+            {"mode", a.mode},
+            {"uid", a.uid},
+            {"gid", a.gid},
+            {"size", a.size},
+            {"nlink", a.nlink},
+            {"mtime_ns", a.mtime_ns},
+            {"ctime_ns", a.ctime_ns}});
+  if (a.kind == meta::FileKind::kSymlink) PutName(j, "target", a.target);
   return j;
 }
 
 std::string LongLine(const meta::Attr& a, const std::string& name) {
   char buf[64];
   std::snprintf(buf, sizeof buf, " %12llu ", static_cast<unsigned long long>(a.size));
-  std::string line = ModeString(a) + buf + TimeString(a.mtime_ns) + " " + name;
-  if (a.kind == meta::FileKind::kSymlink) line += " -> " + a.target;
+  std::string line = ModeString(a) + buf + TimeString(a.mtime_ns) + " " + ListName(name);
+  if (a.kind == meta::FileKind::kSymlink) line += " -> " + ListName(a.target);
   return line;
 }
 
@@ -84,14 +91,14 @@ int RunLs(const std::vector<std::string>& args) {
         }
       }
     }
-    if (paths.size() > 1 && !FLAGS_json) std::cout << p << ":\n";
+    if (paths.size() > 1 && !FLAGS_json) std::cout << ListName(p) << ":\n";
     for (const auto& [name, attr] : rows) {
       if (FLAGS_json) {
         out.push_back(AttrJson(name, attr));
       } else if (FLAGS_l) {
         std::cout << LongLine(attr, name) << "\n";
       } else {
-        std::cout << name << (attr.kind == meta::FileKind::kDir ? "/" : "") << "\n";
+        std::cout << ListName(name) << (attr.kind == meta::FileKind::kDir ? "/" : "") << "\n";
       }
     }
   }
@@ -123,14 +130,14 @@ int RunStat(const std::vector<std::string>& args) {
       out.push_back(j);
       continue;
     }
-    std::cout << "  path: " << p << "\n  type: " << meta::KindName(a->kind)
+    std::cout << "  path: " << ListName(p) << "\n  type: " << meta::KindName(a->kind)
               << "\n   ino: " << a->ino << "\n  size: " << a->size << "\n  mode: " << ModeString(*a)
               << "\n   uid: " << a->uid << "  gid: " << a->gid << "\n nlink: " << a->nlink
               << "\n mtime: " << TimeString(a->mtime_ns) << " UTC\n";
     if (j.contains("blocks")) {
       std::cout << "blocks: " << j["blocks"] << " (chunks: " << j["chunks"] << ")\n";
     }
-    if (a->kind == meta::FileKind::kSymlink) std::cout << "target: " << a->target << "\n";
+    if (a->kind == meta::FileKind::kSymlink) std::cout << "target: " << ListName(a->target) << "\n";
   }
   if (FLAGS_json) PrintJson(out);
   return rc;

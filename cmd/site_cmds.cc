@@ -13,14 +13,15 @@
 #include "changelog/keys.h"
 #include "cmd/cli.h"
 #include "cmd/metrics.h"
+#include "common/text.h"
 #include "meta/tree.h"
 #include "primary/daemon.h"
 #include "replicator/replicator.h"
 
 DEFINE_string(out, "", "keygen: write OUT.key (secret, mode 0600) and OUT.pub");
 DEFINE_string(listen, "tcp://0.0.0.0:7000",
-              "primary: site-link address to bind; cache: the node's address (default "
-              "tcp://0.0.0.0:7100 there)");
+              "primary: site-link address to bind (default tcp://0.0.0.0:7000); cache: the "
+              "node's address (default tcp://0.0.0.0:7100)");
 DEFINE_string(key, "", "this site's key file from `meridian keygen` (NAME.key)");
 DEFINE_string(allow, "",
               "primary: allow-list file, one mirror public key per line; cache: one reader "
@@ -60,13 +61,14 @@ int RunKeygen(const std::vector<std::string>& args) {
   auto kp = changelog::WriteNewKeyPair(FLAGS_out);
   if (!kp.ok()) return Fail("keygen", kp.status());
   if (FLAGS_json) {
-    PrintJson({{"public_key", kp->public_key},
-               {"key_file", FLAGS_out + ".key"},
-               {"pub_file", FLAGS_out + ".pub"}});
+    nlohmann::json j = {{"public_key", kp->public_key}};
+    PutName(j, "key_file", FLAGS_out + ".key");
+    PutName(j, "pub_file", FLAGS_out + ".pub");
+    PrintJson(j);
   } else {
     std::cout << kp->public_key << "\n";
-    std::cerr << "wrote " << FLAGS_out << ".key (keep it secret) and " << FLAGS_out
-              << ".pub (give it to the other site)\n";
+    std::cerr << "wrote " << MessageText(FLAGS_out) << ".key (keep it secret) and "
+              << MessageText(FLAGS_out) << ".pub (give it to the other site)\n";
   }
   return kExitOk;
 }
@@ -79,16 +81,10 @@ int RunPrimaryDaemon(const std::vector<std::string>& args) {
   }
   auto url = MetaUrl();
   if (!url.ok()) return Fail("primary", url.status());
-  auto keys = changelog::LoadKeyPair(FLAGS_key);
+  auto keys = LoadKeyFile(FLAGS_key);
   if (!keys.ok()) return Fail("primary", keys.status());
   auto allow = changelog::LoadAllowList(FLAGS_allow);
   if (!allow.ok()) return Fail("primary", allow.status());
-  if (FLAGS_gc_interval < 0 || FLAGS_max_wait < 0) {
-    return Usage("primary", "--gc-interval and --max-wait are seconds >= 0");
-  }
-  if (FLAGS_max_snapshots < 1 || FLAGS_max_snapshots > 64) {
-    return Usage("primary", "--max-snapshots must be 1..64");
-  }
   if (!FLAGS_snapshot_spool_dir.empty() &&
       ::access(FLAGS_snapshot_spool_dir.c_str(), W_OK | X_OK) != 0) {
     return Usage("primary", "--snapshot-spool-dir " + FLAGS_snapshot_spool_dir +
@@ -113,7 +109,7 @@ int RunPrimaryDaemon(const std::vector<std::string>& args) {
   o.gc.store = vol->store.get();
   o.gc.volume = vol->config.name;
   o.gc.max_wait = std::chrono::seconds(FLAGS_max_wait);
-  o.gc.min_age = std::chrono::seconds(std::max<int64_t>(0, FLAGS_min_age));
+  o.gc.min_age = std::chrono::seconds(FLAGS_min_age);
   o.gc_interval = std::chrono::seconds(FLAGS_gc_interval);
   o.stop = StopOnSignals();
   o.on_listening = [](const std::string& endpoint) {
@@ -171,7 +167,7 @@ Result<nlohmann::json> MirrorStatus(meta::PgConn* c) {
       j["data"]["nodes"] = nodes;
       j["data"]["hit_ratio"] = hits + misses ? double(hits) / double(hits + misses) : 0.0;
     } else {
-      j["data"]["nodes_error"] = group.status().message();
+      j["data"]["nodes_error"] = JsonText(group.status().message());
     }
   } else if (site.mode != "replicate") {
     j["data"] = {{"mode", "metadata"}};
@@ -179,7 +175,7 @@ Result<nlohmann::json> MirrorStatus(meta::PgConn* c) {
     MERIDIAN_ASSIGN_OR_RETURN(replicator::Backlog b, replicator::ReadBacklog(c));
     MERIDIAN_ASSIGN_OR_RETURN(auto n, c->Exec("SELECT count(*) FROM replicated_blocks"));
     j["data"] = {{"mode", "replicate"},
-                 {"bucket", site.bucket},
+                 {"bucket", JsonText(site.bucket)},
                  {"visibility", site.visibility},
                  {"fill_on_read", site.fill_on_read},
                  {"data_complete_pos", b.data_complete_pos},
@@ -203,8 +199,8 @@ Result<nlohmann::json> MirrorStatus(meta::PgConn* c) {
   const double age = std::stod(std::string(l->Get(0, 4)));
   const uint64_t head = std::max<uint64_t>(l->GetInt(0, 3), applied);
   const bool running = age < kStaleLinkSeconds;
-  j["site"] = std::string(l->Get(0, 0));
-  j["primary"] = std::string(l->Get(0, 1));
+  PutName(j, "site", l->Get(0, 0));
+  j["primary"] = JsonText(l->Get(0, 1));
   j["daemon_running"] = running;
   j["connected"] = running && l->Get(0, 2) == "t";
   j["link_updated_seconds_ago"] = age;
@@ -236,8 +232,12 @@ void PrintStatus(const nlohmann::json& j) {
                       : std::string("primary daemon not running"))
               << "\n";
     for (const auto& m : j["mirrors"]) {
-      std::cout << "  mirror " << m["name"].get<std::string>() << ": acked " << m["acked_pos"]
-                << ", " << m["lag_entries"] << " entries behind, "
+      // The exact bytes for ListName: name_b64 when the name is not UTF-8.
+      const auto raw = m.contains("name_b64")
+                           ? Base64Decode(m["name_b64"].get<std::string>()).value_or("")
+                           : m["name"].get<std::string>();
+      std::cout << "  mirror " << ListName(raw) << ": acked " << m["acked_pos"] << ", "
+                << m["lag_entries"] << " entries behind, "
                 << (m["connected"].get<bool>() ? "connected" : "disconnected") << "\n";
     }
     return;
@@ -250,7 +250,8 @@ void PrintStatus(const nlohmann::json& j) {
             << "  lag               " << Num(j["lag_entries"]) << " entries, "
             << Num(j["lag_seconds"]) << " s\n"
             << "  link              " << link;
-  if (j.contains("primary")) std::cout << " (" << j["primary"].get<std::string>() << ")";
+  if (j.contains("primary"))
+    std::cout << " (" << MessageText(j["primary"].get<std::string>()) << ")";
   std::cout << "\n";
   const auto& d = j["data"];
   if (d["mode"] == "replicate") {
@@ -267,7 +268,7 @@ void PrintStatus(const nlohmann::json& j) {
       std::cout << ", hit ratio " << d["hit_ratio"] << "\n";
       for (const auto& [node, s] : d["nodes"].items()) {
         if (s.contains("error")) {
-          std::cout << "    " << node << ": " << s["error"].get<std::string>() << "\n";
+          std::cout << "    " << node << ": " << MessageText(s["error"].get<std::string>()) << "\n";
         } else {
           std::cout << "    " << node << ": " << s.value("items", 0) << " blocks, "
                     << HumanBytes(s.value("bytes", 0.0)) << ", " << s.value("evictions", 0)
@@ -276,7 +277,7 @@ void PrintStatus(const nlohmann::json& j) {
         }
       }
     } else {
-      std::cout << " (" << d["nodes_error"].get<std::string>() << ")\n";
+      std::cout << " (" << MessageText(d["nodes_error"].get<std::string>()) << ")\n";
     }
   } else {
     std::cout << "  data              read from the primary's bucket (--data metadata)\n";
@@ -318,13 +319,14 @@ int RunStatus(const std::vector<std::string>& args) {
     for (int i = 0; i < m->rows(); ++i) {
       uint64_t acked = m->GetInt(i, 2);
       const double seen = std::stod(std::string(m->Get(i, 4)));
-      j["mirrors"].push_back(
-          {{"name", std::string(m->Get(i, 0))},
-           {"public_key", std::string(m->Get(i, 1))},
-           {"acked_pos", acked},
-           {"lag_entries", head > acked ? head - acked : 0},
-           {"connected", running && m->Get(i, 3) == "t" && seen < kStaleLinkSeconds},
-           {"last_seen_seconds_ago", seen}});
+      nlohmann::json one = {
+          {"public_key", JsonText(m->Get(i, 1))},
+          {"acked_pos", acked},
+          {"lag_entries", head > acked ? head - acked : 0},
+          {"connected", running && m->Get(i, 3) == "t" && seen < kStaleLinkSeconds},
+          {"last_seen_seconds_ago", seen}};
+      PutName(one, "name", m->Get(i, 0));
+      j["mirrors"].push_back(std::move(one));
     }
   } else {
     auto m = MirrorStatus(c);
@@ -381,17 +383,18 @@ int RunVerify(const std::vector<std::string>& args) {
     if (mpos == ppos) {
       auto diff = meta::DiffTrees(ptree, mtree, "primary", "mirror");
       if (FLAGS_json) {
-        PrintJson({{"position", ppos},
-                   {"path", path},
-                   {"entries", ptree.size()},
-                   {"identical", diff.empty()},
-                   {"primary_digest", meta::TreeDigest(ptree)},
-                   {"mirror_digest", meta::TreeDigest(mtree)},
-                   {"differences", diff}});
+        nlohmann::json j = {{"position", ppos},
+                            {"entries", ptree.size()},
+                            {"identical", diff.empty()},
+                            {"primary_digest", meta::TreeDigest(ptree)},
+                            {"mirror_digest", meta::TreeDigest(mtree)},
+                            {"differences", JsonTexts(diff)}};
+        PutName(j, "path", path);
+        PrintJson(j);
       } else {
-        for (const auto& d : diff) std::cout << d << "\n";
+        for (const auto& d : diff) std::cout << MessageText(d) << "\n";
         std::cout << (diff.empty() ? "identical" : "DIFFERENT") << " at position " << ppos << ": "
-                  << ptree.size() << " entries under " << path << ", digest "
+                  << ptree.size() << " entries under " << ListName(path) << ", digest "
                   << meta::TreeDigest(ptree).substr(0, 16) << "\n";
       }
       return diff.empty() ? kExitOk : kExitError;

@@ -150,13 +150,14 @@ int WarmCacheGroup(warmup::CacheGroup* group, const std::vector<warmup::PathSet>
     const char* field = FLAGS_check   ? "local_blocks"
                         : FLAGS_evict ? "evicted_blocks"
                                       : "warm_blocks";
-    per_path.push_back({{"path", s.path},
-                        {"files", s.files},
-                        {"blocks", s.blocks.size()},
-                        {"bytes", s.bytes},
-                        {field, yes.load()},
-                        {"local_percent", FLAGS_evict ? 0.0 : pct},
-                        {"failed", failed}});
+    nlohmann::json entry = {{"files", s.files},
+                            {"blocks", s.blocks.size()},
+                            {"bytes", s.bytes},
+                            {field, yes.load()},
+                            {"local_percent", FLAGS_evict ? 0.0 : pct},
+                            {"failed", failed}};
+    PutName(entry, "path", s.path);
+    per_path.push_back(std::move(entry));
     if (!FLAGS_json) {
       std::printf("%6.1f%%  %llu/%llu blocks %s  %s  %s\n", pct,
                   static_cast<unsigned long long>(yes.load()),
@@ -164,7 +165,7 @@ int WarmCacheGroup(warmup::CacheGroup* group, const std::vector<warmup::PathSet>
                   FLAGS_check   ? "cached"
                   : FLAGS_evict ? "evicted"
                                 : "warm",
-                  HumanBytes(s.bytes).c_str(), s.path.c_str());
+                  HumanBytes(s.bytes).c_str(), ListName(s.path).c_str());
     }
   }
   if (tty) PrintProgress(progress, /*final=*/true);
@@ -172,7 +173,7 @@ int WarmCacheGroup(warmup::CacheGroup* group, const std::vector<warmup::PathSet>
   if (FLAGS_json) {
     nlohmann::json j = {{"paths", per_path}, {"failed", failed_total}, {"seconds", secs}};
     if (FLAGS_check) j["all_local"] = all;
-    if (!first.ok()) j["error"] = first.message();
+    if (!first.ok()) j["error"] = JsonText(first.message());
     PrintJson(j);
   }
   if (failed_total > 0)
@@ -267,7 +268,7 @@ int RunWarmup(const std::vector<std::string>& args) {
                           {"failed_attempts", stats.failed},
                           {"seconds", secs},
                           {"ok", st.ok()}};
-      if (!st.ok()) j["error"] = st.message();
+      if (!st.ok()) j["error"] = JsonText(st.message());
       PrintJson(j);
     } else {
       std::cerr << "warmup: " << total_blocks << " blocks (" << HumanBytes(total_bytes)
@@ -284,17 +285,18 @@ int RunWarmup(const std::vector<std::string>& args) {
     if (!local.ok()) return Fail("warmup", local.status());
     const double pct = s.blocks.empty() ? 100.0 : 100.0 * *local / s.blocks.size();
     all = all && *local == s.blocks.size();
-    per_path.push_back({{"path", s.path},
-                        {"files", s.files},
-                        {"blocks", s.blocks.size()},
-                        {"bytes", s.bytes},
-                        {"local_blocks", *local},
-                        {"local_percent", pct}});
+    nlohmann::json one = {{"files", s.files},
+                          {"blocks", s.blocks.size()},
+                          {"bytes", s.bytes},
+                          {"local_blocks", *local},
+                          {"local_percent", pct}};
+    PutName(one, "path", s.path);
+    per_path.push_back(std::move(one));
     if (!FLAGS_json) {
       std::printf("%6.1f%%  %llu/%llu blocks  %s  %s\n", pct,
                   static_cast<unsigned long long>(*local),
                   static_cast<unsigned long long>(s.blocks.size()), HumanBytes(s.bytes).c_str(),
-                  s.path.c_str());
+                  ListName(s.path).c_str());
     }
   }
   if (FLAGS_json) PrintJson({{"paths", per_path}, {"all_local", all}});

@@ -11,7 +11,9 @@
 #include "common/path.h"
 #include "common/posix.h"
 #include "common/site_name.h"
+#include "common/redact.h"
 #include "common/status.h"
+#include "common/text.h"
 
 namespace meridian {
 namespace {
@@ -151,6 +153,75 @@ TEST(Posix, ReadFileDirectReturnsExactBytes) {
     EXPECT_EQ(::fcntl(fd.get(), F_GETFL), before) << "the descriptor must be left as it was";
     unlink(shm.c_str());
   }
+}
+
+TEST(Redact, UrlPasswords) {
+  EXPECT_EQ(RedactSecrets("postgres://postgres:PW@[bad"), "postgres://postgres:***@[bad");
+  EXPECT_EQ(RedactSecrets("in URI: \"postgres://u:PW@[bad\" (x)"),
+            "in URI: \"postgres://u:***@[bad\" (x)");
+  EXPECT_EQ(RedactSecrets("postgresql://u:p@ss/w#rd@h:5432/db"), "postgresql://u:***@h:5432/db");
+  EXPECT_EQ(RedactSecrets("PUT http://AK:SECRET@127.0.0.1:9/bkt: refused"),
+            "PUT http://AK:***@127.0.0.1:9/bkt: refused");
+  EXPECT_EQ(RedactSecrets("a s3://AK:S@b and http://x:y@z/q"),
+            "a s3://AK:***@b and http://x:***@z/q");
+  // No password: nothing to hide, nothing changed.
+  for (const char* keep : {"postgres://user@host/db", "http://host:80/bucket", "file:///a:b@c",
+                           "no url here", "tcp://0.0.0.0:7000", "(public=, secret=)"}) {
+    EXPECT_EQ(RedactSecrets(keep), keep);
+  }
+}
+
+TEST(Redact, KeyValueSecrets) {
+  EXPECT_EQ(RedactSecrets("host=/tmp password=PW port=1"), "host=/tmp password=*** port=1");
+  EXPECT_EQ(RedactSecrets("host=x password = 'P W\\' x' dbname=d"),
+            "host=x password = *** dbname=d");
+  EXPECT_EQ(RedactSecrets("postgresql:///d?host=/s&password=PW&port=5"),
+            "postgresql:///d?host=/s&password=***&port=5");
+  EXPECT_EQ(RedactSecrets("PASSWORD=PW"), "PASSWORD=***");
+  EXPECT_EQ(RedactSecrets("sslpassword=a,X-Amz-Security-Token=b"),
+            "sslpassword=***,X-Amz-Security-Token=***");
+  const std::string once = RedactSecrets("postgres://u:p@h/d?password=q");
+  EXPECT_EQ(once, "postgres://u:***@h/d?password=***");
+  EXPECT_EQ(RedactSecrets(once), once) << "idempotent";
+}
+
+TEST(Text, Utf8AndBase64) {
+  EXPECT_TRUE(IsValidUtf8("plain \xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"));
+  for (const char* bad :
+       {"\xff", "a\x80", "\xC0\xAF" /* overlong */, "\xED\xA0\x80" /* surrogate */,
+        "\xF4\x90\x80\x80" /* > U+10FFFF */, "\xE2\x82" /* truncated */}) {
+    EXPECT_FALSE(IsValidUtf8(bad)) << bad;
+  }
+  EXPECT_EQ(Utf8ForDisplay("\xffx"), "\xEF\xBF\xBDx");
+  EXPECT_EQ(Utf8ForDisplay("ok"), "ok");
+  EXPECT_EQ(Base64Encode("\xffx"), "/3g=");
+  EXPECT_EQ(Base64Encode(""), "");
+  EXPECT_EQ(Base64Encode("abc"), "YWJj");
+  EXPECT_EQ(Base64Encode("ab"), "YWI=");
+  std::mt19937 rng(3);
+  for (int n = 0; n < 300; ++n) {
+    std::string bytes(n % 40, '\0');
+    for (char& c : bytes) c = static_cast<char>(rng());
+    EXPECT_EQ(Base64Decode(Base64Encode(bytes)), bytes);
+  }
+  EXPECT_FALSE(Base64Decode("abc").has_value());
+  EXPECT_FALSE(Base64Decode("a=bc").has_value());
+}
+
+TEST(Text, MessagesAndListings) {
+  EXPECT_EQ(EscapeForTerminal("a\x1b[31mb\nc\td\xff"), "a\\x1B[31mb\nc\td\\xFF");
+  EXPECT_EQ(EscapeForTerminal("caf\xC3\xA9"), "caf\xC3\xA9");
+  // GNU ls --quoting-style=shell-escape, for the names that need quoting.
+  EXPECT_EQ(QuoteNameForListing("model.safetensors"), "model.safetensors");
+  EXPECT_EQ(QuoteNameForListing("sp ace"), "sp ace");
+  EXPECT_EQ(QuoteNameForListing("a\nb"), "'a'$'\\n''b'");
+  EXPECT_EQ(QuoteNameForListing("\nlead"), "''$'\\n''lead'");
+  EXPECT_EQ(QuoteNameForListing("trail\n"), "'trail'$'\\n'");
+  EXPECT_EQ(QuoteNameForListing("x\n\ty"), "'x'$'\\n\\t''y'");
+  EXPECT_EQ(QuoteNameForListing("e\x1b[31mred"), "'e'$'\\033''[31mred'");
+  EXPECT_EQ(QuoteNameForListing("\xffx"), "''$'\\377''x'");
+  EXPECT_EQ(QuoteNameForListing("it's"), "\"it's\"");
+  EXPECT_EQ(QuoteNameForListing("it's $x"), "'it'\\''s $x'");
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/hash.h"
+#include "common/redact.h"
 
 namespace meridian::meta {
 
@@ -30,7 +31,7 @@ std::string RedactConninfo(const std::string& conninfo) {
   char* err = nullptr;
   PQconninfoOption* opts = PQconninfoParse(conninfo.c_str(), &err);
   if (err) PQfreemem(err);
-  if (!opts) return "<unparseable connection string>";
+  if (!opts) return RedactSecrets(conninfo);  // what the user typed, minus any password
   std::string user, host, port, db;
   for (PQconninfoOption* o = opts; o->keyword; ++o) {
     if (!o->val) continue;
@@ -69,6 +70,7 @@ Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& conninfo, int
     std::string msg = PQerrorMessage(c);
     PQfinish(c);
     while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    msg = RedactSecrets(msg);  // libpq quotes a malformed URI in its message, password and all
     return Status::Unavailable("cannot connect to metadata database " + target + ": " + msg +
                                " (is PostgreSQL running? check --meta / MERIDIAN_META)");
   }

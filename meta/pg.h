@@ -146,7 +146,9 @@ extern const char kFlushWalColumns[];
 // callers. REQUIRES: `c` is not inside a transaction block.
 Status FlushWal(PgConn* c);
 
-// Removes the password from a conninfo or URL, for messages.
+// A conninfo or URL described for messages: "postgresql://user@host:port/db",
+// nothing else (no password, no options). One libpq cannot parse comes back
+// through RedactSecrets (common/redact.h), the redaction every message gets.
 std::string RedactConninfo(const std::string& conninfo);
 
 }  // namespace meridian::meta

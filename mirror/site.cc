@@ -101,7 +101,8 @@ std::string StatusJson(const MirrorSiteOptions& o, const MirrorSiteStats& s) {
       {"rejected_frames", s.rejected_frames},
       {"last_apply_unix_ns", s.last_apply_unix_ns},
       {"updated_unix_ns", UnixNowNs()}};
-  return j.dump();
+  // Never throws: a site name that is not UTF-8 comes out with U+FFFD.
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 // One Run(): the replica connection, the site link and the loop state.

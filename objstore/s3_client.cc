@@ -10,6 +10,7 @@
 #include <random>
 #include <thread>
 
+#include "common/redact.h"
 #include "objstore/s3_xml.h"
 
 namespace meridian::objstore {
@@ -169,6 +170,12 @@ Result<S3Config> ParseS3Url(const std::string& url, const Options& options) {
   MERIDIAN_ASSIGN_OR_RETURN(c.endpoint, NormalizeEndpoint(endpoint, url));
   const size_t slash = rest.find('/');
   c.bucket = rest.substr(0, slash);
+  if (c.bucket.find('@') != std::string::npos) {  // never echo what may be a password
+    return Status::InvalidArgument(
+        "bucket URL '" + RedactSecrets(url) +
+        "' holds user info (USER:PASSWORD@): S3 credentials come from AWS_ACCESS_KEY_ID and "
+        "AWS_SECRET_ACCESS_KEY, never from the URL");
+  }
   if (!ValidBucketName(c.bucket)) {
     return Status::InvalidArgument("bad bucket name '" + c.bucket + "' in bucket URL '" + url +
                                    "': use letters, digits, '.', '-' and '_'");

@@ -69,8 +69,18 @@ struct Task {
   size_t index = 0;  // block index; ignored for empty files
 };
 
-// Lists the source tree: directories before their contents.
-Status Scan(const std::string& local, const std::string& dest, std::vector<Entry>* out) {
+const char* SpecialKind(mode_t m) {
+  if (S_ISFIFO(m)) return "fifo";
+  if (S_ISSOCK(m)) return "socket";
+  if (S_ISCHR(m)) return "character device";
+  if (S_ISBLK(m)) return "block device";
+  return "special file";
+}
+
+// Lists the source tree: directories before their contents. What cannot be
+// imported (FIFOs, sockets, devices) goes to `special` instead.
+Status Scan(const std::string& local, const std::string& dest, std::vector<Entry>* out,
+            std::vector<ImportStats::Special>* special) {
   struct stat st;
   if (lstat(local.c_str(), &st) != 0) {
     return Status::NotFound(ErrnoText("cannot read source " + local));
@@ -95,7 +105,10 @@ Status Scan(const std::string& local, const std::string& dest, std::vector<Entry
     const std::string path = it->path().string();
     if (lstat(path.c_str(), &st) != 0) return Status::IOError(ErrnoText("cannot stat " + path));
     int k = kind_of(st);
-    if (k < 0) continue;  // sockets, fifos, devices have no place in a model store
+    if (k < 0) {  // sockets, fifos, devices have no place in a model store
+      special->push_back({path, SpecialKind(st.st_mode)});
+      continue;
+    }
     std::string rel = it->path().lexically_relative(local).string();
     std::string d = dest == "/" ? "/" + rel : dest + "/" + rel;
     MERIDIAN_RETURN_IF_ERROR(SplitPath(d).status().With("source " + path));
@@ -104,6 +117,8 @@ Status Scan(const std::string& local, const std::string& dest, std::vector<Entry
   // Path order: deterministic, and a directory still precedes its contents.
   std::sort(out->begin() + 1, out->end(),
             [](const Entry& a, const Entry& b) { return a.src < b.src; });
+  std::sort(special->begin(), special->end(),
+            [](const auto& a, const auto& b) { return a.path < b.path; });
   // A failed step ends the iteration with `ec` set: never import half a tree.
   if (ec) {
     return Status::IOError("cannot list everything under " + local + ": " + ec.message() +
@@ -173,7 +188,8 @@ Result<ImportStats> Importer::Run(const std::string& local, const std::string& d
     }
   }
   std::vector<Entry> entries;
-  MERIDIAN_RETURN_IF_ERROR(Scan(local, dest, &entries));
+  std::vector<ImportStats::Special> special;
+  MERIDIAN_RETURN_IF_ERROR(Scan(local, dest, &entries, &special));
   if (entries.size() == 1 && entries[0].kind != Entry::kDir) {  // like mkdir -p of its parent
     MERIDIAN_ASSIGN_OR_RETURN(auto parts, SplitPath(dest));
     parts.pop_back();
@@ -183,6 +199,7 @@ Result<ImportStats> Importer::Run(const std::string& local, const std::string& d
   }
 
   ImportStats stats;
+  stats.special = std::move(special);
   std::mutex mu;  // guards stats and serializes on_committed
   auto note_error = [&](const std::string& what, const Status& s) {
     std::lock_guard<std::mutex> l(mu);

@@ -41,6 +41,14 @@ struct ImportStats {
   uint64_t stored_bytes = 0;  // bytes written to the bucket (after compression)
   double seconds = 0;
   std::vector<std::string> errors;  // one line per failed entry
+  // FIFOs, sockets and device nodes under the source directory: a volume
+  // holds files, directories and symlinks only, so they are skipped, listed
+  // here (in path order) and not counted as failures.
+  struct Special {
+    std::string path;  // local path
+    std::string kind;  // "fifo", "socket", "character device", "block device"
+  };
+  std::vector<Special> special;
 };
 
 struct ImportOptions {
