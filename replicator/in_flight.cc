@@ -35,18 +35,25 @@ Status InFlight::ConnectLocked() {
 Result<bool> InFlight::TryClaim(uint64_t id) {
   const auto [a, b] = Key(id);
   std::lock_guard<std::mutex> l(mu_);
+  if (held_.count(id)) return false;
   if (c_ == nullptr || c_->broken()) {
-    if (c_ != nullptr) LOG(WARNING) << "in-flight set: connection lost; reconnecting";
+    if (c_ != nullptr) {
+      LOG(WARNING) << "in-flight set: connection lost; reconnecting";
+      held_.clear();  // gone with the session
+    }
     MERIDIAN_RETURN_IF_ERROR(ConnectLocked());
   }
   MERIDIAN_ASSIGN_OR_RETURN(auto r, c_->Exec("SELECT pg_try_advisory_lock($1::int4, $2::int4)",
                                              {Param::Int(a), Param::Int(b)}));
-  return r.Get(0, 0) == "t";
+  if (r.Get(0, 0) != "t") return false;
+  held_.insert(id);
+  return true;
 }
 
 void InFlight::Release(uint64_t id) {
   const auto [a, b] = Key(id);
   std::lock_guard<std::mutex> l(mu_);
+  if (held_.erase(id) == 0) return;
   if (c_ == nullptr || c_->broken()) return;  // the session, and its claims, are gone
   Status s =
       c_->Run("SELECT pg_advisory_unlock($1::int4, $2::int4)", {Param::Int(a), Param::Int(b)});

@@ -27,6 +27,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_set>
 
 #include "common/status.h"
 #include "meta/pg.h"
@@ -54,6 +55,9 @@ class InFlight {
   const std::string conninfo_;
   std::mutex mu_;
   std::unique_ptr<meta::PgConn> c_;  // GUARDED_BY(mu_)
+  // Claimed through this InFlight: advisory locks are re-entrant within a
+  // session, so two threads here must not both get one.
+  std::unordered_set<uint64_t> held_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace meridian::replicator
