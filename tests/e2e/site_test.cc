@@ -312,6 +312,29 @@ TEST_F(SiteTest, APrimaryStoppedWithSigtermCanBeRestartedAtOnceOnItsPorts) {
   EXPECT_TRUE(r.ok()) << r.Describe();
 }
 
+// The same for a mirror with metrics: stopped at any moment, it exits at
+// once and a restart carries on.
+TEST_F(SiteTest, AMirrorStoppedWithSigtermExitsAtOnce) {
+  StartPrimary();
+  Mirror m = NewMirror("m1", {"--metrics=127.0.0.1:0"});
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_TRUE(primary_.Run({"mkdir", "-p", "/r/" + std::to_string(round)}).ok());
+    ASSERT_TRUE(Verify(m).ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(250 + 300 * round));  // any moment
+    const auto start = std::chrono::steady_clock::now();
+    ASSERT_OK(m.proc->Kill(SIGTERM));
+    ASSERT_OK_AND_ASSIGN(auto ex, m.proc->Wait(10));
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    EXPECT_EQ(ex.ToString(), "exit 0");
+    EXPECT_LT(secs, 0.5) << "round " << round << ": SIGTERM to exit";
+    ASSERT_OK_AND_ASSIGN(Child c, SpawnMirror(m, "m1", {"--metrics=127.0.0.1:0"}));
+    m.proc = std::make_unique<Child>(std::move(c));
+  }
+  ASSERT_TRUE(primary_.Run({"mkdir", "-p", "/r/last"}).ok());
+  EXPECT_TRUE(Verify(m).ok());
+}
+
 // Clients that trickle a request one byte a second (slow-loris) must not
 // take /metrics away from a scraper: each holds a serving thread only until
 // the per-request timeout, and there are threads to spare meanwhile.
