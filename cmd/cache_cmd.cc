@@ -89,9 +89,12 @@ int RunCache(const std::vector<std::string>& args) {
   if (!started.ok()) return Fail("cache", started.status());
   std::unique_ptr<MetricsServer> metrics = std::move(started).value();
   std::atomic<bool>* stop = StopOnSignals();
-  while (!stop->load()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    if (!metrics) continue;
+  // The stop flag is looked at every 50 ms: a stopped node lets go of its
+  // port and cache directories at once, so it can be restarted at once.
+  for (auto next = std::chrono::steady_clock::now(); !stop->load();) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (!metrics || std::chrono::steady_clock::now() < next) continue;
+    next = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
     const auto c = (*cache)->stats();
     const auto s = (*server)->stats();
     metrics->Set("meridian_cache_bytes", "stored bytes cached", c.bytes);

@@ -208,11 +208,13 @@ const std::vector<Command>& Commands() {
        "fetch it from the primary once; --evict drops the blocks instead. A progress line\n"
        "(files, bytes, rate, ETA) on a terminal. Exits 1 if any block could not be made\n"
        "local, so a pipeline can gate a scale-up on it. --check reports the percent of each\n"
-       "path that is local and fetches nothing; it exits 1 unless everything is local.\n"
+       "path that is local (present, of the right length) and fetches nothing; it exits 1\n"
+       "unless everything is local. --check --verify also reads every local block and checks\n"
+       "its SHA-256; a plain warmup replaces what either finds damaged.\n"
        "--background returns once the paths are resolved and keeps warming, writing\n"
        "progress and the result (with --json, a JSON line) to --log.",
-       {"meta", "file", "check", "evict", "background", "log", "key", "threads", "bwlimit",
-        "progress", "json"},
+       {"meta", "file", "check", "verify", "evict", "background", "log", "key", "threads",
+        "bwlimit", "progress", "json"},
        RunWarmup},
       {"mount",
        "MOUNTPOINT",

@@ -47,6 +47,9 @@ int RunHeal(const std::vector<std::string>& args) {
   o.volume = vol->config.name;
   o.threads = FLAGS_threads;
   o.batch = 256;
+  auto in_flight = replicator::InFlight::Open(vol->conninfo);  // shared with the site's copiers
+  if (!in_flight.ok()) return Fail("heal", in_flight.status());
+  o.in_flight = in_flight->get();
   replicator::Replicator r(vol->conn.get(), o);
   const bool tty = isatty(STDERR_FILENO);
   auto rep = r.Heal([&](uint64_t done, uint64_t total) {

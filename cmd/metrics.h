@@ -3,6 +3,8 @@
 // The daemons' libraries stay free of metrics: the CLI reads their state once
 // a second (MirrorSite::stats(), the primary's tick callback) and sets gauges
 // here. Metric names and labels are listed in docs/metrics.md.
+// The endpoint serves on several threads with a per-request timeout (a slow
+// client cannot hold it), and stopping it lets go of the port at once.
 // Thread-safety: Set() may be called from any thread.
 #pragma once
 
@@ -42,7 +44,11 @@ class MetricsServer {
 
  private:
   MetricsServer() = default;
+  // Opens and closes a connection to the listening port.
+  void Knock() const;
   std::unique_ptr<prometheus::Exposer> exposer_;
+  std::string host_;  // as bound ("127.0.0.1", "0.0.0.0", "[::1]")
+  int port_ = 0;
   std::shared_ptr<prometheus::Registry> registry_;
   std::string url_;
   std::mutex mu_;  // guards families_

@@ -261,7 +261,10 @@ int RunMirror(const std::vector<std::string>& args) {
           metrics->Set("meridian_replicator_gc_deleted_blocks",
                        "freed blocks deleted from this site's bucket", repl_stats.gc_deleted);
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        // In slices, so that a stopped mirror exits (and can restart) at once.
+        for (int i = 0; i < 10 && !stop->load(); ++i) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
       }
     });
   }

@@ -18,7 +18,12 @@
 DECLARE_int32(threads);
 DECLARE_string(bwlimit);  // mirror.cc
 DECLARE_bool(progress);   // import.cc
-DEFINE_bool(check, false, "warmup: report how much of each path is local; fetch nothing");
+DEFINE_bool(check, false,
+            "warmup: report how much of each path is local (present, of the right length); "
+            "fetch nothing");
+DEFINE_bool(verify, false,
+            "warmup --check: also read every local block and check its SHA-256 (reads all the "
+            "bytes; a plain warmup repairs what it finds)");
 DEFINE_string(file, "", "warmup: read the paths from this file, one per line ('-' = stdin)");
 DEFINE_bool(background, false,
             "warmup, mount: return once ready (warmup: the paths resolved; mount: mounted) and "
@@ -52,23 +57,46 @@ Result<std::vector<std::string>> WarmPaths(const std::vector<std::string>& args)
   return paths;
 }
 
-// How many of `set`'s blocks are in `bucket` (HEAD each: what is really there).
-Result<uint64_t> CountLocal(objstore::ObjectStore* bucket, const std::string& volume,
-                            const warmup::PathSet& set) {
-  uint64_t n = 0;
-  for (const BlockRef& b : set.blocks) {
-    auto h = bucket->Head(BlockKey(volume, b.id));
-    if (h.ok()) {
-      ++n;
-    } else if (!h.status().IsNotFound()) {
-      return h.status().With("checking " + set.path + " in " + bucket->Describe());
-    }
-  }
-  return n;
-}
-
 // Runs fn(i) for i in [0, n) on `threads` threads; returns how many failed
 // and the first error.
+std::pair<uint64_t, Status> ParallelFor(size_t n, int threads,
+                                        const std::function<Status(size_t)>& fn);
+
+struct LocalCount {
+  uint64_t local = 0;    // there, of the right length (and with --verify, checksum)
+  uint64_t damaged = 0;  // there, but truncated, too long or (--verify) corrupt
+};
+
+// How many of `set`'s blocks are in `bucket`, as --check sees it: a HEAD of
+// each whose size must be the block's stored length (cheap); with --verify,
+// a read of each checked against its SHA-256.
+Result<LocalCount> CountLocal(objstore::ObjectStore* bucket, const std::string& volume,
+                              const warmup::PathSet& set) {
+  std::atomic<uint64_t> local{0}, damaged{0};
+  auto [failed, err] = ParallelFor(set.blocks.size(), FLAGS_threads, [&](size_t i) -> Status {
+    const BlockRef& b = set.blocks[i];
+    const std::string key = BlockKey(volume, b.id);
+    auto h = bucket->Head(key);
+    if (!h.ok()) return h.status().IsNotFound() ? Status::OK() : h.status();
+    if (h->size != b.stored_length) {
+      ++damaged;
+      return Status::OK();
+    }
+    if (FLAGS_verify) {
+      auto data = bucket->Get(key);
+      if (!data.ok()) return data.status().IsNotFound() ? Status::OK() : data.status();
+      if (!VerifyStoredBlock(b, *data, "block " + std::to_string(b.id)).ok()) {
+        ++damaged;
+        return Status::OK();
+      }
+    }
+    ++local;
+    return Status::OK();
+  });
+  if (failed > 0) return err.With("checking " + set.path + " in " + bucket->Describe());
+  return LocalCount{local.load(), damaged.load()};
+}
+
 std::pair<uint64_t, Status> ParallelFor(size_t n, int threads,
                                         const std::function<Status(size_t)>& fn) {
   std::atomic<size_t> next{0};
@@ -121,11 +149,12 @@ int WarmCacheGroup(warmup::CacheGroup* group, const std::vector<warmup::PathSet>
   warmup::WarmProgress progress(sets);
   for (size_t si = 0; si < sets.size(); ++si) {
     const warmup::PathSet& s = sets[si];
-    std::atomic<uint64_t> yes{0};
+    std::atomic<uint64_t> yes{0}, damaged{0};
     auto one = [&](const BlockRef& ref) -> Status {
       if (FLAGS_check) {
-        MERIDIAN_ASSIGN_OR_RETURN(bool has, group->Has(ref));
-        if (has) ++yes;
+        MERIDIAN_ASSIGN_OR_RETURN(auto has, group->Has(ref, FLAGS_verify));
+        if (has == warmup::DiskCache::Presence::kIntact) ++yes;
+        if (has == warmup::DiskCache::Presence::kDamaged) ++damaged;
         return Status::OK();
       }
       if (FLAGS_evict) {
@@ -156,16 +185,21 @@ int WarmCacheGroup(warmup::CacheGroup* group, const std::vector<warmup::PathSet>
                             {field, yes.load()},
                             {"local_percent", FLAGS_evict ? 0.0 : pct},
                             {"failed", failed}};
+    if (FLAGS_check) entry["damaged_blocks"] = damaged.load();
     PutName(entry, "path", s.path);
     per_path.push_back(std::move(entry));
     if (!FLAGS_json) {
-      std::printf("%6.1f%%  %llu/%llu blocks %s  %s  %s\n", pct,
+      std::printf("%6.1f%%  %llu/%llu blocks %s  %s  %s%s\n", pct,
                   static_cast<unsigned long long>(yes.load()),
                   static_cast<unsigned long long>(s.blocks.size()),
                   FLAGS_check   ? "cached"
                   : FLAGS_evict ? "evicted"
                                 : "warm",
-                  HumanBytes(s.bytes).c_str(), ListName(s.path).c_str());
+                  HumanBytes(s.bytes).c_str(), ListName(s.path).c_str(),
+                  damaged.load() == 0 ? ""
+                                      : ("  (" + std::to_string(damaged.load()) +
+                                         " damaged: run warmup without --check to repair)")
+                                            .c_str());
     }
   }
   if (tty) PrintProgress(progress, /*final=*/true);
@@ -188,6 +222,10 @@ int RunWarmup(const std::vector<std::string>& args) {
   if (!paths.ok()) return Usage("warmup", paths.status().message());
   auto bwlimit = ParseSize(FLAGS_bwlimit);
   if (!bwlimit.ok()) return Usage("warmup", "--bwlimit: " + bwlimit.status().message());
+  if (FLAGS_verify && !FLAGS_check) {
+    return Usage("warmup",
+                 "--verify goes with --check (a plain warmup always verifies what it finds)");
+  }
   int ready_fd = -1;
   if (FLAGS_background) {
     if (FLAGS_check) return Usage("warmup", "--check answers at once; --background is for warming");
@@ -243,6 +281,11 @@ int RunWarmup(const std::vector<std::string>& args) {
     o.volume = vol->config.name;
     o.threads = FLAGS_threads;
     o.bwlimit = *bwlimit;
+    // Shared with the mirror daemon's copier and any other warm-up at the
+    // site: a block one of them is fetching is not fetched again.
+    auto in_flight = replicator::InFlight::Open(vol->conninfo);
+    if (!in_flight.ok()) return Fail("warmup", in_flight.status());
+    o.in_flight = in_flight->get();
     replicator::Replicator r(vol->conn.get(), o);
     const bool tty = isatty(STDERR_FILENO) && FLAGS_progress && !FLAGS_json;
     warmup::WarmProgress progress(sets);
@@ -283,20 +326,25 @@ int RunWarmup(const std::vector<std::string>& args) {
   for (const auto& s : sets) {
     auto local = CountLocal(vol->local.get(), vol->config.name, s);
     if (!local.ok()) return Fail("warmup", local.status());
-    const double pct = s.blocks.empty() ? 100.0 : 100.0 * *local / s.blocks.size();
-    all = all && *local == s.blocks.size();
+    const double pct = s.blocks.empty() ? 100.0 : 100.0 * local->local / s.blocks.size();
+    all = all && local->local == s.blocks.size();
     nlohmann::json one = {{"files", s.files},
                           {"blocks", s.blocks.size()},
                           {"bytes", s.bytes},
-                          {"local_blocks", *local},
+                          {"local_blocks", local->local},
+                          {"damaged_blocks", local->damaged},
                           {"local_percent", pct}};
     PutName(one, "path", s.path);
     per_path.push_back(std::move(one));
     if (!FLAGS_json) {
-      std::printf("%6.1f%%  %llu/%llu blocks  %s  %s\n", pct,
-                  static_cast<unsigned long long>(*local),
+      std::printf("%6.1f%%  %llu/%llu blocks  %s  %s%s\n", pct,
+                  static_cast<unsigned long long>(local->local),
                   static_cast<unsigned long long>(s.blocks.size()), HumanBytes(s.bytes).c_str(),
-                  ListName(s.path).c_str());
+                  ListName(s.path).c_str(),
+                  local->damaged == 0 ? ""
+                                      : ("  (" + std::to_string(local->damaged) +
+                                         " damaged: run warmup without --check to repair)")
+                                            .c_str());
     }
   }
   if (FLAGS_json) PrintJson({{"paths", per_path}, {"all_local", all}});

@@ -19,6 +19,7 @@
 #include <climits>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "common/posix.h"
@@ -226,13 +227,21 @@ struct Mount::Ops {
   static void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     Mount* m = M(req);
     auto a = m->fs_->GetAttr(ino);
-    if (!a.ok() && a.status().IsNotFound() && fi != nullptr) {
-      // fstat (or the kernel's check before a read) on a file replaced or
-      // removed at the site since it was opened: the handle still reads the
-      // version it opened (the kernel sends a handle only for regular files).
-      Attr opened = reinterpret_cast<vfs::OpenFile*>(fi->fh)->attr;
-      opened.nlink = 0;
-      a = opened;
+    if (!a.ok() && a.status().IsNotFound()) {
+      // An inode replaced or removed at the site that the kernel still
+      // holds (an open file, a working directory): as on a local disk, it
+      // keeps its attributes with a link count of 0, and an open handle
+      // still reads the version it opened. The kernel sends a handle only
+      // sometimes (for regular files, and not for a plain fstat on recent
+      // kernels), so the attributes it was last given are kept per inode.
+      std::optional<Attr> held = m->HeldAttr(ino);
+      if (!held && fi != nullptr) held = reinterpret_cast<vfs::OpenFile*>(fi->fh)->attr;
+      if (held) {
+        held->nlink = 0;
+        a = *held;
+      }
+    } else if (a.ok()) {
+      m->Refresh(*a);
     }
     if (!a.ok()) return Error(req, a.status(), "getattr");
     struct stat st = ToStat(*a, m->block_size());
@@ -522,7 +531,20 @@ void Mount::Remember(uint64_t parent, const std::string& name, const meta::Attr&
   Known& k = lookups_[a.ino];
   ++k.count;
   k.file = a.kind == FileKind::kFile;
+  k.attr = a;
   names_[parent].insert(name);
+}
+
+void Mount::Refresh(const meta::Attr& a) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (auto it = lookups_.find(a.ino); it != lookups_.end()) it->second.attr = a;
+}
+
+std::optional<meta::Attr> Mount::HeldAttr(uint64_t ino) const {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = lookups_.find(ino);
+  if (it == lookups_.end()) return std::nullopt;
+  return it->second.attr;
 }
 
 void Mount::Forget(uint64_t ino, uint64_t n) {

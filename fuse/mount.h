@@ -7,8 +7,11 @@
 // vfs::ChangeWatch) drops what changed, so a mount is never staler than its
 // site's replica. Lookup counts are tracked as the kernel reports them
 // (lookup/readdirplus add, forget subtracts) so that only inodes the kernel
-// holds are invalidated. Every write-type request fails with EROFS, and the
-// kernel mount is "ro" as well.
+// holds are invalidated; their attributes are kept too, so an inode replaced
+// or removed at the site that the kernel still holds (an open file, a
+// working directory) keeps answering getattr, with a link count of 0, as on
+// a local disk. Every write-type request fails with EROFS, and the kernel
+// mount is "ro" as well.
 //
 // Thread-safety: Run() serves requests on up to `max_threads` threads;
 // Invalidate() may be called from any other thread.
@@ -20,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -85,6 +89,10 @@ class Mount {
   uint32_t block_size() const { return fs_->block_size(); }
   void Remember(uint64_t parent, const std::string& name, const meta::Attr& a);
   void Forget(uint64_t ino, uint64_t n);
+  // Keeps the newest attributes of an inode the kernel holds.
+  void Refresh(const meta::Attr& a);
+  // The attributes last given to the kernel for `ino`, while it holds it.
+  std::optional<meta::Attr> HeldAttr(uint64_t ino) const;
 
   vfs::FileSystem* fs_;
   const MountOptions options_;
@@ -95,6 +103,7 @@ class Mount {
   struct Known {
     uint64_t count = 0;  // the kernel's lookup count
     bool file = false;   // a regular file
+    meta::Attr attr;     // as last given to the kernel (answers for it once it is gone)
   };
   std::map<uint64_t, Known> lookups_;                // view inode -> what the kernel holds
   std::atomic<uint64_t> epoch_{0};                   // Invalidate() calls started

@@ -13,6 +13,18 @@
 namespace meridian::primary {
 namespace {
 
+// How often the loops below look at the stop flag: a stopped daemon lets go
+// of its port within about this long, so it can be restarted at once.
+constexpr std::chrono::milliseconds kStopCheck{50};
+
+// Sleeps `d`, or less if *stop is set meanwhile.
+void SleepUnless(const std::atomic<bool>* stop, std::chrono::milliseconds d) {
+  for (auto until = std::chrono::steady_clock::now() + d;
+       !stop->load() && std::chrono::steady_clock::now() < until;) {
+    std::this_thread::sleep_for(kStopCheck);
+  }
+}
+
 // Wakes the server on every NOTIFY meridian_changelog; reconnects as needed.
 void ListenLoop(const std::string& conninfo, changelog::StreamServer* server,
                 const std::atomic<bool>* stop) {
@@ -21,14 +33,14 @@ void ListenLoop(const std::string& conninfo, changelog::StreamServer* server,
     if (!conn.ok() || !(*conn)->Run("LISTEN meridian_changelog").ok()) {
       LOG_EVERY_N(WARNING, 10) << "LISTEN connection failed, retrying: "
                                << (conn.ok() ? "LISTEN failed" : conn.status().ToString());
-      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      SleepUnless(stop, std::chrono::milliseconds(500));
       continue;
     }
     server->Notify();  // anything committed while we were not listening
     PGconn* raw = (*conn)->raw();
     while (!stop->load()) {
       pollfd p{PQsocket(raw), POLLIN, 0};
-      if (::poll(&p, 1, 250) < 0 && errno != EINTR) break;
+      if (::poll(&p, 1, static_cast<int>(kStopCheck.count())) < 0 && errno != EINTR) break;
       if (!PQconsumeInput(raw)) break;  // lost: reconnect
       bool any = false;
       while (PGnotify* n = PQnotifies(raw)) {
@@ -122,7 +134,8 @@ Status RunPrimary(const PrimaryDaemonOptions& o) {
   }
 
   while (!o.stop->load()) {
-    std::this_thread::sleep_for(std::chrono::seconds(1));
+    SleepUnless(o.stop, std::chrono::seconds(1));
+    if (o.stop->load()) break;
     const auto mirrors = server->Mirrors();
     Status s = RecordDaemon(maint.get(), server->endpoint());
     if (s.ok()) s = RecordMirrors(maint.get(), mirrors);

@@ -73,6 +73,8 @@ Status RunOnce(const ReplicationOptions& o, ReplicatorStats* carried) {
   ro.source = source.get();
   ro.target = o.target;
   ro.volume = vol.name;
+  MERIDIAN_ASSIGN_OR_RETURN(auto in_flight, InFlight::Open(o.replica_conninfo));
+  ro.in_flight = in_flight.get();
   Replicator r(c.get(), ro);
   Status st = Follow(o, r, *carried);
   *carried = Sum(*carried, r.stats());

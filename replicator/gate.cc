@@ -29,6 +29,9 @@ Status DataGate::Open(const std::vector<changelog::Change>& changes) {
   if (!conn_) {
     MERIDIAN_ASSIGN_OR_RETURN(conn_, meta::PgConn::Connect(o_.replica_conninfo));
   }
+  if (!in_flight_) {
+    MERIDIAN_ASSIGN_OR_RETURN(in_flight_, InFlight::Open(o_.replica_conninfo));
+  }
   auto vol = meta::LoadVolume(conn_.get());
   if (!vol.ok() && vol.status().code() == Code::kFailedPrecondition) {
     // A new mirror: the volume record comes with these changes.
@@ -58,6 +61,7 @@ Status DataGate::Open(const std::vector<changelog::Change>& changes) {
   ro.source = source_.get();
   ro.target = o_.target;
   ro.volume = vol->name;
+  ro.in_flight = in_flight_.get();
   replicator_ = std::make_unique<Replicator>(conn_.get(), ro);
   return Status::OK();
 }
@@ -80,6 +84,7 @@ Status DataGate::MakeLocal(const std::vector<changelog::Change>& changes) {
   if (!s.ok() && !(o_.stop != nullptr && o_.stop->load())) {
     replicator_.reset();  // e.g. the replica connection broke: reopen next time
     conn_.reset();
+    in_flight_.reset();
   }
   return s;
 }

@@ -50,6 +50,7 @@ class DataGate {
 
   DataGateOptions o_;
   std::unique_ptr<meta::PgConn> conn_;
+  std::unique_ptr<InFlight> in_flight_;  // the site's in-flight set (own connection)
   std::unique_ptr<objstore::ObjectStore> source_;
   std::unique_ptr<Replicator> replicator_;
 };

@@ -44,6 +44,36 @@ ReplicatorStats Replicator::stats() const {
   return stats_;
 }
 
+// A claim in the site's in-flight set, released when it goes out of scope
+// (after the upload, or on any failure).
+class Replicator::Claim {
+ public:
+  Claim(InFlight* set, uint64_t id) : set_(set), id_(id) {}
+  ~Claim() {
+    if (held_) set_->Release(id_);
+  }
+  Result<bool> Try() {
+    MERIDIAN_ASSIGN_OR_RETURN(held_, set_->TryClaim(id_));
+    return held_;
+  }
+
+ private:
+  InFlight* set_;
+  uint64_t id_;
+  bool held_ = false;
+};
+
+bool Replicator::ArrivedMeanwhile(const Job& j) const {
+  if (j.target == Job::kMissing) {
+    // Another copier verified the bytes before uploading them: presence and
+    // length suffice.
+    auto h = o_.target->Head(j.key);
+    return h.ok() && h->size == j.ref.stored_length;
+  }
+  auto have = o_.target->Get(j.key);  // was corrupt: check the bytes again
+  return have.ok() && VerifyStoredBlock(j.ref, *have, "block").ok();
+}
+
 void Replicator::CopyOne(Job& j) {
   const std::string what = "block " + std::to_string(j.ref.id);
   auto fail = [&](Status s) {
@@ -65,6 +95,26 @@ void Replicator::CopyOne(Job& j) {
     return fail(have.status().With("checking " + what + " in " + o_.target->Describe()));
   }
   if (!bw_.Acquire(j.ref.stored_length, o_.stop)) return fail(Status::Unavailable("stopping"));
+  // One fetch per block at the site: claim it in the in-flight set (waiting
+  // while another copier holds it), then look again: whoever held it may
+  // have put it in the target since the check above.
+  Claim claim(o_.in_flight, j.ref.id);
+  if (o_.in_flight != nullptr) {
+    for (auto wait = std::chrono::milliseconds(10);;) {
+      auto got = claim.Try();
+      if (!got.ok()) return fail(got.status().With("claiming " + what));
+      if (*got) break;
+      for (auto until = Clock::now() + wait; Clock::now() < until;) {
+        if (o_.stop != nullptr && o_.stop->load()) return fail(Status::Unavailable("stopping"));
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      wait = std::min(wait * 2, std::chrono::milliseconds(200));
+    }
+    if (ArrivedMeanwhile(j)) {
+      j.outcome = Job::kPresent;
+      return;
+    }
+  }
   auto data = o_.source->Get(j.key);
   if (!data.ok()) return fail(data.status().With("reading " + what + " from the primary's bucket"));
   Status ok = VerifyStoredBlock(j.ref, *data, what + " in the primary's bucket");

@@ -14,6 +14,11 @@
 // finished block again; a block whose upload finished but whose round was
 // not committed is found intact and counted as `already_present`.
 //
+// One fetch per block: with `in_flight` (the site's in-flight set,
+// replicator/in_flight.h), a block is claimed before it is downloaded and
+// looked for in the target again once claimed, so copiers in other
+// processes (the daemon, warmup, heal) never fetch the same block twice.
+//
 // Failures: a failed or corrupt download is retried with exponential backoff
 // (attempts, next_attempt_at and last_error are kept in the queue row); it
 // never stops the other blocks. The source store is only ever read: the
@@ -43,6 +48,7 @@
 #include "common/status.h"
 #include "meta/pg.h"
 #include "objstore/object_store.h"
+#include "replicator/in_flight.h"
 
 namespace meridian::replicator {
 
@@ -57,6 +63,10 @@ struct ReplicatorOptions {
   std::chrono::milliseconds retry_base{1000};  // first retry delay, doubling
   std::chrono::milliseconds retry_max{300000};
   const std::atomic<bool>* stop = nullptr;  // ends bandwidth waits early (the copy then fails)
+  // The site's in-flight set (replicator/in_flight.h), shared with every
+  // other copier at the site so that each block is fetched once; null: no
+  // coordination (a lone copier). Outlives the Replicator.
+  InFlight* in_flight = nullptr;
 };
 
 struct ReplicatorStats {
@@ -127,7 +137,11 @@ class Replicator {
   struct Job;
   Job NewJob(const BlockRef& ref) const;
   void RunJobs(std::vector<Job>& jobs);
+  class Claim;
   void CopyOne(Job& job);
+  // Whether another copier put `job`'s block, intact, in the target after
+  // CopyOne first looked.
+  bool ArrivedMeanwhile(const Job& job) const;
   // Commits a round's outcomes. `referenced_only`: a finished block that no
   // file references any more is queued for the bucket's GC instead.
   Status Record(const std::vector<Job>& jobs, bool referenced_only);

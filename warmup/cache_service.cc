@@ -357,20 +357,32 @@ Frames CacheServer::Impl::Handle(std::span<const zmq::message_t> request) {
     return ErrorReply(Status::InvalidArgument("unknown request '" + Printable(verb) +
                                               "': expected GET, WARM, HAS, EVICT or STATS"));
   }
-  if (request.size() != 2) {
-    return ErrorReply(Status::InvalidArgument(verb + " takes one frame (the block ref), got " +
-                                              std::to_string(request.size() - 1)));
+  // HAS takes an optional third frame, "verify".
+  const bool verify =
+      verb == "HAS" && request.size() == 3 && request[2].to_string_view() == "verify";
+  if (request.size() != 2 && !verify) {
+    return ErrorReply(Status::InvalidArgument(verb + " takes one frame (the block ref)" +
+                                              (verb == "HAS" ? " and optionally \"verify\"" : "") +
+                                              ", got " + std::to_string(request.size() - 1)));
   }
   Result<BlockRef> ref = DecodeRef(request[1].to_string_view());
   if (!ref.ok()) return ErrorReply(ref.status());
   VLOG(2) << "cache server " << endpoint << ": " << verb << " " << ref->id;
-  if (verb == "HAS") return {"OK", options.cache->Contains(ref->id) ? "1" : "0"};
+  using Presence = DiskCache::Presence;
+  if (verb == "HAS") {
+    const Presence p = options.cache->Check(*ref, verify);
+    return {"OK", p == Presence::kIntact ? "1" : p == Presence::kDamaged ? "2" : "0"};
+  }
   if (verb == "EVICT") {
     Result<bool> gone = options.cache->Evict(ref->id);
     if (!gone.ok()) return ErrorReply(gone.status());
     return {"OK", *gone ? "1" : "0"};
   }
-  if (verb == "WARM" && options.cache->Contains(ref->id)) return {"OK"};
+  // WARM reads a cached block back before calling it warm: a damaged one is
+  // replaced (Get, inside Fill, deletes it and fetches it again).
+  if (verb == "WARM" && options.cache->Check(*ref, /*verify=*/true) == Presence::kIntact) {
+    return {"OK"};
+  }
   Result<std::string> bytes = Fill(*ref);
   if (!bytes.ok()) return ErrorReply(bytes.status());
   if (verb == "GET") return {"OK", std::move(bytes).value()};
@@ -682,14 +694,17 @@ Status CacheGroup::Warm(const BlockRef& ref) {
       .status();
 }
 
-Result<bool> CacheGroup::Has(const BlockRef& ref) {
-  MERIDIAN_ASSIGN_OR_RETURN(Frames f,
-                            impl_->Route(ref.id, {"HAS", EncodeRef(ref)}, [](const Frames& f) {
-                              return f.size() == 1 && (f[0] == "0" || f[0] == "1")
-                                         ? Status::OK()
-                                         : Status::Corruption("malformed HAS reply");
-                            }));
-  return f[0] == "1";
+Result<DiskCache::Presence> CacheGroup::Has(const BlockRef& ref, bool verify) {
+  Frames request = {"HAS", EncodeRef(ref)};
+  if (verify) request.push_back("verify");
+  MERIDIAN_ASSIGN_OR_RETURN(Frames f, impl_->Route(ref.id, request, [](const Frames& f) {
+    return f.size() == 1 && (f[0] == "0" || f[0] == "1" || f[0] == "2")
+               ? Status::OK()
+               : Status::Corruption("malformed HAS reply");
+  }));
+  return f[0] == "1"   ? DiskCache::Presence::kIntact
+         : f[0] == "2" ? DiskCache::Presence::kDamaged
+                       : DiskCache::Presence::kMissing;
 }
 
 Result<bool> CacheGroup::Evict(const BlockRef& ref) {

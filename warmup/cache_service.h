@@ -15,7 +15,9 @@
 //   request  ["STATS"]
 //   reply    ["OK", bytes]          GET: the block's verified stored bytes
 //            ["OK"]                 WARM (now cached)
-//            ["OK", "0"|"1"]        HAS; EVICT (now gone; "1": it was cached)
+//            ["OK", "0"|"1"|"2"]    HAS (missing, intact, damaged); request
+//                                   ["HAS", ref, "verify"] also checks SHA-256
+//            ["OK", "0"|"1"]        EVICT (now gone; "1": it was cached)
 //            ["OK", json]           STATS: DiskCacheStats (+ CacheServerStats) as JSON
 //            ["ERR", code, message] code = the Status code as a decimal
 // GET and WARM fill a miss from the node's `fetch` (the primary's bucket),
@@ -102,8 +104,9 @@ class CacheGroup {
   Result<std::string> Get(const BlockRef& ref);
   // Makes the block cached at its owner (fetching it there if needed).
   Status Warm(const BlockRef& ref);
-  // Whether the owner holds the block (no fetch).
-  Result<bool> Has(const BlockRef& ref);
+  // How the owner holds the block (no fetch): intact means its file has the
+  // stored length and, with `verify`, the right SHA-256 (the node reads it).
+  Result<DiskCache::Presence> Has(const BlockRef& ref, bool verify = false);
   // Removes the block from every node that holds it; true if one did.
   Result<bool> Evict(const BlockRef& ref);
   // Each node's DiskCacheStats as JSON, keyed by endpoint (a down node: its error).

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -372,12 +373,13 @@ TEST_F(CacheServiceTest, WarmHasEvict) {
   ASSERT_TRUE(group);
   Block b = AddBlock(5);
 
-  EXPECT_FALSE(group->Has(b.ref).value_or(true));
+  using P = DiskCache::Presence;
+  EXPECT_EQ(group->Has(b.ref).value_or(P::kDamaged), P::kMissing);
   EXPECT_EQ(origin_.fetches.load(), 0);  // HAS never fetches
   ASSERT_TRUE(group->Warm(b.ref).ok());
   EXPECT_EQ(origin_.fetches.load(), 1);
   EXPECT_TRUE(node->cache->Contains(5));
-  EXPECT_TRUE(group->Has(b.ref).value_or(false));
+  EXPECT_EQ(group->Has(b.ref).value_or(P::kMissing), P::kIntact);
   ASSERT_TRUE(group->Warm(b.ref).ok());
   EXPECT_EQ(origin_.fetches.load(), 1);  // already cached
 
@@ -385,8 +387,40 @@ TEST_F(CacheServiceTest, WarmHasEvict) {
   ASSERT_TRUE(gone.ok()) << gone.status().ToString();
   EXPECT_TRUE(*gone);
   EXPECT_FALSE(node->cache->Contains(5));
-  EXPECT_FALSE(group->Has(b.ref).value_or(true));
+  EXPECT_EQ(group->Has(b.ref).value_or(P::kDamaged), P::kMissing);
   EXPECT_FALSE(group->Evict(b.ref).value_or(true));
+}
+
+// A cached file truncated or corrupted on the node's disk: HAS (a stat)
+// reports a wrong length as damaged, HAS with "verify" (a read) also a
+// same-length corruption, and WARM replaces either, fetching it again.
+TEST_F(CacheServiceTest, HasReportsDamagedBlocksAndWarmReplacesThem) {
+  auto node = StartNode();
+  auto group = OpenGroup({node->endpoint()});
+  ASSERT_TRUE(group);
+  using P = DiskCache::Presence;
+  Block b = AddBlock(6);
+  ASSERT_TRUE(group->Warm(b.ref).ok());
+  ASSERT_EQ(origin_.fetches.load(), 1);
+  const std::string path = node->cache->PathFor(6);
+  ASSERT_EQ(truncate(path.c_str(), b.ref.stored_length / 2), 0) << path;
+  EXPECT_EQ(group->Has(b.ref).value_or(P::kMissing), P::kDamaged);
+  ASSERT_TRUE(group->Warm(b.ref).ok());
+  EXPECT_EQ(origin_.fetches.load(), 2);  // fetched again
+  EXPECT_EQ(group->Has(b.ref, /*verify=*/true).value_or(P::kMissing), P::kIntact);
+  {  // the same length, one byte flipped: only a read notices
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(10);
+    f.put(static_cast<char>(b.stored[10] ^ 0x40));
+  }
+  EXPECT_EQ(group->Has(b.ref).value_or(P::kMissing), P::kIntact);
+  EXPECT_EQ(group->Has(b.ref, /*verify=*/true).value_or(P::kMissing), P::kDamaged);
+  ASSERT_TRUE(group->Warm(b.ref).ok());
+  EXPECT_EQ(origin_.fetches.load(), 3);
+  EXPECT_EQ(group->Has(b.ref, /*verify=*/true).value_or(P::kMissing), P::kIntact);
+  auto got = group->Get(b.ref);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, b.stored);
 }
 
 TEST_F(CacheServiceTest, CorruptOriginBytesFailAndAreNotCached) {

@@ -428,6 +428,24 @@ bool DiskCache::Contains(uint64_t id) const {
   return it != index_.end() && it->second.state == State::kReady;
 }
 
+DiskCache::Presence DiskCache::Check(const BlockRef& ref, bool verify) const {
+  std::string path;
+  {
+    std::lock_guard l(mu_);
+    auto it = index_.find(ref.id);
+    if (it == index_.end() || it->second.state != State::kReady) return Presence::kMissing;
+    path = PathIn(it->second.dir, ref.id);
+  }
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0 || static_cast<uint64_t>(st.st_size) != ref.stored_length) {
+    return Presence::kDamaged;
+  }
+  if (!verify) return Presence::kIntact;
+  Result<std::string> data = ReadFile(path, ref.stored_length);
+  return data.ok() && VerifyStoredBlock(ref, *data, BlockName(ref.id)).ok() ? Presence::kIntact
+                                                                            : Presence::kDamaged;
+}
+
 Result<bool> DiskCache::Evict(uint64_t id) {
   std::vector<Victim> victims;
   {

@@ -125,8 +125,14 @@ class DiskCache {
   Result<std::string> GetOrFill(const BlockRef& ref,
                                 const std::function<Result<std::string>()>& fetch);
 
-  // Whether block `id` is cached (no verification; for --check reports).
+  // Whether block `id` is in the index (no look at the file).
   bool Contains(uint64_t id) const;
+  // How block `ref` is held, for --check reports and WARM: kIntact if its
+  // file has the stored length (a stat) and, with `verify`, the right
+  // SHA-256 (a read); kDamaged if indexed but not so (Get deletes such a
+  // file); kMissing if not cached. Counts no hit and keeps the LRU order.
+  enum class Presence { kMissing, kIntact, kDamaged };
+  Presence Check(const BlockRef& ref, bool verify) const;
   // Removes block `id`; false if it was not cached.
   Result<bool> Evict(uint64_t id);
   DiskCacheStats stats() const;

@@ -306,5 +306,33 @@ TEST_F(CacheTest, KilledNodesDuringWarmupServeNoPartialBlockAndARerunCompletes) 
   ExpectModelReadsRight(m);
 }
 
+// SIGTERM, then a restart on the same port and cache directory as soon as
+// it has exited (what a service manager does): the node must let go of its
+// port, its metrics port and its directory lock at once.
+TEST_F(CacheTest, ANodeStoppedWithSigtermCanBeRestartedAtOnce) {
+  ImportModel(1, 8);
+  StartPrimary();
+  Mirror m = CacheMirror();
+  const std::string metrics = "--metrics=127.0.0.1:" + std::to_string(FreePort());
+  StartNode(m, 1);
+  for (int round = 0; round < 4; ++round) {
+    StartNode(m, 0, {metrics});
+    if (HasFatalFailure()) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250 + 450 * round));  // any moment
+    const auto start = std::chrono::steady_clock::now();
+    ASSERT_OK(node_procs_[0]->Kill(SIGTERM));
+    ASSERT_OK_AND_ASSIGN(auto ex, node_procs_[0]->Wait(10));
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    EXPECT_EQ(ex.ToString(), "exit 0");
+    EXPECT_LT(secs, 0.5) << "round " << round << ": SIGTERM to exit";
+  }
+  StartNode(m, 0, {metrics});  // the same port, directory and metrics port
+  RunResult w = Warmup(m, {"/models/m1"});
+  EXPECT_TRUE(w.ok()) << w.Describe();
+  EXPECT_EQ(CatSha(m, "/models/m1/shard0.safetensors"),
+            Sha256File(files_->Sub("shard0.safetensors")).value_or("?"));
+}
+
 }  // namespace
 }  // namespace meridian::e2e

@@ -260,6 +260,62 @@ TEST_F(MountTest, PrimaryChangesShowThroughTheMountWithoutRemount) {
   close(held);
 }
 
+// fstat of a handle whose file was replaced at the primary, with no read
+// before it: the kernel sends GETATTR without a file handle, for an inode
+// the site no longer has. It must answer with the opened version's
+// attributes and a link count of 0 (as a local disk does for an unlinked
+// open file), never ENOENT. The same for a directory held open and removed.
+TEST_F(MountTest, FstatOfAReplacedOpenFileAnswersWithLinkCountZero) {
+  Mount();
+  const std::string m = M();
+  const int held = open((m + "/config.json").c_str(), O_RDONLY);
+  ASSERT_GE(held, 0) << std::strerror(errno);
+  const int dir = open((m + "/tok").c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(dir, 0) << std::strerror(errno);
+  struct stat st {};
+  ASSERT_EQ(fstat(held, &st), 0);
+  ASSERT_EQ(st.st_nlink, 1u);
+  TempDir next("meridian-mount-next");
+  ASSERT_OK(WriteRandomFile(next.Sub("config.json"), 900, 99));
+  RunResult r = primary_.Run({"import", next.path(), "/models/m1"});
+  ASSERT_TRUE(r.ok()) << r.Describe();
+  r = primary_.Run({"rm", "-r", "/models/m1/tok"});
+  ASSERT_TRUE(r.ok()) << r.Describe();
+  ASSERT_TRUE(Verify(mirror_).ok());  // the mirror has applied it
+  // The kernel keeps its cached attributes until the mount's invalidation
+  // reaches it (delivered at commit): wait for the link count to change.
+  int rc = 0, err = 0;
+  for (int i = 0; i < 100; ++i) {
+    rc = fstat(held, &st);
+    err = errno;
+    if (rc != 0 || st.st_nlink == 0) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_EQ(rc, 0) << "fstat of the replaced file: " << std::strerror(err) << "\n" << MountLog();
+  EXPECT_EQ(st.st_nlink, 0u);
+  EXPECT_EQ(st.st_size, 612);  // the version it opened
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+  // The path shows the new version.
+  EXPECT_EQ(Sh("stat -c %s '" + m + "/config.json'").out, "900\n");
+  for (int i = 0; i < 100; ++i) {
+    rc = fstat(dir, &st);
+    err = errno;
+    if (rc != 0 || st.st_nlink == 0) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_EQ(rc, 0) << "fstat of the removed directory: " << std::strerror(err);
+  EXPECT_EQ(st.st_nlink, 0u);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  // The handle still reads the old bytes.
+  std::string old_bytes(700, '\0');
+  EXPECT_EQ(pread(held, old_bytes.data(), old_bytes.size(), 0), 612);
+  old_bytes.resize(612);
+  EXPECT_EQ(old_bytes, ReadFile(src_->Sub("config.json")).value_or("?"));
+  close(dir);
+  close(held);
+}
+
 TEST_F(MountTest, MmapAndRandomReadsOfSafetensorsReturnTheRightTensors) {
   // A small buffer: blocks come and go. Metrics show what the mount did.
   Mount({"--readahead=2", "--buffer-size=8M", "--metrics=127.0.0.1:0"});

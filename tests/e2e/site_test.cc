@@ -4,8 +4,12 @@
 // and every entry was applied exactly once. Also: unauthorized mirrors get
 // nothing, --include carries exactly its tenant, replicas refuse writes, and a
 // mirror behind the retained log bootstraps from a snapshot.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <fstream>
@@ -271,6 +275,120 @@ TEST_F(SiteTest, DaemonsServePrometheusMetrics) {
   std::string mm = scrape(ReadFile(primary_.dir->Sub("m1.err")).value());
   EXPECT_NE(mm.find("meridian_mirror_applied_position " + head), std::string::npos) << mm;
   EXPECT_NE(mm.find("meridian_mirror_connected 1"), std::string::npos) << mm;
+}
+
+// SIGTERM, then a restart on the same ports as soon as it has exited (what a
+// service manager does): the daemon must let go of its site-link port and
+// its metrics port at once, however far into its once-a-second work it was.
+TEST_F(SiteTest, APrimaryStoppedWithSigtermCanBeRestartedAtOnceOnItsPorts) {
+  StartPrimary({"--metrics=127.0.0.1:0"});
+  const std::string log = primary_proc_->ReadStderr();
+  const size_t p = log.find("metrics on ");
+  ASSERT_NE(p, std::string::npos) << log;
+  const std::string url = log.substr(p + 11, log.find('\n', p) - p - 11);
+  const std::string metrics = url.substr(7, url.rfind('/') - 7);  // HOST:PORT
+  const std::string listen = endpoint_;
+  Mirror m = NewMirror("m1");
+  for (int round = 0; round < 4; ++round) {
+    ASSERT_TRUE(primary_.Run({"mkdir", "-p", "/r/" + std::to_string(round)}).ok());
+    ASSERT_TRUE(Verify(m).ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(250 + 450 * round));  // any moment
+    const auto start = std::chrono::steady_clock::now();
+    ASSERT_OK(primary_proc_->Kill(SIGTERM));
+    ASSERT_OK_AND_ASSIGN(auto ex, primary_proc_->Wait(10));
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    EXPECT_EQ(ex.ToString(), "exit 0");
+    EXPECT_LT(secs, 0.5) << "round " << round << ": SIGTERM to exit";
+    std::string again;
+    auto c = SpawnPrimary(primary_, {"--listen=" + listen, "--metrics=" + metrics}, &again);
+    ASSERT_OK(c.status());
+    primary_proc_ = std::make_unique<Child>(std::move(c).value());
+    EXPECT_EQ(again, listen);
+  }
+  ASSERT_TRUE(primary_.Run({"mkdir", "-p", "/r/last"}).ok());
+  EXPECT_TRUE(Verify(m).ok());  // the mirror reconnected to the restarted primary
+  RunResult r = harness::Run({"curl", "-sf", "--max-time", "5", url});
+  EXPECT_TRUE(r.ok()) << r.Describe();
+}
+
+// The same for a mirror with metrics: stopped at any moment, it exits at
+// once and a restart carries on.
+TEST_F(SiteTest, AMirrorStoppedWithSigtermExitsAtOnce) {
+  StartPrimary();
+  Mirror m = NewMirror("m1", {"--metrics=127.0.0.1:0"});
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_TRUE(primary_.Run({"mkdir", "-p", "/r/" + std::to_string(round)}).ok());
+    ASSERT_TRUE(Verify(m).ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(250 + 300 * round));  // any moment
+    const auto start = std::chrono::steady_clock::now();
+    ASSERT_OK(m.proc->Kill(SIGTERM));
+    ASSERT_OK_AND_ASSIGN(auto ex, m.proc->Wait(10));
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    EXPECT_EQ(ex.ToString(), "exit 0");
+    EXPECT_LT(secs, 0.5) << "round " << round << ": SIGTERM to exit";
+    ASSERT_OK_AND_ASSIGN(Child c, SpawnMirror(m, "m1", {"--metrics=127.0.0.1:0"}));
+    m.proc = std::make_unique<Child>(std::move(c));
+  }
+  ASSERT_TRUE(primary_.Run({"mkdir", "-p", "/r/last"}).ok());
+  EXPECT_TRUE(Verify(m).ok());
+}
+
+// Clients that trickle a request one byte a second (slow-loris) must not
+// take /metrics away from a scraper: each holds a serving thread only until
+// the per-request timeout, and there are threads to spare meanwhile.
+TEST_F(SiteTest, MetricsAnswerWhileSlowClientsHoldConnections) {
+  StartPrimary({"--metrics=127.0.0.1:0"});
+  const std::string log = primary_proc_->ReadStderr();
+  const size_t p = log.find("metrics on ");
+  ASSERT_NE(p, std::string::npos) << log;
+  const std::string url = log.substr(p + 11, log.find('\n', p) - p - 11);
+  const int port = std::stoi(url.substr(url.rfind(':') + 1));
+  std::atomic<bool> stop{false};
+  std::atomic<int> closed_by_server{0};
+  std::vector<std::thread> slow;
+  std::atomic<int> connected{0};
+  for (int i = 0; i < 3; ++i) {
+    slow.emplace_back([&] {
+      const int fd = socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(port);
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return (void)close(fd);
+      ++connected;
+      const std::string req = "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+      for (size_t k = 0; !stop.load(); ++k) {  // one byte a second, never the end of headers
+        const char c = k < req.size() ? req[k] : 'a';
+        if (send(fd, &c, 1, MSG_NOSIGNAL) != 1) {
+          ++closed_by_server;
+          break;
+        }
+        for (int t = 0; t < 10 && !stop.load(); ++t) std::this_thread::sleep_for(100ms);
+      }
+      close(fd);
+    });
+  }
+  for (int i = 0; i < 50 && connected.load() < 3; ++i) std::this_thread::sleep_for(20ms);
+  ASSERT_EQ(connected.load(), 3);
+  std::this_thread::sleep_for(1500ms);  // the server has taken them, bytes trickling
+  // Scrapes while they trickle: each answers at once.
+  for (int i = 0; i < 5; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    RunResult r = harness::Run({"curl", "-sf", "--max-time", "5", url});
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    EXPECT_TRUE(r.ok()) << r.Describe();
+    EXPECT_NE(r.out.find("meridian_changelog_head_position"), std::string::npos) << r.out;
+    EXPECT_LT(secs, 1.0) << "scrape " << i << " waited behind the slow clients";
+  }
+  // And the slow clients are dropped: a request must arrive within its
+  // timeout (the server closes; a send then fails), bounded here by 20 s.
+  for (int i = 0; i < 200 && closed_by_server.load() < 3; ++i) std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(closed_by_server.load(), 3);
+  stop = true;
+  for (auto& t : slow) t.join();
 }
 
 }  // namespace
