@@ -2,10 +2,17 @@
 # The whole test suite, from a fresh Debian 12 machine: installs what it needs,
 # builds, and runs every test with ctest. The tests start their own servers (a
 # throwaway PostgreSQL per test binary, one radosgw for the run) and stop them
-# even when a test fails.
+# even when a test fails. Then the FAST tests again, built with
+# AddressSanitizer + UndefinedBehaviorSanitizer and with ThreadSanitizer
+# (scripts/sanitize.sh; docs/testing.md says which tests and why).
+#   scripts/test.sh               everything (what CI runs)
+#   scripts/test.sh -R NAME ...   ctest arguments: only those tests, no sanitizer runs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
 scripts/build.sh
-cd build
-ctest --output-on-failure --timeout 900 -j "$(nproc)" "$@"
+(cd build && ctest --output-on-failure --timeout 900 -j "$(nproc)" "$@")
+if [ $# -eq 0 ]; then
+  scripts/sanitize.sh asan
+  scripts/sanitize.sh tsan
+fi
