@@ -16,8 +16,10 @@
 #include "common/redact.h"
 #include "common/text.h"
 #include "meta/schema.h"
+#include "replicator/replicator.h"
 
-DECLARE_string(key);  // site_cmds.cc
+DECLARE_string(key);           // site_cmds.cc
+DECLARE_bool(force_nonempty);  // format.cc
 
 DEFINE_string(meta, "",
               "metadata database: postgres://USER@HOST:PORT/DB or a libpq "
@@ -106,13 +108,27 @@ Result<Volume> OpenVolume(bool with_store) {
   MERIDIAN_ASSIGN_OR_RETURN(v.config, meta::LoadVolume(v.conn.get()));
   if (!with_store) return v;
   if (v.config.role != "mirror") {
-    MERIDIAN_ASSIGN_OR_RETURN(v.store, OpenPrimaryBucket(v.config));
+    MERIDIAN_ASSIGN_OR_RETURN(auto store, OpenPrimaryBucket(v.config));
+    // The volume's own bucket. A formatted volume has a marker; one without
+    // is a volume from before markers, which its first writer upgrades.
+    objstore::ClaimOptions claim;
+    claim.owner = {v.config.name, v.config.uuid, objstore::kRolePrimary, ""};
+    claim.adopt_unmarked = true;
+    auto claimed = objstore::ClaimBeforeWrites(std::move(store), claim);
+    v.writable = claimed.get();
+    v.store = std::move(claimed);
     return v;
   }
   MERIDIAN_ASSIGN_OR_RETURN(SiteData site, LoadSiteData(v.conn.get()));
   MERIDIAN_ASSIGN_OR_RETURN(v.store, OpenPrimaryBucket(v.config, site.primary_bucket));
   if (site.mode == "replicate" && !site.bucket.empty()) {
-    MERIDIAN_ASSIGN_OR_RETURN(v.local, objstore::Open(site.bucket, StoreOptions("")));
+    MERIDIAN_ASSIGN_OR_RETURN(auto local, objstore::Open(site.bucket, StoreOptions("")));
+    MERIDIAN_ASSIGN_OR_RETURN(auto claim,
+                              replicator::SiteBucketClaim(v.conn.get(), v.config, "", v.store.get(),
+                                                          FLAGS_force_nonempty));
+    auto claimed = objstore::ClaimBeforeWrites(std::move(local), claim);
+    v.writable = claimed.get();
+    v.local = std::move(claimed);
     v.fill_on_read = site.fill_on_read;
   }
   if (site.mode == "cache") {

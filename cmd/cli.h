@@ -18,6 +18,7 @@
 #include "common/status.h"
 #include "meta/catalog.h"
 #include "meta/pg.h"
+#include "objstore/marker.h"
 #include "objstore/object_store.h"
 #include "vfs/reader.h"
 #include "warmup/cache_service.h"
@@ -60,6 +61,11 @@ struct Volume {
   std::unique_ptr<objstore::ObjectStore> store;  // the primary's bucket; null unless asked for
   // At a mirror with --data replicate: the site's own bucket (site_data).
   std::unique_ptr<objstore::ObjectStore> local;
+  // The bucket this process may write: `store` at the primary, `local` at a
+  // replicating mirror (null otherwise). It is claimed (objstore/marker.h)
+  // before its first write; writers call writable->Claim() up front to fail
+  // before doing any work.
+  objstore::ClaimedStore* writable = nullptr;
   bool fill_on_read = false;  // store blocks read from the primary's bucket in `local`
   // At a mirror with --data cache, when this process has a key (--key).
   std::unique_ptr<warmup::CacheGroup> cache;
@@ -75,7 +81,9 @@ struct Volume {
 Result<std::string> MetaUrl();
 // Object store options from flags and AWS_* environment.
 objstore::Options StoreOptions(const std::string& endpoint);
-// Opens the volume at --meta; with_store also opens its bucket(s). At a
+// Opens the volume at --meta; with_store also opens its bucket(s), the one
+// this process may write behind a claim (Volume::writable; --force-nonempty
+// lets a mirror site's claim adopt an unmarked bucket that holds objects). At a
 // mirror the primary's bucket is read with MERIDIAN_PRIMARY_AWS_ACCESS_KEY_ID /
 // _SECRET_ACCESS_KEY / _SESSION_TOKEN when set (e.g. read-only credentials),
 // else with the AWS_* ones; the site's own bucket always with AWS_*.

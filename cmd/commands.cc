@@ -33,8 +33,14 @@ const std::vector<Command>& Commands() {
        "volume (name, bucket, block size, compression) and checks that the bucket can be\n"
        "written, creating it if needed. Running it again with the same settings is a no-op;\n"
        "different settings are refused, so stored data is never reinterpreted.\n"
+       "A bucket (or a prefix of one, s3://BUCKET/PREFIX) holds one volume: format writes\n"
+       "the marker object meridian-volume naming the volume, and refuses a bucket whose\n"
+       "marker names another volume or a mirror site, and one that holds objects but no\n"
+       "marker unless --force-nonempty. A volume from before markers gets its marker when\n"
+       "format runs again, or from its first writer (import, gc).\n"
        "S3 credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, never from flags.",
-       {"meta", "bucket", "block_size", "compression", "endpoint", "region", "path_style", "json"},
+       {"meta", "bucket", "block_size", "compression", "force_nonempty", "endpoint", "region",
+        "path_style", "json"},
        RunFormat},
       {"import",
        "LOCAL DEST",
@@ -158,10 +164,17 @@ const std::vector<Command>& Commands() {
        "with MERIDIAN_PRIMARY_AWS_* credentials when set (e.g. read-only ones), this site's\n"
        "with AWS_*. --visibility data applies a change only once every block it adds is in\n"
        "this site's bucket (readers never see a file whose data is not local);\n"
-       "--fill-on-read makes readers here store blocks they fetched from the primary.",
-       {"meta", "primary", "primary_key", "key", "name", "include", "data", "bucket", "threads",
-        "bwlimit", "visibility", "fill_on_read", "primary_bucket", "cache_group", "cache_key",
-        "delete_grace", "status_file", "metrics", "json"},
+       "--fill-on-read makes readers here store blocks they fetched from the primary.\n"
+       "This site's bucket is marked as site --name's copy of the volume (meridian-volume)\n"
+       "before the first block goes in. Refused, and the daemon exits 1: the primary's\n"
+       "bucket however its URL is written (the same directory or endpoint + bucket + prefix,\n"
+       "or the primary's marker), another site's or volume's bucket, and a bucket holding\n"
+       "objects but no marker unless --force-nonempty (or this replica has replicated\n"
+       "before: a site's bucket from before markers, which gets its marker).",
+       {"meta",         "primary",        "primary_key",    "key",         "name",
+        "include",      "data",           "bucket",         "threads",     "bwlimit",
+        "visibility",   "fill_on_read",   "primary_bucket", "cache_group", "cache_key",
+        "delete_grace", "force_nonempty", "status_file",    "metrics",     "json"},
        RunMirror},
       {"heal",
        "",
@@ -170,9 +183,10 @@ const std::vector<Command>& Commands() {
        "(recorded by `mirror --data replicate`, or --bucket), checks its length and SHA-256,\n"
        "and copies what is missing or corrupt from the primary's bucket (verified first).\n"
        "Reports what it found and did; exits 0 when every block is intact or repaired, 1 if\n"
-       "some could not be repaired now (they stay queued for the mirror daemon). --json\n"
-       "fields: docs/cli.md.",
-       {"meta", "bucket", "threads", "json"},
+       "some could not be repaired now (they stay queued for the mirror daemon). The bucket\n"
+       "must be this site's (its marker, as for `mirror`; --force-nonempty as there).\n"
+       "--json fields: docs/cli.md.",
+       {"meta", "bucket", "threads", "force_nonempty", "json"},
        RunHeal},
       {"gc",
        "",

@@ -10,8 +10,9 @@
 
 DECLARE_int32(threads);
 DECLARE_string(bucket);
-DECLARE_int64(max_wait);  // site_cmds.cc
-DECLARE_int64(min_age);   // site_cmds.cc
+DECLARE_bool(force_nonempty);  // format.cc
+DECLARE_int64(max_wait);       // site_cmds.cc
+DECLARE_int64(min_age);        // site_cmds.cc
 DEFINE_bool(dry_run, false, "gc: report what would be deleted, delete nothing");
 
 namespace meridian::cli {
@@ -26,21 +27,26 @@ int RunHeal(const std::vector<std::string>& args) {
                             vol->conn->target() + " is the primary's database"));
   }
   std::unique_ptr<objstore::ObjectStore> target;
+  objstore::ClaimedStore* claimed = nullptr;
   if (!FLAGS_bucket.empty()) {
     auto t = objstore::Open(FLAGS_bucket, StoreOptions(""));
     if (!t.ok()) return Fail("heal", t.status().With("--bucket"));
-    target = std::move(t).value();
+    auto claim = replicator::SiteBucketClaim(vol->conn.get(), vol->config, "", vol->store.get(),
+                                             FLAGS_force_nonempty);
+    if (!claim.ok()) return Fail("heal", claim.status());
+    auto c = objstore::ClaimBeforeWrites(std::move(t).value(), *claim);
+    claimed = c.get();
+    target = std::move(c);
   } else if (vol->local) {
+    claimed = vol->writable;
     target = std::move(vol->local);
   } else {
     return Fail("heal", Status::FailedPrecondition(
                             "this mirror has no bucket of its own (it was never run with --data "
                             "replicate): pass --bucket"));
   }
-  if (target->Describe() == vol->store->Describe()) {
-    return Fail("heal", Status::InvalidArgument("--bucket is the primary's bucket; a mirror never "
-                                                "writes there: give this site's own bucket"));
-  }
+  // This site's bucket, never the primary's or another site's (marker.h).
+  if (Status s = claimed->Claim(); !s.ok()) return Fail("heal", s.With("--bucket"));
   replicator::ReplicatorOptions o;
   o.source = vol->store.get();
   o.target = target.get();
@@ -84,6 +90,10 @@ int RunGc(const std::vector<std::string>& args) {
                           vol->conn->target() +
                           " is a mirror's replica (its bucket is collected "
                           "by `meridian mirror --delete-grace`)"));
+  }
+  // The volume's own bucket, before anything is deleted from it (marker.h).
+  if (!FLAGS_dry_run) {
+    if (Status s = vol->writable->Claim(); !s.ok()) return Fail("gc", s);
   }
   primary::GcOptions o;
   o.store = vol->store.get();

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cmd/cli.h"
+#include "objstore/marker.h"
 #include "primary/format.h"
 
 DEFINE_string(bucket, "",
@@ -11,6 +12,9 @@ DEFINE_string(bucket, "",
               "http(s)://HOST:PORT/BUCKET, or a plain local directory "
               "(default: ~/.meridian/buckets/NAME); mirror --data replicate, heal: this "
               "site's own bucket (same forms; credentials from AWS_*)");
+DEFINE_bool(force_nonempty, false,
+            "format, mirror, heal: claim a bucket (or prefix) that holds objects but no "
+            "Meridian marker (meridian-volume) instead of refusing it; the objects stay");
 DEFINE_string(block_size, "4M", "block size, fixed for the life of the volume (64K..64M)");
 DEFINE_string(compression, "none", "per-block compression: none or zstd");
 
@@ -29,7 +33,9 @@ int RunFormat(const std::vector<std::string>& args) {
   if (bucket.find("://") == std::string::npos) {
     bucket = "file://" + std::filesystem::absolute(bucket).lexically_normal().string();
   }
-  o.bucket = bucket;
+  auto normal = objstore::NormalizeBucketUrl(bucket);  // what the volume records
+  if (!normal.ok()) return Fail("format", normal.status());
+  o.bucket = *normal;
   o.endpoint = FLAGS_endpoint;
   auto bs = ParseSize(FLAGS_block_size);
   if (!bs.ok()) return Fail("format", bs.status());
@@ -56,21 +62,43 @@ int RunFormat(const std::vector<std::string>& args) {
   if (!url.ok()) return Fail("format", url.status());
   auto conn = meta::PgConn::Connect(*url);
   if (!conn.ok()) return Fail("format", conn.status());
-  if (auto check = primary::CheckFormat(conn->get(), o); !check.ok()) {
-    return Fail("format", check.status());
-  }
+  auto check = primary::CheckFormat(conn->get(), o);
+  if (!check.ok()) return Fail("format", check.status());
 
-  // The bucket next: a volume whose bucket cannot be written is useless.
+  // The bucket next. It must be this volume's: one holding another volume's
+  // marker is refused, and so is one holding objects but no marker, unless
+  // --force-nonempty (objstore/marker.h). Formatting again is a no-op, and
+  // gives a volume from before markers its marker.
   if (Status s = (*store)->CreateBucket(); !s.ok()) return Fail("format", s);
-  const std::string probe = o.name + "/.format-probe";
-  Status s = (*store)->Put(probe, "meridian");
-  if (s.ok()) s = (*store)->Get(probe).status();
-  if (s.ok()) s = (*store)->Delete(probe);
-  if (!s.ok()) return Fail("format", s.With("checking bucket " + (*store)->Describe()));
+  objstore::ClaimOptions claim;
+  claim.owner = {o.name, *check ? (*check)->uuid : "", objstore::kRolePrimary, ""};
+  claim.adopt_unmarked = FLAGS_force_nonempty || check->has_value();
+  claim.check_only = !check->has_value();
+  if (auto m = objstore::ClaimBucket(store->get(), claim); !m.ok()) {
+    return Fail("format", m.status());
+  }
+  if (!check->has_value()) {  // a new volume: its bucket must take writes
+    const std::string probe = o.name + "/.format-probe";
+    Status s = (*store)->Put(probe, "meridian");
+    if (s.ok()) s = (*store)->Get(probe).status();
+    if (s.ok()) s = (*store)->Delete(probe);
+    if (!s.ok()) return Fail("format", s.With("checking bucket " + (*store)->Describe()));
+  }
 
   bool created = false;
   auto vol = primary::Format(conn->get(), o, &created);
   if (!vol.ok()) return Fail("format", vol.status());
+  if (created) {  // the marker, now that the volume has its uuid
+    claim.owner.uuid = vol->uuid;
+    claim.adopt_unmarked = true;  // checked above; only our probe has been here since
+    claim.check_only = false;
+    if (auto m = objstore::ClaimBucket(store->get(), claim); !m.ok()) {
+      return Fail("format", m.status().With("volume " + vol->name + " is recorded in " +
+                                            conn->get()->target() +
+                                            " but its bucket could not be marked; fix that and run "
+                                            "`meridian format` again"));
+    }
+  }
   if (FLAGS_json) {
     PrintJson({{"volume", vol->name},
                {"uuid", vol->uuid},

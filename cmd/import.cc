@@ -21,6 +21,8 @@ int RunImport(const std::vector<std::string>& args) {
     return Fail("import", Status::ReadOnly("this database is a mirror replica (read-only): "
                                            "import at the primary site"));
   }
+  // The bucket must be this volume's before a block goes in (marker.h).
+  if (Status s = vol->writable->Claim(); !s.ok()) return Fail("import", s);
   primary::ImportOptions opts;
   opts.threads = FLAGS_threads;
   bool tty = isatty(STDERR_FILENO) && FLAGS_progress && !FLAGS_json;

@@ -38,7 +38,8 @@ DEFINE_string(cache_group, "",
               "e.g. tcp://10.0.0.5:7100,tcp://10.0.0.6:7100");
 DEFINE_string(cache_key, "",
               "mirror --data cache: the cache nodes' public key (NAME.pub from keygen, or Z85)");
-DECLARE_string(bucket);  // format.cc: here, this site's own bucket
+DECLARE_string(bucket);        // format.cc: here, this site's own bucket
+DECLARE_bool(force_nonempty);  // format.cc
 DEFINE_string(bwlimit, "0",
               "mirror, warmup (replicate mode), cache: cap on download bandwidth from the "
               "primary's bucket in bytes/s, "
@@ -158,12 +159,18 @@ int RunMirror(const std::vector<std::string>& args) {
   auto keys = LoadKeyFile(FLAGS_key);
   if (!keys.ok()) return Fail("mirror", keys.status().With("--key"));
 
+  std::string site_bucket;  // --bucket, normalised (NormalizeBucketUrl)
+  if (replicate) {
+    auto b = objstore::NormalizeBucketUrl(FLAGS_bucket);
+    if (!b.ok()) return Fail("mirror", b.status().With("--bucket"));
+    site_bucket = *b;
+  }
   {  // What readers and `status` at this site need to know (site_data).
     auto c = meta::PgConn::Connect(*url);
     if (!c.ok()) return Fail("mirror", c.status().With("connecting to the replica (--meta)"));
     SiteData d;
     d.mode = FLAGS_data;
-    d.bucket = FLAGS_bucket;
+    d.bucket = site_bucket;
     d.visibility = FLAGS_visibility;
     d.fill_on_read = FLAGS_fill_on_read;
     d.primary_bucket = FLAGS_primary_bucket;
@@ -202,15 +209,15 @@ int RunMirror(const std::vector<std::string>& args) {
   copy.stop = stop;
   std::shared_ptr<replicator::DataGate> gate;
   if (replicate) {
-    auto t = objstore::Open(FLAGS_bucket, StoreOptions(""));
+    auto t = objstore::Open(site_bucket, StoreOptions(""));
     if (!t.ok()) return Fail("mirror", t.status().With("--bucket"));
     target = std::move(t).value();
     if (Status s = target->CreateBucket(); !s.ok()) {
       return Fail("mirror", s.With("creating --bucket " + target->Describe()));
     }
     if (FLAGS_visibility == "data") {
-      gate = std::make_shared<replicator::DataGate>(
-          replicator::DataGateOptions{*url, open_source, target.get(), copy, stop});
+      gate = std::make_shared<replicator::DataGate>(replicator::DataGateOptions{
+          *url, open_source, target.get(), o.site_name, FLAGS_force_nonempty, copy, stop});
       o.before_apply = [gate](const std::vector<changelog::Change>& changes) {
         return gate->MakeLocal(changes);
       };
@@ -276,6 +283,8 @@ int RunMirror(const std::vector<std::string>& args) {
     ro.replica_conninfo = *url;
     ro.open_source = open_source;
     ro.target = target.get();
+    ro.site_name = o.site_name;
+    ro.force_nonempty = FLAGS_force_nonempty;
     ro.replicator = copy;
     ro.gc_interval = std::chrono::milliseconds(
         std::clamp<int64_t>(int64_t{FLAGS_delete_grace} * 500, 1000, 60000));

@@ -262,6 +262,10 @@ int RunWarmup(const std::vector<std::string>& args) {
     total_bytes += s->bytes;
     sets.push_back(std::move(s).value());
   }
+  // The site's bucket, claimed before the first copy (marker.h).
+  if (!FLAGS_check && !vol->cache && vol->writable != nullptr) {
+    if (Status s = vol->writable->Claim(); !s.ok()) return Fail("warmup", s);
+  }
   SignalReady(&ready_fd);  // --background: the paths are known; let the caller go
   if (vol->cache) {
     if (*bwlimit != 0) {

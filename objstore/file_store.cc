@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <random>
@@ -40,34 +42,11 @@ class FileStore final : public ObjectStore {
       : root_(std::move(root)), fsync_(options.fsync), nonce_(std::random_device{}()) {}
 
   Status Put(const std::string& key, std::string_view data) override {
-    MERIDIAN_RETURN_IF_ERROR(ValidateFileKey(key));
-    MERIDIAN_RETURN_IF_ERROR(CheckRoot());
-    const size_t slash = key.rfind('/');
-    const std::string dir = slash == std::string::npos ? root_ : root_ + "/" + key.substr(0, slash);
-    if (slash != std::string::npos) MERIDIAN_RETURN_IF_ERROR(MakeParents(key.substr(0, slash)));
+    return Write(key, data, /*exclusive=*/false);
+  }
 
-    const std::string tmp = dir + "/" + std::string(kTmpPrefix) + std::to_string(::getpid()) + "." +
-                            std::to_string(nonce_) + "." + std::to_string(counter_++);
-    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-    if (fd.get() < 0) {
-      if (errno == ENOTDIR) return Conflict(key);
-      return FsError("creating", tmp, errno);
-    }
-    Status st = WriteAll(fd.get(), data, tmp);
-    if (st.ok() && fsync_ && ::fsync(fd.get()) != 0) st = FsError("fsyncing", tmp, errno);
-    if (st.ok() && ::close(fd.release()) != 0) st = FsError("closing", tmp, errno);
-    const std::string path = root_ + "/" + key;
-    if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
-      st = errno == EISDIR || errno == ENOTEMPTY || errno == EEXIST
-               ? Conflict(key)
-               : FsError("renaming into place", path, errno);
-    }
-    if (!st.ok()) {
-      ::unlink(tmp.c_str());
-      return st;
-    }
-    if (fsync_) MERIDIAN_RETURN_IF_ERROR(FsyncDir(dir));
-    return Status::OK();
+  Status PutIfAbsent(const std::string& key, std::string_view data) override {
+    return Write(key, data, /*exclusive=*/true);
   }
 
   Result<std::string> Get(const std::string& key, uint64_t offset, int64_t length) override {
@@ -172,7 +151,65 @@ class FileStore final : public ObjectStore {
 
   std::string Describe() const override { return "file://" + root_; }
 
+  // realpath() of the root, or of its longest existing ancestor with the
+  // rest appended (a bucket not created yet).
+  std::string Location() const override {
+    std::string head = root_, tail;
+    while (true) {
+      char buf[PATH_MAX];
+      if (::realpath(head.c_str(), buf) != nullptr) {
+        std::string r = buf;
+        if (r == "/" && !tail.empty()) r.clear();
+        return "file:" + r + tail;
+      }
+      const size_t slash = head.rfind('/');
+      if (slash == std::string::npos || head == "/") return "file:" + root_;
+      tail = head.substr(slash) + tail;
+      head = slash == 0 ? "/" : head.substr(0, slash);
+    }
+  }
+
  private:
+  // Put (rename over the name) or PutIfAbsent (link to the name: fails
+  // with EEXIST, atomically, if anything has it).
+  Status Write(const std::string& key, std::string_view data, bool exclusive) {
+    MERIDIAN_RETURN_IF_ERROR(ValidateFileKey(key));
+    MERIDIAN_RETURN_IF_ERROR(CheckRoot());
+    const size_t slash = key.rfind('/');
+    const std::string dir = slash == std::string::npos ? root_ : root_ + "/" + key.substr(0, slash);
+    if (slash != std::string::npos) MERIDIAN_RETURN_IF_ERROR(MakeParents(key.substr(0, slash)));
+
+    const std::string tmp = dir + "/" + std::string(kTmpPrefix) + std::to_string(::getpid()) + "." +
+                            std::to_string(nonce_) + "." + std::to_string(counter_++);
+    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    if (fd.get() < 0) {
+      if (errno == ENOTDIR) return Conflict(key);
+      return FsError("creating", tmp, errno);
+    }
+    Status st = WriteAll(fd.get(), data, tmp);
+    if (st.ok() && fsync_ && ::fsync(fd.get()) != 0) st = FsError("fsyncing", tmp, errno);
+    if (st.ok() && ::close(fd.release()) != 0) st = FsError("closing", tmp, errno);
+    const std::string path = root_ + "/" + key;
+    if (st.ok() && !exclusive && ::rename(tmp.c_str(), path.c_str()) != 0) {
+      st = errno == EISDIR || errno == ENOTEMPTY || errno == EEXIST
+               ? Conflict(key)
+               : FsError("renaming into place", path, errno);
+    }
+    if (st.ok() && exclusive && ::link(tmp.c_str(), path.c_str()) != 0) {
+      if (errno == EEXIST) {
+        st = IsDir(path)
+                 ? Conflict(key)
+                 : Status::AlreadyExists("object " + key + " already exists in " + Describe());
+      } else {
+        st = FsError("linking into place", path, errno);
+      }
+    }
+    if (exclusive || !st.ok()) ::unlink(tmp.c_str());
+    if (!st.ok()) return st;
+    if (fsync_) MERIDIAN_RETURN_IF_ERROR(FsyncDir(dir));
+    return Status::OK();
+  }
+
   Status CheckRoot() const {
     if (IsDir(root_)) return Status::OK();
     return Status::NotFound("bucket " + Describe() +
@@ -306,7 +343,8 @@ Status ValidateFileKey(const std::string& key) {
 }
 
 std::unique_ptr<ObjectStore> OpenFileStore(const std::string& root, const Options& options) {
-  std::string r = root;
+  auto normal = NormalizeBucketUrl("file://" + root);  // Open() has done it already
+  std::string r = normal.ok() ? normal->substr(7) : root;
   while (r.size() > 1 && r.back() == '/') r.pop_back();
   return std::make_unique<FileStore>(std::move(r), options);
 }

@@ -63,6 +63,98 @@ TEST(OpenTest, DispatchesOnScheme) {
   EXPECT_EQ(Open("mem://", {}).status().code(), Code::kInvalidArgument);
 }
 
+TEST(NormalizeBucketUrlTest, DotSegmentsAndDoubledSlashes) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"file:///D/pbucket", "file:///D/pbucket"},
+      {"file:///D//pbucket", "file:///D/pbucket"},
+      {"file:///D/./pbucket", "file:///D/pbucket"},
+      {"file:///D/x/../pbucket", "file:///D/pbucket"},
+      {"file:///D/pbucket/", "file:///D/pbucket"},
+      {"file:////D///pbucket//.//", "file:///D/pbucket"},
+      {"file:///D/a/b/../../pbucket", "file:///D/pbucket"},
+      {"file:///", "file:///"},
+      {"file:///D/..", "file:///"},
+      {"s3://b", "s3://b"},
+      {"s3://b/", "s3://b"},
+      {"s3://b//p//q/", "s3://b/p/q"},
+      {"s3://b/./p/x/../q", "s3://b/p/q"},
+      {"s3:///b/p", "s3://b/p"},
+      {"s3://./b/p", "s3://b/p"},
+      {"http://h:1/./b", "http://h:1/b"},
+      {"http://127.0.0.1:7480/b", "http://127.0.0.1:7480/b"},
+      {"http://127.0.0.1:7480//b/", "http://127.0.0.1:7480/b"},
+      {"http://127.0.0.1:7480/b/./p/../q", "http://127.0.0.1:7480/b/q"},
+      {"https://h/b/p/..", "https://h/b"},
+      {"mem://x/../y", "mem://x/../y"},  // a name, not a path
+  };
+  for (const auto& [in, want] : cases) {
+    auto got = NormalizeBucketUrl(in);
+    ASSERT_TRUE(got.ok()) << in << ": " << got.status().ToString();
+    EXPECT_EQ(*got, want) << in;
+    EXPECT_EQ(NormalizeBucketUrl(*got).value(), *got) << "not idempotent for " << in;
+  }
+}
+
+TEST(NormalizeBucketUrlTest, EscapesAreRefused) {
+  for (const char* bad :
+       {"file:///..", "file:///D/../..", "file:///../etc", "s3://b/..", "s3://b/p/../../c",
+        "http://h:1/b/../other", "s3://../b", "http://h/../b", "file://relative", "ftp://x/y"}) {
+    auto got = NormalizeBucketUrl(bad);
+    ASSERT_FALSE(got.ok()) << bad << " -> " << *got;
+    EXPECT_EQ(got.status().code(), Code::kInvalidArgument) << bad;
+    EXPECT_NE(got.status().message().find(bad), std::string::npos) << got.status().ToString();
+  }
+  EXPECT_NE(
+      NormalizeBucketUrl("s3://b/p/../../c").status().message().find("climbs above its bucket"),
+      std::string::npos);
+}
+
+TEST(OpenTest, UrlsAreNormalisedBeforeUse) {
+  EXPECT_EQ(Open("file:///tmp//a/./b/../c/", {}).value()->Describe(), "file:///tmp/a/c");
+  EXPECT_EQ(Open("http://127.0.0.1:9000//b/./p/", {}).value()->Describe(),
+            "s3://b/p (http://127.0.0.1:9000)");
+  EXPECT_EQ(Open("file:///tmp/../..", {}).status().code(), Code::kInvalidArgument);
+}
+
+TEST(LocationTest, FileAliasesShareALocation) {
+  const fs::path root = fs::canonical(ScratchDir::Make());
+  fs::create_directories(root / "pbucket");
+  fs::create_directories(root / "x");
+  fs::create_directory_symlink(root / "pbucket", root / "link");
+  const std::string want = Open("file://" + (root / "pbucket").string(), {}).value()->Location();
+  EXPECT_EQ(want, "file:" + (root / "pbucket").string());
+  for (const std::string alias :
+       {"//pbucket", "/./pbucket", "/x/../pbucket", "/link", "/link/", "/pbucket/"}) {
+    EXPECT_EQ(Open("file://" + root.string() + alias, {}).value()->Location(), want) << alias;
+  }
+  // A directory that does not exist yet: its existing ancestor is resolved.
+  EXPECT_EQ(Open("file://" + (root / "link" / "new" / "sub").string(), {}).value()->Location(),
+            want + "/new/sub");
+  EXPECT_NE(Open("file://" + (root / "x").string(), {}).value()->Location(), want);
+}
+
+TEST(LocationTest, S3EndpointBucketAndPrefix) {
+  auto loc = [](const std::string& url, const std::string& endpoint = "") {
+    Options o;
+    o.endpoint = endpoint;
+    return Open(url, o).value()->Location();
+  };
+  const std::string want = "s3:http://h:7480/b/p/";
+  EXPECT_EQ(loc("http://h:7480/b/p"), want);
+  EXPECT_EQ(loc("http://H:7480//b/./p/"), want);
+  EXPECT_EQ(loc("s3://b/p", "http://h:7480"), want);
+  EXPECT_EQ(loc("s3://b/p/", "http://h:7480/"), want);
+  EXPECT_EQ(loc("http://h:80/b"), loc("http://h/b"));
+  EXPECT_EQ(loc("https://h:443/b"), loc("https://h/b"));
+  EXPECT_NE(loc("http://h:7480/b"), want);
+  EXPECT_NE(loc("http://h:7480/b/q"), want);
+  EXPECT_NE(loc("http://h:7481/b/p"), want);
+  EXPECT_NE(loc("https://h:7480/b/p"), want);
+  EXPECT_NE(Open("mem://a", {}).value()->Location(), Open("mem://b", {}).value()->Location());
+  EXPECT_EQ(Open("mem://a", {}).value()->Location(), Open("mem://a", {}).value()->Location());
+  EXPECT_NE(NewMemStore()->Location(), NewMemStore()->Location());
+}
+
 TEST(MemStoreTest, SameNameSharesObjects) {
   auto a = Open("mem://shared-test", {}).value();
   auto b = Open("mem://shared-test", {}).value();

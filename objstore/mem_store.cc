@@ -1,6 +1,7 @@
 #include "objstore/mem_store.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <mutex>
 
@@ -14,14 +15,26 @@ struct MemBucket {
 
 class MemStore final : public ObjectStore {
  public:
-  MemStore(std::string name, std::shared_ptr<MemBucket> bucket)
-      : name_(std::move(name)), bucket_(std::move(bucket)) {}
+  // `location`: what tells this bucket apart (the name, or the private
+  // bucket's address).
+  MemStore(std::string name, std::string location, std::shared_ptr<MemBucket> bucket)
+      : name_(std::move(name)), location_(std::move(location)), bucket_(std::move(bucket)) {}
 
   Status Put(const std::string& key, std::string_view data) override {
     if (key.empty()) return Status::InvalidArgument("empty object key in " + Describe());
     std::string copy(data);  // copy outside the lock
     std::lock_guard<std::mutex> l(bucket_->mu);
     bucket_->objects[key].swap(copy);
+    return Status::OK();
+  }
+
+  Status PutIfAbsent(const std::string& key, std::string_view data) override {
+    if (key.empty()) return Status::InvalidArgument("empty object key in " + Describe());
+    std::string copy(data);
+    std::lock_guard<std::mutex> l(bucket_->mu);
+    if (!bucket_->objects.emplace(key, std::move(copy)).second) {
+      return Status::AlreadyExists("object " + key + " already exists in " + Describe());
+    }
     return Status::OK();
   }
 
@@ -71,6 +84,7 @@ class MemStore final : public ObjectStore {
   Status CreateBucket() override { return Status::OK(); }
 
   std::string Describe() const override { return "mem://" + name_; }
+  std::string Location() const override { return "mem:" + location_; }
 
  private:
   Status NotFound(const std::string& key) const {
@@ -78,6 +92,7 @@ class MemStore final : public ObjectStore {
   }
 
   const std::string name_;
+  const std::string location_;
   const std::shared_ptr<MemBucket> bucket_;
 };
 
@@ -93,11 +108,14 @@ std::unique_ptr<ObjectStore> OpenMemStore(const std::string& name) {
     if (!slot) slot = std::make_shared<MemBucket>();
     bucket = slot;
   }
-  return std::make_unique<MemStore>(name, std::move(bucket));
+  return std::make_unique<MemStore>(name, name, std::move(bucket));
 }
 
 std::unique_ptr<ObjectStore> NewMemStore() {
-  return std::make_unique<MemStore>("(private)", std::make_shared<MemBucket>());
+  auto bucket = std::make_shared<MemBucket>();
+  char where[32];
+  std::snprintf(where, sizeof where, "(private)@%p", static_cast<void*>(bucket.get()));
+  return std::make_unique<MemStore>("(private)", where, std::move(bucket));
 }
 
 }  // namespace meridian::objstore

@@ -4,7 +4,8 @@
 // the embedded default) and S3-compatible (s3://BUCKET with an endpoint, or
 // http(s)://ENDPOINT/BUCKET; libcurl + AWS SigV4). Every call is idempotent:
 // Put of the same key with the same bytes, Delete of a missing key and
-// CreateBucket of an existing bucket all succeed.
+// CreateBucket of an existing bucket all succeed. (PutIfAbsent is the one
+// conditional write: it exists for the bucket marker, objstore/marker.h.)
 //
 // Errors: a missing key or bucket is NotFound (the message names which),
 // wrong credentials are PermissionDenied, a timeout/reset/5xx that survived the
@@ -45,6 +46,14 @@ class ObjectStore {
   // fsynced and renamed into place).
   virtual Status Put(const std::string& key, std::string_view data) = 0;
 
+  // Put, but only if no object has that key: AlreadyExists (the object left
+  // as it is) otherwise. mem:// and file:// decide atomically (one wins of
+  // any number of racing PutIfAbsent and Put calls); S3 sends
+  // `If-None-Match: *`, which AWS S3 and radosgw honour (a server that
+  // ignores it overwrites: callers read the object back). A retried request
+  // whose first attempt stored the object answers AlreadyExists too.
+  virtual Status PutIfAbsent(const std::string& key, std::string_view data) = 0;
+
   // Reads [offset, offset+length) of the object; length < 0 means to the end.
   // A range past the end returns the bytes that exist (possibly none).
   virtual Result<std::string> Get(const std::string& key, uint64_t offset = 0,
@@ -65,6 +74,15 @@ class ObjectStore {
 
   // The URL without credentials, for messages and logs: "s3://bucket (http://127.0.0.1:7480)".
   virtual std::string Describe() const = 0;
+
+  // Where the objects live, canonically, so that two stores opened from URLs
+  // written differently compare equal exactly when they name the same place
+  // as far as the URL can tell: "file:" + the directory with every symlink
+  // resolved (the longest existing ancestor, when it does not exist yet);
+  // "s3:" + endpoint (scheme and host lower-cased, a default port dropped)
+  // + "/" + bucket + "/" + prefix; "mem:" + name. Aliases a URL cannot show
+  // (a DNS name, a bind mount) are caught by the bucket marker instead.
+  virtual std::string Location() const = 0;
 };
 
 struct Options {
@@ -85,7 +103,21 @@ struct Options {
 
 // Opens a store from a URL: "mem://NAME", "file:///abs/dir", "s3://bucket[/prefix]",
 // "http(s)://host:port/bucket[/prefix]". A prefix, when given, is prepended to
-// every key. Does not contact the server (use Head/List to check reachability).
+// every key. The URL is normalised first (NormalizeBucketUrl). Does not
+// contact the server (use Head/List to check reachability).
 Result<std::unique_ptr<ObjectStore>> Open(const std::string& url, const Options& options);
+
+// The one place a bucket URL's path is read: checks the scheme and returns
+// the URL with its path normalised as RFC 3986 removes dot segments, and
+// more: empty segments (doubled slashes) and "." segments are dropped, ".."
+// removes the segment before it, and a trailing '/' goes. The path is the
+// directory of file://, and BUCKET[/PREFIX] of s3:// and http(s)://.
+//   file:///D//b/./c/../e/  ->  file:///D/b/e
+//   http://h:7480//b/p/./q/ ->  http://h:7480/b/p/q
+// A ".." that would climb above "/" (file://) or out of the bucket (S3, also
+// "s3://../b") is refused with InvalidArgument.
+// (Lexical, like the URL rules: "x/.." is dropped even if x is a symlink;
+// Location() resolves links.) mem://NAME is returned as it is.
+Result<std::string> NormalizeBucketUrl(const std::string& url);
 
 }  // namespace meridian::objstore

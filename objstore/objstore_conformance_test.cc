@@ -305,5 +305,42 @@ TEST_P(ObjectStoreConformanceTest, CreateBucketIsIdempotent) {
   EXPECT_FALSE(store_->Describe().empty());
 }
 
+TEST_P(ObjectStoreConformanceTest, PutIfAbsentWritesOnlyANewKey) {
+  ASSERT_TRUE(store_->PutIfAbsent("once/k", "first").ok());
+  EXPECT_EQ(store_->Get("once/k").value(), "first");
+  Status again = store_->PutIfAbsent("once/k", "second");
+  EXPECT_EQ(again.code(), Code::kAlreadyExists) << again.ToString();
+  EXPECT_EQ(store_->Get("once/k").value(), "first") << "PutIfAbsent overwrote an object";
+  // After a Delete the key is free again; a plain Put still overwrites.
+  ASSERT_TRUE(store_->Delete("once/k").ok());
+  ASSERT_TRUE(store_->PutIfAbsent("once/k", "third").ok());
+  ASSERT_TRUE(store_->Put("once/k", "fourth").ok());
+  EXPECT_EQ(store_->Get("once/k").value(), "fourth");
+}
+
+TEST_P(ObjectStoreConformanceTest, RacingPutIfAbsentHasOneWinner) {
+  std::vector<std::thread> threads;
+  std::atomic<int> won{0}, lost{0}, other{0};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      Status s = store_->PutIfAbsent("race", "writer " + std::to_string(t));
+      (s.ok() ? won : s.code() == Code::kAlreadyExists ? lost : other)++;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(won.load(), 1);
+  EXPECT_EQ(lost.load(), 7);
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_EQ(store_->Get("race").value().rfind("writer ", 0), 0u);
+}
+
+TEST_P(ObjectStoreConformanceTest, LocationIsStableAndNamesTheStore) {
+  const std::string loc = store_->Location();
+  EXPECT_FALSE(loc.empty());
+  EXPECT_EQ(store_->Location(), loc);
+  ASSERT_TRUE(store_->Put("k", "v").ok());
+  EXPECT_EQ(store_->Location(), loc);
+}
+
 }  // namespace
 }  // namespace meridian::objstore

@@ -146,7 +146,19 @@ std::string S3Config::Describe() const {
   return "s3://" + bucket + p + " (" + endpoint + ")";
 }
 
-Result<S3Config> ParseS3Url(const std::string& url, const Options& options) {
+std::string S3Config::Location() const {
+  const size_t scheme_end = endpoint.find("://");
+  std::string scheme = endpoint.substr(0, scheme_end);
+  std::string host = endpoint.substr(scheme_end + 3);
+  for (char& ch : scheme) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  for (char& ch : host) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  const std::string default_port = scheme == "https" ? ":443" : ":80";
+  if (host.ends_with(default_port)) host.resize(host.size() - default_port.size());
+  return "s3:" + scheme + "://" + host + "/" + bucket + "/" + prefix;
+}
+
+Result<S3Config> ParseS3Url(const std::string& raw_url, const Options& options) {
+  MERIDIAN_ASSIGN_OR_RETURN(const std::string url, NormalizeBucketUrl(raw_url));
   S3Config c;
   c.region = FirstNonEmpty({options.region, Env("AWS_REGION"), Env("AWS_DEFAULT_REGION")});
   if (c.region.empty()) c.region = "us-east-1";
@@ -165,7 +177,7 @@ Result<S3Config> ParseS3Url(const std::string& url, const Options& options) {
     endpoint = url.substr(0, slash);
     rest = url.substr(slash + 1);
   } else {
-    return Status::InvalidArgument("not an S3 bucket URL: '" + url + "'");
+    return Status::InvalidArgument("not an S3 bucket URL: '" + raw_url + "'");
   }
   MERIDIAN_ASSIGN_OR_RETURN(c.endpoint, NormalizeEndpoint(endpoint, url));
   const size_t slash = rest.find('/');

@@ -40,6 +40,10 @@ struct S3Config {
 
   // "s3://bucket/prefix (http://127.0.0.1:7480)"; never contains credentials.
   std::string Describe() const;
+  // ObjectStore::Location(): "s3:http://127.0.0.1:7480/bucket/prefix/" with
+  // the host lower-cased and a default port (80, 443) dropped; the same for
+  // path-style and virtual-hosted addressing.
+  std::string Location() const;
 };
 
 // Resolves "s3://BUCKET[/PREFIX]" or "http(s)://HOST[:PORT]/BUCKET[/PREFIX]"

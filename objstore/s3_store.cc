@@ -23,6 +23,18 @@ class S3Store final : public ObjectStore {
     return MapError("PUT", key, r);
   }
 
+  Status PutIfAbsent(const std::string& key, std::string_view data) override {
+    MERIDIAN_RETURN_IF_ERROR(CheckKey(key));
+    HttpRequest req{"PUT", Full(key), {}, {{"if-none-match", "*"}}, data, ToHex(Sha256(data))};
+    MERIDIAN_ASSIGN_OR_RETURN(HttpResponse r, client_.Send(req));
+    if (Is2xx(r)) return Status::OK();
+    // 412: the key exists; 409 ConditionalRequestConflict: a racing write.
+    if (r.status == 412 || r.status == 409) {
+      return Status::AlreadyExists("object " + key + " already exists in " + BucketUrl());
+    }
+    return MapError("PUT", key, r);
+  }
+
   Result<std::string> Get(const std::string& key, uint64_t offset, int64_t length) override {
     MERIDIAN_RETURN_IF_ERROR(CheckKey(key));
     if (length == 0) {  // nothing to read, but a missing key is still an error
@@ -120,6 +132,7 @@ class S3Store final : public ObjectStore {
   }
 
   std::string Describe() const override { return client_.config().Describe(); }
+  std::string Location() const override { return client_.config().Location(); }
 
  private:
   std::string Full(const std::string& key) const { return client_.config().prefix + key; }

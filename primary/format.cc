@@ -4,6 +4,7 @@
 #include "changelog/entry.h"
 #include "common/clock.h"
 #include "meta/schema.h"
+#include "objstore/marker.h"
 
 namespace meridian::primary {
 
@@ -15,6 +16,10 @@ Status ValidateVolumeName(const std::string& name) {
   if (!ok || name == "." || name == "..") {
     return Status::InvalidArgument("volume name '" + name +
                                    "' must be 1-63 characters of A-Z a-z 0-9 . _ -");
+  }
+  if (name == objstore::kMarkerKey) {
+    return Status::InvalidArgument("volume name '" + name +
+                                   "' is reserved: it is the key of the bucket's marker object");
   }
   return Status::OK();
 }
@@ -42,7 +47,11 @@ Result<std::optional<meta::VolumeConfig>> CheckFormat(meta::PgConn* c, const For
         "; formatting again would orphan its data: use a new database to start over");
   };
   if (v.name != o.name) return differs("name", v.name, o.name);
-  if (v.bucket != o.bucket) return differs("bucket", v.bucket, o.bucket);
+  // Compared normalised: a volume may have recorded its URL before URLs were.
+  auto normal = [](const std::string& url) {
+    return objstore::NormalizeBucketUrl(url).value_or(url);
+  };
+  if (normal(v.bucket) != normal(o.bucket)) return differs("bucket", v.bucket, o.bucket);
   if (v.block_size != o.block_size) {
     return differs("block size", std::to_string(v.block_size), std::to_string(o.block_size));
   }

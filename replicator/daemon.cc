@@ -63,15 +63,16 @@ Status RunOnce(const ReplicationOptions& o, ReplicatorStats* carried) {
     SleepUnless(o.stop, o.idle);
   }
   MERIDIAN_ASSIGN_OR_RETURN(auto source, o.open_source(vol));
-  if (source->Describe() == o.target->Describe()) {
-    return Status::InvalidArgument(
-        "--bucket " + o.target->Describe() +
-        " is the primary's bucket: a mirror never writes there; give this site's own bucket");
-  }
+  // The site's bucket is claimed before anything is copied into it: never
+  // the primary's bucket (however written), never another site's or volume's.
+  MERIDIAN_ASSIGN_OR_RETURN(
+      auto claim, SiteBucketClaim(c.get(), vol, o.site_name, source.get(), o.force_nonempty));
+  auto target = objstore::ClaimBeforeWrites(o.target, claim);
+  MERIDIAN_RETURN_IF_ERROR(target->Claim().With("--bucket"));
   LOG(INFO) << "replicator: copying " << source->Describe() << " -> " << o.target->Describe();
   ReplicatorOptions ro = o.replicator;
   ro.source = source.get();
-  ro.target = o.target;
+  ro.target = target.get();
   ro.volume = vol.name;
   MERIDIAN_ASSIGN_OR_RETURN(auto in_flight, InFlight::Open(o.replica_conninfo));
   ro.in_flight = in_flight.get();
@@ -91,7 +92,8 @@ Status RunReplication(const ReplicationOptions& o) {
   while (!o.stop->load()) {
     Status s = RunOnce(o, &carried);
     if (s.ok()) continue;
-    if (s.code() == Code::kInvalidArgument) return s;  // a set-up error: no retry helps
+    // A set-up error (a bad URL, a bucket that is not this site's): no retry helps.
+    if (s.code() == Code::kInvalidArgument || s.code() == Code::kFailedPrecondition) return s;
     LOG(WARNING) << "replicator: " << s.ToString() << "; retrying in " << o.retry_pause.count()
                  << " ms";
     SleepUnless(o.stop, o.retry_pause);

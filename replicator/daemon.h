@@ -1,6 +1,8 @@
 // The replication loop of `meridian mirror --data replicate`: waits until the
 // replica knows its volume (the log's first entry), opens the primary's
-// bucket, queues what is not yet replicated (Seed), then copies due blocks
+// bucket, claims this site's bucket (SiteBucketClaim: a bucket that is the
+// primary's or another site's stops the daemon), queues what is not yet
+// replicated (Seed), then copies due blocks
 // round after round, collects garbage about once a minute, and idles when
 // there is nothing to do. It runs on its own thread with its own replica
 // connection, next to the applier (mirror/site.h); errors are logged and
@@ -27,7 +29,9 @@ struct ReplicationOptions {
   // Opens the primary's bucket from the replicated volume record (read only).
   std::function<Result<std::unique_ptr<objstore::ObjectStore>>(const meta::VolumeConfig&)>
       open_source;
-  objstore::ObjectStore* target = nullptr;  // this site's bucket
+  objstore::ObjectStore* target = nullptr;  // this site's bucket (claimed here, SiteBucketClaim)
+  std::string site_name;                    // this site's name, for the bucket's marker
+  bool force_nonempty = false;              // claim an unmarked bucket that holds objects
   ReplicatorOptions replicator;             // source/target/volume are filled in here
   std::chrono::milliseconds idle{500};
   std::chrono::milliseconds gc_interval{60000};

@@ -53,13 +53,13 @@ Status DataGate::Open(const std::vector<changelog::Change>& changes) {
   }
   if (!vol.ok()) return vol.status().With("--visibility data: reading the volume record");
   MERIDIAN_ASSIGN_OR_RETURN(source_, o_.open_source(*vol));
-  if (source_->Describe() == o_.target->Describe()) {
-    return Status::InvalidArgument("--bucket " + o_.target->Describe() +
-                                   " is the primary's bucket: give this site's own bucket");
-  }
+  MERIDIAN_ASSIGN_OR_RETURN(auto claim, SiteBucketClaim(conn_.get(), *vol, o_.site_name,
+                                                        source_.get(), o_.force_nonempty));
+  target_ = objstore::ClaimBeforeWrites(o_.target, claim);
+  MERIDIAN_RETURN_IF_ERROR(target_->Claim().With("--bucket"));
   ReplicatorOptions ro = o_.replicator;
   ro.source = source_.get();
-  ro.target = o_.target;
+  ro.target = target_.get();
   ro.volume = vol->name;
   ro.in_flight = in_flight_.get();
   replicator_ = std::make_unique<Replicator>(conn_.get(), ro);

@@ -35,7 +35,9 @@ struct DataGateOptions {
   std::string replica_conninfo;
   std::function<Result<std::unique_ptr<objstore::ObjectStore>>(const meta::VolumeConfig&)>
       open_source;                          // the primary's bucket (read only)
-  objstore::ObjectStore* target = nullptr;  // this site's bucket
+  objstore::ObjectStore* target = nullptr;  // this site's bucket (claimed first)
+  std::string site_name;                    // this site's name, for the bucket's marker
+  bool force_nonempty = false;              // claim an unmarked bucket that holds objects
   ReplicatorOptions replicator;             // threads, bwlimit, retry delays
   const std::atomic<bool>* stop = nullptr;
 };
@@ -52,6 +54,7 @@ class DataGate {
   std::unique_ptr<meta::PgConn> conn_;
   std::unique_ptr<InFlight> in_flight_;  // the site's in-flight set (own connection)
   std::unique_ptr<objstore::ObjectStore> source_;
+  std::unique_ptr<objstore::ClaimedStore> target_;  // o_.target, claimed (SiteBucketClaim)
   std::unique_ptr<Replicator> replicator_;
 };
 

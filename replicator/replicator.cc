@@ -19,6 +19,26 @@ constexpr const char* kBlockCols = "b.idx, b.id, b.len, b.stored_len, b.comp, b.
 
 }  // namespace
 
+Result<objstore::ClaimOptions> SiteBucketClaim(meta::PgConn* replica, const meta::VolumeConfig& vol,
+                                               std::string site,
+                                               objstore::ObjectStore* primary_bucket,
+                                               bool force_nonempty) {
+  if (site.empty()) {
+    auto r = replica->Exec("SELECT site_name FROM site_link");
+    if (r.ok() && r->rows() > 0) site = std::string(r->Get(0, 0));
+  }
+  objstore::ClaimOptions o;
+  o.owner = {vol.name, vol.uuid, objstore::kRoleMirror, site};
+  o.home = primary_bucket;
+  o.adopt_unmarked = force_nonempty;
+  if (!o.adopt_unmarked) {
+    auto r = replica->Exec("SELECT EXISTS (SELECT 1 FROM replicated_blocks)");
+    if (!r.ok() && !r.status().IsNotFound()) return r.status();
+    o.adopt_unmarked = r.ok() && r->Get(0, 0) == "t";
+  }
+  return o;
+}
+
 struct Replicator::Job {
   BlockRef ref;
   std::string key;

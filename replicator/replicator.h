@@ -46,7 +46,9 @@
 #include "common/block.h"
 #include "common/rate_limiter.h"
 #include "common/status.h"
+#include "meta/catalog.h"
 #include "meta/pg.h"
+#include "objstore/marker.h"
 #include "objstore/object_store.h"
 #include "replicator/in_flight.h"
 
@@ -77,6 +79,19 @@ struct ReplicatorStats {
   uint64_t dropped = 0;          // queued blocks no file references any more
   uint64_t gc_deleted = 0;       // freed blocks deleted from the target
 };
+
+// The claim (objstore/marker.h) a mirror site makes on its own bucket
+// before writing to it: owner = site `site`'s copy of volume `vol` (role
+// mirror), home = `primary_bucket`. `site` "" = the name the mirror daemon
+// last recorded in the replica's site_link (still "" before it ever ran: then
+// an existing marker of any site of the volume passes). A bucket without a
+// marker is adopted only if it is empty, or the replica already records
+// replicated blocks (a site's bucket from before markers, upgraded by its
+// first writer), or with `force_nonempty`.
+Result<objstore::ClaimOptions> SiteBucketClaim(meta::PgConn* replica, const meta::VolumeConfig& vol,
+                                               std::string site,
+                                               objstore::ObjectStore* primary_bucket,
+                                               bool force_nonempty);
 
 // What is still to copy (for `status`).
 struct Backlog {

@@ -28,6 +28,9 @@ class FailOnePut : public objstore::ObjectStore {
     if (puts++ == fail_at) return Status::Unavailable("injected failure for " + key);
     return inner_->Put(key, data);
   }
+  Status PutIfAbsent(const std::string& key, std::string_view data) override {
+    return inner_->PutIfAbsent(key, data);
+  }
   Result<std::string> Get(const std::string& k, uint64_t o, int64_t l) override {
     return inner_->Get(k, o, l);
   }
@@ -38,6 +41,7 @@ class FailOnePut : public objstore::ObjectStore {
   }
   Status CreateBucket() override { return inner_->CreateBucket(); }
   std::string Describe() const override { return inner_->Describe(); }
+  std::string Location() const override { return inner_->Location(); }
 
  private:
   objstore::ObjectStore* inner_;

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -85,7 +86,10 @@ TEST_F(ReplicateTest, KilledTenTimesWhileCopyingItCopiesNoBlockTwice) {
   // bucket (a PUT cut off by a kill is not an upload).
   std::this_thread::sleep_for(1500ms);  // radosgw writes its request log asynchronously
   const std::string bucket = mirror_bucket_.substr(mirror_bucket_.rfind('/') + 1);
-  EXPECT_EQ(CountRgwRequests(rgw_, "PUT /" + bucket + "/", 200).value_or(-1), total);
+  EXPECT_EQ(CountRgwRequests(rgw_, "PUT /" + bucket + "/" + primary_.name + "/", 200).value_or(-1),
+            total);
+  // And one marker, written once by the first run (bucket_marker_test).
+  EXPECT_EQ(CountRgwRequests(rgw_, "PUT /" + bucket + "/meridian-volume ", 200).value_or(-1), 1);
   nlohmann::json h = Heal(m);
   EXPECT_EQ(h["intact"], PrimaryBlocks()) << h;
   EXPECT_EQ(h["failed"], 0) << h;
@@ -323,12 +327,43 @@ TEST_F(ReplicateTest, AFlakyPrimaryBucketOnlySlowsReplication) {
 
 TEST_F(ReplicateTest, AMirrorRefusesThePrimarysBucketAsItsOwn) {
   ImportModel(1, 1);
+  RunResult rm = primary_.Run({"rm", "/models/m1/config.json"});  // a freed block
+  ASSERT_TRUE(rm.ok()) << rm.Describe();
   StartPrimary();
-  Mirror m = NewMirror("m1", {"--data=replicate", "--bucket=" + primary_.bucket_url});
-  ASSERT_OK_AND_ASSIGN(ExitStatus st, m.proc->Wait());
-  EXPECT_EQ(st.exit_code, 1) << st.ToString();
-  std::string err = ReadFile(primary_.dir->Sub("m1.err")).value();
-  EXPECT_NE(err.find("is the primary's bucket"), std::string::npos) << err;
+  std::this_thread::sleep_for(1500ms);  // radosgw writes its request log asynchronously
+  const int64_t writes_before = WritesToPrimaryBucket();
+  const std::string bucket = primary_.bucket_url.substr(primary_.bucket_url.rfind('/') + 1);
+  const std::string port = rgw_.endpoint.substr(rgw_.endpoint.rfind(':') + 1);
+  // The same bucket written differently (endpoint + bucket + prefix compare
+  // equal once normalised), and reached through another host name, which
+  // only the bucket's marker can tell.
+  const std::vector<std::vector<std::string>> aliases = {
+      {primary_.bucket_url},
+      {primary_.bucket_url + "/"},
+      {rgw_.endpoint + "//" + bucket},
+      {rgw_.endpoint + "/./" + bucket},
+      {rgw_.endpoint + "/" + bucket + "/x/.."},
+      {"s3://" + bucket, "AWS_ENDPOINT_URL=" + rgw_.endpoint},
+      {"http://localhost:" + port + "/" + bucket},
+  };
+  for (const auto& alias : aliases) {
+    std::ofstream(primary_.dir->Sub("m1.err"), std::ios::trunc).close();
+    const EnvChanges env = primary_.env;
+    for (size_t i = 1; i < alias.size(); ++i) {  // NAME=VALUE for the mirror's environment
+      primary_.env.set[alias[i].substr(0, alias[i].find('='))] =
+          alias[i].substr(alias[i].find('=') + 1);
+    }
+    Mirror m = NewMirror("m1", {"--data=replicate", "--bucket=" + alias[0], "--delete-grace=1"});
+    primary_.env = env;
+    auto st = m.proc->Wait(60);
+    ASSERT_TRUE(st.ok()) << alias[0] << ": the mirror is still running";
+    EXPECT_EQ(st->exit_code, 1) << alias[0] << ": " << st->ToString();
+    std::string err = ReadFile(primary_.dir->Sub("m1.err")).value();
+    EXPECT_NE(err.find("is the primary's bucket"), std::string::npos) << alias[0] << ":\n" << err;
+  }
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_EQ(WritesToPrimaryBucket(), writes_before)
+      << "a refused mirror wrote to or deleted from the primary's bucket";
 }
 
 }  // namespace
