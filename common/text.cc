@@ -6,8 +6,16 @@
 namespace meridian {
 namespace {
 
-// The length of the valid UTF-8 sequence at s[i] (its code point in *cp),
-// or 0 if the bytes there are not one.
+void AppendHex(std::string* out, uint8_t byte) {
+  char buf[5];
+  std::snprintf(buf, sizeof buf, "\\x%02X", byte);
+  out->append(buf);
+}
+
+constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+}  // namespace
+
 size_t Utf8At(std::string_view s, size_t i, uint32_t* cp) {
   const auto b = [&](size_t k) { return static_cast<uint8_t>(s[i + k]); };
   const uint8_t c = b(0);
@@ -36,17 +44,9 @@ size_t Utf8At(std::string_view s, size_t i, uint32_t* cp) {
   return n;
 }
 
-bool IsControl(uint32_t cp) { return cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F); }
-
-void AppendHex(std::string* out, uint8_t byte) {
-  char buf[5];
-  std::snprintf(buf, sizeof buf, "\\x%02X", byte);
-  out->append(buf);
+bool IsControlCodePoint(uint32_t cp) {
+  return cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F);
 }
-
-constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-}  // namespace
 
 bool IsValidUtf8(std::string_view s) {
   uint32_t cp;
@@ -141,7 +141,7 @@ std::string EscapeForTerminal(std::string_view msg) {
   uint32_t cp;
   for (size_t i = 0; i < msg.size();) {
     const size_t n = Utf8At(msg, i, &cp);
-    if (n == 0 || (IsControl(cp) && cp != '\n' && cp != '\t')) {
+    if (n == 0 || (IsControlCodePoint(cp) && cp != '\n' && cp != '\t')) {
       for (size_t k = 0; k < std::max<size_t>(n, 1); ++k) AppendHex(&out, msg[i + k]);
       i += std::max<size_t>(n, 1);
       continue;
@@ -157,7 +157,7 @@ std::string QuoteNameForListing(std::string_view name) {
   uint32_t cp;
   for (size_t i = 0; i < name.size() && printable;) {
     const size_t n = Utf8At(name, i, &cp);
-    printable = n > 0 && !IsControl(cp);
+    printable = n > 0 && !IsControlCodePoint(cp);
     plain = plain && printable && cp != '\'';
     i += std::max<size_t>(n, 1);
   }
@@ -172,7 +172,7 @@ std::string QuoteNameForListing(std::string_view name) {
   bool in_dollar = false;  // inside $'...'
   for (size_t i = 0; i < name.size();) {
     const size_t n = Utf8At(name, i, &cp);
-    if (n == 0 || IsControl(cp)) {
+    if (n == 0 || IsControlCodePoint(cp)) {
       if (!in_dollar) out += "'$'";
       in_dollar = true;
       for (size_t k = 0; k < std::max<size_t>(n, 1); ++k) {

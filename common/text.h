@@ -12,11 +12,20 @@
 // Thread-safety: free functions, no shared state.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 
 namespace meridian {
+
+// The length of the valid UTF-8 sequence at s[i] (its code point in *cp),
+// or 0 if the bytes there are not one (strict, as IsValidUtf8). REQUIRES:
+// i < s.size().
+size_t Utf8At(std::string_view s, size_t i, uint32_t* cp);
+
+// C0 controls, DEL and C1 controls (U+0080..U+009F).
+bool IsControlCodePoint(uint32_t cp);
 
 // Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above
 // U+10FFFF. Exactly what JSON writers (nlohmann::json::dump) accept.

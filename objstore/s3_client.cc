@@ -47,8 +47,16 @@ Result<std::string> NormalizeEndpoint(std::string ep, const std::string& url) {
   const std::string scheme = scheme_end == std::string::npos ? "" : ep.substr(0, scheme_end);
   if ((scheme != "http" && scheme != "https") || ep.size() == scheme_end + 3 ||
       ep.find('/', scheme_end + 3) != std::string::npos) {
-    return Status::InvalidArgument("bad S3 endpoint '" + ep + "' for bucket URL '" + url +
+    return Status::InvalidArgument("bad S3 endpoint '" + RedactSecrets(ep) + "' for bucket URL '" +
+                                   RedactSecrets(url) +
                                    "': use http(s)://host[:port] with no path");
+  }
+  // User info would be stored with the volume's bucket URL: never a secret.
+  if (ep.find('@', scheme_end + 3) != std::string::npos) {
+    return Status::InvalidArgument(
+        "S3 endpoint '" + RedactSecrets(ep) +
+        "' holds user info (USER:PASSWORD@): S3 credentials come from AWS_ACCESS_KEY_ID and "
+        "AWS_SECRET_ACCESS_KEY, never from the URL");
   }
   return ep;
 }

@@ -82,6 +82,23 @@ TEST(ParseS3UrlTest, Forms) {
   EXPECT_EQ(ParseS3Url("s3://b", bad_endpoint).status().code(), Code::kInvalidArgument);
 }
 
+// A password in a bucket URL would be stored with the volume: refused, and
+// never echoed.
+TEST(ParseS3UrlTest, UserInfoIsRefusedWithoutEchoingIt) {
+  for (const char* url :
+       {"http://AK:Pw9xQz@127.0.0.1:9/bkt", "https://AK:Pw9xQz@host/b/p", "s3://AK:Pw9xQz@bkt/p"}) {
+    auto r = ParseS3Url(url, TestOptions());
+    ASSERT_EQ(r.status().code(), Code::kInvalidArgument) << url;
+    EXPECT_EQ(r.status().message().find("Pw9xQz"), std::string::npos) << r.status().message();
+    EXPECT_NE(r.status().message().find("AWS_ACCESS_KEY_ID"), std::string::npos);
+  }
+  Options with_user = TestOptions();
+  with_user.endpoint = "http://AK:Pw9xQz@127.0.0.1:9";
+  auto r = ParseS3Url("s3://b", with_user);
+  ASSERT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(r.status().message().find("Pw9xQz"), std::string::npos) << r.status().message();
+}
+
 TEST(ParseS3UrlTest, CredentialsFromEnvironment) {
   ScopedEnv ak("AWS_ACCESS_KEY_ID", "ENVAK"), sk("AWS_SECRET_ACCESS_KEY", "ENVSK"),
       tok("AWS_SESSION_TOKEN", "ENVTOK"), region("AWS_REGION", "ap-south-1");
