@@ -10,8 +10,8 @@
 #include "common/hash.h"
 #include "common/path.h"
 #include "common/posix.h"
-#include "common/site_name.h"
 #include "common/redact.h"
+#include "common/site_name.h"
 #include "common/status.h"
 #include "common/text.h"
 

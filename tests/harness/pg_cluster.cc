@@ -46,7 +46,6 @@ fi
 rm -rf "$d"
 )sh";
 
-
 std::string Trim(std::string s) {
   while (!s.empty() && isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
   return s;
@@ -382,7 +381,6 @@ Result<std::string> PgQueryValue(const std::string& conninfo, const std::string&
   }
   return std::string(PQgetvalue(res.get(), 0, 0));
 }
-
 
 int FreePort() {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
