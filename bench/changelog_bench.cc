@@ -77,7 +77,7 @@ double Since(Clock::time_point t0) {
 
 struct Env {
   harness::PgCluster primary_pg, replica_pg;
-  changelog::CurveKeyPair server_keys, mirror_keys;
+  sitelink::CurveKeyPair server_keys, mirror_keys;
   Env(harness::PgCluster::Options o) : primary_pg(o), replica_pg(o) {}
   harness::PgDatabase Primary(const std::string& name) {
     auto db = Must(primary_pg.CreateDatabase(name), "create primary database");
@@ -532,8 +532,8 @@ int main(int argc, char** argv) {
   Env env(o);
   CHECK_OK(env.primary_pg.Start());
   CHECK_OK(env.replica_pg.Start());
-  env.server_keys = Must(meridian::changelog::GenerateCurveKeyPair(), "keys");
-  env.mirror_keys = Must(meridian::changelog::GenerateCurveKeyPair(), "keys");
+  env.server_keys = Must(meridian::sitelink::GenerateCurveKeyPair(), "keys");
+  env.mirror_keys = Must(meridian::sitelink::GenerateCurveKeyPair(), "keys");
 
   char date[32];
   const time_t now = time(nullptr);

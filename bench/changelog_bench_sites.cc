@@ -35,7 +35,7 @@ Status FormatPrimary(const std::string& conninfo, const std::string& name) {
 // ---- PrimaryRunner ----
 
 Result<std::unique_ptr<PrimaryRunner>> PrimaryRunner::Start(const std::string& conninfo,
-                                                            const changelog::CurveKeyPair& keys,
+                                                            const sitelink::CurveKeyPair& keys,
                                                             const std::string& allowed_key) {
   std::unique_ptr<PrimaryRunner> p(new PrimaryRunner());
   auto endpoint = std::make_shared<std::string>();
@@ -76,7 +76,7 @@ int PrimaryRunner::port() const { return std::stoi(endpoint_.substr(endpoint_.rf
 std::unique_ptr<MirrorRunner> MirrorRunner::Start(const std::string& replica_conninfo,
                                                   const std::string& primary_endpoint,
                                                   const std::string& primary_key,
-                                                  const changelog::CurveKeyPair& keys,
+                                                  const sitelink::CurveKeyPair& keys,
                                                   milliseconds peer_timeout) {
   std::unique_ptr<MirrorRunner> m(new MirrorRunner());
   mirror::MirrorSiteOptions o;

@@ -17,9 +17,9 @@
 #include <utility>
 #include <vector>
 
-#include "changelog/stream.h"
 #include "common/status.h"
 #include "meta/pg.h"
+#include "sitelink/stream.h"
 
 namespace meridian::bench {
 
@@ -32,7 +32,7 @@ Status FormatPrimary(const std::string& conninfo, const std::string& name);
 class PrimaryRunner {
  public:
   static Result<std::unique_ptr<PrimaryRunner>> Start(const std::string& conninfo,
-                                                      const changelog::CurveKeyPair& keys,
+                                                      const sitelink::CurveKeyPair& keys,
                                                       const std::string& allowed_key);
   ~PrimaryRunner();
   const std::string& endpoint() const { return endpoint_; }  // tcp://127.0.0.1:PORT
@@ -51,7 +51,7 @@ class MirrorRunner {
   static std::unique_ptr<MirrorRunner> Start(const std::string& replica_conninfo,
                                              const std::string& primary_endpoint,
                                              const std::string& primary_key,
-                                             const changelog::CurveKeyPair& keys,
+                                             const sitelink::CurveKeyPair& keys,
                                              std::chrono::milliseconds peer_timeout);
   ~MirrorRunner();  // stops and joins
   Status Stop();

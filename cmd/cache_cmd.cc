@@ -1,5 +1,5 @@
-// meridian cache: one node of a site's cache group (warmup/cache_service.h):
-// blocks on local disks (warmup/disk_cache.h), served over CURVE to the
+// meridian cache: one node of a site's cache group (cache/cache_service.h):
+// blocks on local disks (cache/disk_cache.h), served over CURVE to the
 // allow-listed readers of the site, misses filled from the primary's bucket.
 
 #include <atomic>
@@ -8,12 +8,12 @@
 #include <iostream>
 #include <thread>
 
-#include "changelog/keys.h"
+#include "cache/cache_service.h"
+#include "cache/disk_cache.h"
 #include "cmd/cli.h"
 #include "cmd/metrics.h"
 #include "common/rate_limiter.h"
-#include "warmup/cache_service.h"
-#include "warmup/disk_cache.h"
+#include "sitelink/keys.h"
 
 DECLARE_string(listen);
 DECLARE_string(key);
@@ -45,7 +45,7 @@ int RunCache(const std::vector<std::string>& args) {
   if (!bwlimit.ok()) return Usage("cache", "--bwlimit: " + bwlimit.status().message());
   auto keys = LoadKeyFile(FLAGS_key);
   if (!keys.ok()) return Fail("cache", keys.status().With("--key"));
-  auto allow = changelog::LoadAllowList(FLAGS_allow);
+  auto allow = sitelink::LoadAllowList(FLAGS_allow);
   if (!allow.ok()) return Fail("cache", allow.status().With("--allow"));
   // The site's replica says which volume this is and how to reach its bucket.
   auto vol = OpenVolume(false);
@@ -60,13 +60,13 @@ int RunCache(const std::vector<std::string>& args) {
   auto origin = OpenPrimaryBucket(vol->config, site->primary_bucket);
   if (!origin.ok()) return Fail("cache", origin.status().With("the primary's bucket"));
 
-  warmup::DiskCacheOptions co;
+  cache::DiskCacheOptions co;
   co.dirs = SplitList(FLAGS_cache_dir);
   co.max_bytes = *size;
   co.min_free_ratio = FLAGS_free_ratio;
-  auto cache = warmup::DiskCache::Open(co);
+  auto cache = cache::DiskCache::Open(co);
   if (!cache.ok()) return Fail("cache", cache.status().With("--cache-dir"));
-  warmup::CacheServerOptions so;
+  cache::CacheServerOptions so;
   so.bind =
       gflags::GetCommandLineFlagInfoOrDie("listen").is_default ? kCacheListenDefault : FLAGS_listen;
   so.public_key = keys->public_key;
@@ -81,7 +81,7 @@ int RunCache(const std::vector<std::string>& args) {
     return bucket->Get(BlockKey(volume, ref.id));
   };
   so.threads = std::max(4, FLAGS_threads * 2);
-  auto server = warmup::CacheServer::Start(so);
+  auto server = cache::CacheServer::Start(so);
   if (!server.ok()) return Fail("cache", server.status());
   std::printf("listening on %s\n", (*server)->endpoint().c_str());
   std::fflush(stdout);

@@ -12,11 +12,11 @@
 #include <iostream>
 #include <sstream>
 
-#include "changelog/keys.h"
 #include "common/redact.h"
 #include "common/text.h"
 #include "meta/schema.h"
 #include "replicator/replicator.h"
+#include "sitelink/keys.h"
 
 DECLARE_string(key);           // site_cmds.cc
 DECLARE_bool(force_nonempty);  // format.cc
@@ -208,18 +208,18 @@ std::vector<std::string> SplitList(const std::string& s) {
   return out;
 }
 
-Result<std::unique_ptr<warmup::CacheGroup>> OpenCacheGroup(const SiteData& site) {
+Result<std::unique_ptr<cache::CacheGroup>> OpenCacheGroup(const SiteData& site) {
   if (FLAGS_key.empty()) {
     return Status::InvalidArgument(
         "pass --key with a key pair on the cache nodes' --allow list (meridian keygen)");
   }
   MERIDIAN_ASSIGN_OR_RETURN(auto keys, LoadKeyFile(FLAGS_key));
-  warmup::CacheGroupOptions o;
+  cache::CacheGroupOptions o;
   o.nodes = SplitList(site.cache_group);
   o.server_public_key = site.cache_key;
   o.public_key = keys.public_key;
   o.secret_key = keys.secret_key;
-  return warmup::CacheGroup::Open(o);
+  return cache::CacheGroup::Open(o);
 }
 
 namespace {
@@ -227,14 +227,14 @@ namespace {
 // A site's cache group as a Reader's data source.
 class CacheGroupSource : public vfs::BlockSource {
  public:
-  explicit CacheGroupSource(warmup::CacheGroup* group) : group_(group) {}
+  explicit CacheGroupSource(cache::CacheGroup* group) : group_(group) {}
   Result<std::string> Fetch(const BlockRef& ref, const std::string&) override {
     return group_->Get(ref);
   }
   std::string Describe() const override { return group_->Describe(); }
 
  private:
-  warmup::CacheGroup* group_;
+  cache::CacheGroup* group_;
 };
 
 }  // namespace
@@ -250,8 +250,8 @@ std::vector<vfs::BlockSource*> Volume::Sources() {
   return out;
 }
 
-Result<changelog::CurveKeyPair> LoadKeyFile(const std::string& path) {
-  MERIDIAN_ASSIGN_OR_RETURN(auto keys, changelog::LoadKeyPair(path));
+Result<sitelink::CurveKeyPair> LoadKeyFile(const std::string& path) {
+  MERIDIAN_ASSIGN_OR_RETURN(auto keys, sitelink::LoadKeyPair(path));
   struct stat st;
   if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
     char mode[8];

@@ -14,14 +14,14 @@
 #include <string>
 #include <vector>
 
-#include "changelog/stream.h"
+#include "cache/cache_service.h"
 #include "common/status.h"
 #include "meta/catalog.h"
 #include "meta/pg.h"
 #include "objstore/marker.h"
 #include "objstore/object_store.h"
+#include "sitelink/stream.h"
 #include "vfs/reader.h"
-#include "warmup/cache_service.h"
 
 DECLARE_string(meta);
 DECLARE_string(endpoint);
@@ -68,7 +68,7 @@ struct Volume {
   objstore::ClaimedStore* writable = nullptr;
   bool fill_on_read = false;  // store blocks read from the primary's bucket in `local`
   // At a mirror with --data cache, when this process has a key (--key).
-  std::unique_ptr<warmup::CacheGroup> cache;
+  std::unique_ptr<cache::CacheGroup> cache;
   // Where reads look, in order: the site's cache group or own bucket first,
   // then the primary's bucket.
   std::vector<vfs::BlockSource*> Sources();
@@ -111,7 +111,7 @@ std::atomic<bool>* StopOnSignals();
 // Migrates the replica's schema and records `d`.
 Status RecordSiteData(meta::PgConn* replica, const SiteData& d);
 // The site's cache group, as a client with the key pair in --key.
-Result<std::unique_ptr<warmup::CacheGroup>> OpenCacheGroup(const SiteData& site);
+Result<std::unique_ptr<cache::CacheGroup>> OpenCacheGroup(const SiteData& site);
 // --background for long-running verbs (warmup, mount). Forks BEFORE
 // anything starts threads; the child detaches (setsid), sends its stdout and
 // stderr to `log` ("PID" in it is replaced by the child's pid) and gets -1
@@ -137,7 +137,7 @@ int CheckFlagRanges(const Command& c);
 // The key pair in a `meridian keygen` .key file. A file that others than
 // its owner may read (mode & 077) is still used, with a warning on stderr
 // that says how to fix it (docs/cli.md, "Key files").
-Result<changelog::CurveKeyPair> LoadKeyFile(const std::string& path);
+Result<sitelink::CurveKeyPair> LoadKeyFile(const std::string& path);
 
 // Text for stderr: secrets redacted (common/redact.h), then escaped for a
 // terminal (common/text.h). Everything the CLI prints as a message goes

@@ -11,7 +11,6 @@
 #include <set>
 #include <thread>
 
-#include "changelog/keys.h"
 #include "cmd/cli.h"
 #include "cmd/metrics.h"
 #include "common/path.h"
@@ -19,6 +18,7 @@
 #include "mirror/site.h"
 #include "replicator/daemon.h"
 #include "replicator/gate.h"
+#include "sitelink/keys.h"
 
 DECLARE_string(key);
 DECLARE_string(metrics);
@@ -127,7 +127,7 @@ int RunMirror(const std::vector<std::string>& args) {
                    "--data cache needs --cache-group (the `meridian cache` nodes) and "
                    "--cache-key (their public key)");
     }
-    auto k = changelog::LoadPublicKey(FLAGS_cache_key);
+    auto k = sitelink::LoadPublicKey(FLAGS_cache_key);
     if (!k.ok()) return Fail("mirror", k.status().With("--cache-key"));
     cache_key = *k;
   } else if (!FLAGS_cache_group.empty()) {
@@ -154,7 +154,7 @@ int RunMirror(const std::vector<std::string>& args) {
   if (!include.ok()) return Usage("mirror", include.status().message());
   auto url = MetaUrl();
   if (!url.ok()) return Fail("mirror", url.status());
-  auto server_key = changelog::LoadPublicKey(FLAGS_primary_key);
+  auto server_key = sitelink::LoadPublicKey(FLAGS_primary_key);
   if (!server_key.ok()) return Fail("mirror", server_key.status().With("--primary-key"));
   auto keys = LoadKeyFile(FLAGS_key);
   if (!keys.ok()) return Fail("mirror", keys.status().With("--key"));

@@ -10,13 +10,13 @@
 #include <iostream>
 #include <thread>
 
-#include "changelog/keys.h"
 #include "cmd/cli.h"
 #include "cmd/metrics.h"
 #include "common/text.h"
 #include "meta/tree.h"
 #include "primary/daemon.h"
 #include "replicator/replicator.h"
+#include "sitelink/keys.h"
 
 DEFINE_string(out, "", "keygen: write OUT.key (secret, mode 0600) and OUT.pub");
 DEFINE_string(listen, "tcp://0.0.0.0:7000",
@@ -58,7 +58,7 @@ namespace {}  // namespace
 int RunKeygen(const std::vector<std::string>& args) {
   if (!args.empty()) return Usage("keygen", "takes no arguments; use --out NAME");
   if (FLAGS_out.empty()) return Usage("keygen", "--out NAME is required");
-  auto kp = changelog::WriteNewKeyPair(FLAGS_out);
+  auto kp = sitelink::WriteNewKeyPair(FLAGS_out);
   if (!kp.ok()) return Fail("keygen", kp.status());
   if (FLAGS_json) {
     nlohmann::json j = {{"public_key", kp->public_key}};
@@ -83,7 +83,7 @@ int RunPrimaryDaemon(const std::vector<std::string>& args) {
   if (!url.ok()) return Fail("primary", url.status());
   auto keys = LoadKeyFile(FLAGS_key);
   if (!keys.ok()) return Fail("primary", keys.status());
-  auto allow = changelog::LoadAllowList(FLAGS_allow);
+  auto allow = sitelink::LoadAllowList(FLAGS_allow);
   if (!allow.ok()) return Fail("primary", allow.status());
   if (!FLAGS_snapshot_spool_dir.empty() &&
       ::access(FLAGS_snapshot_spool_dir.c_str(), W_OK | X_OK) != 0) {
@@ -120,7 +120,7 @@ int RunPrimaryDaemon(const std::vector<std::string>& args) {
   if (!started.ok()) return Fail("primary", started.status());
   std::unique_ptr<MetricsServer> metrics = std::move(started).value();
   if (metrics) {
-    o.on_tick = [&metrics](uint64_t head, const std::vector<changelog::MirrorState>& mirrors) {
+    o.on_tick = [&metrics](uint64_t head, const std::vector<sitelink::MirrorState>& mirrors) {
       metrics->Set("meridian_changelog_head_position", "newest change-log position", head);
       for (const auto& m : mirrors) {
         metrics->Set("meridian_mirror_acked_position", "position a mirror has applied", m.acked,

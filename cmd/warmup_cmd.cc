@@ -2,7 +2,7 @@
 // site before inference scales up. In replicate mode "local" means verified
 // in the site's own bucket (replicator::Replicator::MakePresent); in cache
 // mode, cached by the block's owner in the site's cache group
-// (warmup/cache_service.h), which fetches it from the primary once.
+// (cache/cache_service.h), which fetches it from the primary once.
 
 #include <chrono>
 #include <cstdio>
@@ -139,7 +139,7 @@ void PrintProgress(const warmup::WarmProgress& p, bool final = false) {
 }
 
 // Cache mode: warm, --check or --evict every block through the group.
-int WarmCacheGroup(warmup::CacheGroup* group, const std::vector<warmup::PathSet>& sets) {
+int WarmCacheGroup(cache::CacheGroup* group, const std::vector<warmup::PathSet>& sets) {
   const auto start = Clock::now();
   nlohmann::json per_path = nlohmann::json::array();
   bool all = true;
@@ -153,8 +153,8 @@ int WarmCacheGroup(warmup::CacheGroup* group, const std::vector<warmup::PathSet>
     auto one = [&](const BlockRef& ref) -> Status {
       if (FLAGS_check) {
         MERIDIAN_ASSIGN_OR_RETURN(auto has, group->Has(ref, FLAGS_verify));
-        if (has == warmup::DiskCache::Presence::kIntact) ++yes;
-        if (has == warmup::DiskCache::Presence::kDamaged) ++damaged;
+        if (has == cache::DiskCache::Presence::kIntact) ++yes;
+        if (has == cache::DiskCache::Presence::kDamaged) ++damaged;
         return Status::OK();
       }
       if (FLAGS_evict) {

@@ -1,5 +1,5 @@
 // Small POSIX helpers shared by the file-backed stores (objstore/file_store,
-// warmup/disk_cache): an owning file descriptor, errno -> Status, fsync of a
+// cache/disk_cache): an owning file descriptor, errno -> Status, fsync of a
 // directory (to make a rename durable), and whole-file I/O that bypasses the
 // page cache (O_DIRECT) for block-sized objects.
 // Thread-safety: Fd is a value owned by one thread; the functions are pure.

@@ -138,7 +138,7 @@ class MirrorSite::Session {
   const MirrorSiteOptions& o_;
   std::unique_ptr<meta::PgConn> replica_;
   Applier applier_;
-  std::unique_ptr<changelog::StreamClient> client_;
+  std::unique_ptr<sitelink::StreamClient> client_;
   MirrorSiteStats st_;
   bool announced_caught_up_ = false;
   Clock::time_point next_tick_{};
@@ -165,7 +165,7 @@ Status MirrorSite::Session::Start() {
             << st_.applied_pos << "; following " << o_.primary
             << (o_.include.empty() ? std::string(" (all tenants)")
                                    : " (" + std::to_string(o_.include.size()) + " tenant(s))");
-  changelog::StreamClient::Options co;
+  sitelink::StreamClient::Options co;
   co.connect = o_.primary;
   co.server_public_key = o_.primary_public_key;
   co.client_keys = o_.keys;
@@ -177,7 +177,7 @@ Status MirrorSite::Session::Start() {
   co.credit = o_.credit;
   co.heartbeat = o_.heartbeat;
   co.peer_timeout = o_.peer_timeout;
-  MERIDIAN_ASSIGN_OR_RETURN(client_, changelog::StreamClient::Connect(co));
+  MERIDIAN_ASSIGN_OR_RETURN(client_, sitelink::StreamClient::Connect(co));
   MERIDIAN_RETURN_IF_ERROR(client_->Subscribe(st_.applied_pos));
   Tick(/*force=*/true);
   return Status::OK();
@@ -378,19 +378,19 @@ Status MirrorSite::Session::Loop() {
     }
     Status s;
     switch (ev->kind) {
-      case changelog::StreamClient::Event::kBatch:
+      case sitelink::StreamClient::Event::kBatch:
         s = OnBatch(ev->frame);
         break;
-      case changelog::StreamClient::Event::kSnapshotBegin:
+      case sitelink::StreamClient::Event::kSnapshotBegin:
         s = OnSnapshotBegin(ev->pos);
         break;
-      case changelog::StreamClient::Event::kSnapshotChunk:
+      case sitelink::StreamClient::Event::kSnapshotChunk:
         s = OnSnapshotChunk(ev->frame);
         break;
-      case changelog::StreamClient::Event::kSnapshotEnd:
+      case sitelink::StreamClient::Event::kSnapshotEnd:
         s = OnSnapshotEnd(ev->pos);
         break;
-      case changelog::StreamClient::Event::kNone:
+      case sitelink::StreamClient::Event::kNone:
         // Connected, not inside a snapshot, and nothing came for a while
         // although we have credit: the primary has nothing more to send.
         if (client_->connected() && !snap_.active) {

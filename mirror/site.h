@@ -58,8 +58,8 @@
 #include <string>
 
 #include "changelog/entry.h"
-#include "changelog/stream.h"
 #include "common/status.h"
+#include "sitelink/stream.h"
 
 namespace meridian::mirror {
 
@@ -67,7 +67,7 @@ struct MirrorSiteOptions {
   std::string replica_conninfo;    // this site's own database (never the primary's)
   std::string primary;             // the primary's site-link address, "tcp://HOST:PORT"
   std::string primary_public_key;  // Z85 (40 characters)
-  changelog::CurveKeyPair keys;    // this mirror's key pair (its public key on the allow-list)
+  sitelink::CurveKeyPair keys;     // this mirror's key pair (its public key on the allow-list)
   std::string site_name;           // shown at the primary (`meridian status`)
   std::set<std::string> include;   // tenants to carry (names without '/'); empty = all
   bool enqueue_blocks = false;     // --data replicate: queue new blocks for the replicator

@@ -35,8 +35,8 @@
 namespace meridian::mirror {
 namespace {
 
-using changelog::CurveKeyPair;
 using meta::PgConn;
+using sitelink::CurveKeyPair;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
@@ -44,7 +44,7 @@ constexpr auto kDeadline = seconds(20);
 
 // The real source, with a switch that corrupts the next N batches it serves
 // (one payload byte flipped: the frame CRC no longer matches).
-class CorruptingSource : public changelog::LogSource {
+class CorruptingSource : public sitelink::LogSource {
  public:
   explicit CorruptingSource(std::unique_ptr<primary::PgLogSource> real) : real_(std::move(real)) {}
   Result<uint64_t> Head() override { return real_->Head(); }
@@ -107,12 +107,12 @@ class MirrorSiteTest : public ::testing::Test {
                               &created)
                   .status());
     writer_ = std::make_unique<primary::NamespaceWriter>(primary_.get());
-    ASSERT_OK_AND_ASSIGN(server_keys_, changelog::GenerateCurveKeyPair());
-    ASSERT_OK_AND_ASSIGN(mirror_keys_, changelog::GenerateCurveKeyPair());
-    ASSERT_OK_AND_ASSIGN(mirror2_keys_, changelog::GenerateCurveKeyPair());
+    ASSERT_OK_AND_ASSIGN(server_keys_, sitelink::GenerateCurveKeyPair());
+    ASSERT_OK_AND_ASSIGN(mirror_keys_, sitelink::GenerateCurveKeyPair());
+    ASSERT_OK_AND_ASSIGN(mirror2_keys_, sitelink::GenerateCurveKeyPair());
     ASSERT_OK_AND_ASSIGN(auto real, primary::PgLogSource::Open(primary_db_.conninfo));
     source_ = std::make_unique<CorruptingSource>(std::move(real));
-    changelog::StreamServer::Options so;
+    sitelink::StreamServer::Options so;
     so.server_keys = server_keys_;
     so.allowed_client_keys = {mirror_keys_.public_key, mirror2_keys_.public_key};
     so.heartbeat = milliseconds(200);
@@ -122,7 +122,7 @@ class MirrorSiteTest : public ::testing::Test {
     // in small chunks, spooled.
     so.snapshot_source = primary::PgLogSource::Opener(primary_db_.conninfo, /*chunk_ops=*/7);
 
-    ASSERT_OK_AND_ASSIGN(server_, changelog::StreamServer::Start(so, source_.get()));
+    ASSERT_OK_AND_ASSIGN(server_, sitelink::StreamServer::Start(so, source_.get()));
   }
   void TearDown() override { server_.reset(); }
 
@@ -226,7 +226,7 @@ class MirrorSiteTest : public ::testing::Test {
   CurveKeyPair server_keys_, mirror_keys_;
   CurveKeyPair mirror2_keys_;  // the server tells mirrors apart by key: one each
   std::unique_ptr<CorruptingSource> source_;
-  std::unique_ptr<changelog::StreamServer> server_;
+  std::unique_ptr<sitelink::StreamServer> server_;
 };
 
 TEST_F(MirrorSiteTest, ConvergesFollowsLiveChangesAndResumesExactlyOnce) {
@@ -319,7 +319,7 @@ TEST_F(MirrorSiteTest, SelectiveMirrorHoldsExactlyItsTenants) {
 
 TEST_F(MirrorSiteTest, KeyNotOnTheAllowListReceivesNothing) {
   Mutate(0, 5);
-  ASSERT_OK_AND_ASSIGN(CurveKeyPair stranger, changelog::GenerateCurveKeyPair());
+  ASSERT_OK_AND_ASSIGN(CurveKeyPair stranger, sitelink::GenerateCurveKeyPair());
   harness::PgDatabase rdb = NewReplica();
   auto m = StartMirror(rdb, {}, &stranger);
   std::this_thread::sleep_for(seconds(3));

@@ -26,7 +26,7 @@ void SleepUnless(const std::atomic<bool>* stop, std::chrono::milliseconds d) {
 }
 
 // Wakes the server on every NOTIFY meridian_changelog; reconnects as needed.
-void ListenLoop(const std::string& conninfo, changelog::StreamServer* server,
+void ListenLoop(const std::string& conninfo, sitelink::StreamServer* server,
                 const std::atomic<bool>* stop) {
   while (!stop->load()) {
     auto conn = meta::PgConn::Connect(conninfo);
@@ -55,7 +55,7 @@ void ListenLoop(const std::string& conninfo, changelog::StreamServer* server,
 // Writes each mirror's row of site_mirrors. A row that cannot be written
 // (the server validated it, so this is a bug or a broken database) is logged
 // and skipped: it never stops the others. Returns the first error.
-Status RecordMirrors(meta::PgConn* c, const std::vector<changelog::MirrorState>& mirrors) {
+Status RecordMirrors(meta::PgConn* c, const std::vector<sitelink::MirrorState>& mirrors) {
   Status first;
   for (const auto& m : mirrors) {
     Status st;
@@ -118,11 +118,11 @@ Status RunPrimary(const PrimaryDaemonOptions& o) {
   MERIDIAN_ASSIGN_OR_RETURN(auto head, source->Head());
   MERIDIAN_ASSIGN_OR_RETURN(auto volume, meta::LoadVolume(maint.get()));
   DropImpossibleMirrorRows(maint.get(), head);
-  changelog::StreamServer::Options server_options = o.server;
+  sitelink::StreamServer::Options server_options = o.server;
   server_options.volume_uuid = volume.uuid;  // mirrors of another volume are refused
   server_options.snapshot_source = PgLogSource::Opener(o.conninfo);  // bounded, off-thread
   MERIDIAN_ASSIGN_OR_RETURN(auto server,
-                            changelog::StreamServer::Start(server_options, source.get()));
+                            sitelink::StreamServer::Start(server_options, source.get()));
   LOG(INFO) << "primary serving the change log (head " << head << ") on " << server->endpoint()
             << " to " << o.server.allowed_client_keys.size() << " allowed mirror key(s)";
   if (o.on_listening) o.on_listening(server->endpoint());

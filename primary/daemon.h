@@ -1,6 +1,6 @@
 // The `meridian primary` daemon: serves the change log to mirror sites.
 //
-// Runs the site-link server (changelog/stream.h) over the change log in
+// Runs the site-link server (sitelink/stream.h) over the change log in
 // PostgreSQL, woken by LISTEN/NOTIFY on every commit (no polling), and
 // reconnects to PostgreSQL when it restarts. Once a second it records each
 // mirror's acknowledged position in `site_mirrors` (for `meridian status`)
@@ -17,15 +17,15 @@
 #include <string>
 #include <vector>
 
-#include "changelog/stream.h"
 #include "common/status.h"
 #include "primary/gc.h"
+#include "sitelink/stream.h"
 
 namespace meridian::primary {
 
 struct PrimaryDaemonOptions {
   std::string conninfo;
-  changelog::StreamServer::Options server;
+  sitelink::StreamServer::Options server;
   uint64_t log_retention = 0;  // entries to keep behind the head; 0 = keep all
   // Block GC (primary/gc.h) every gc_interval when gc.store is set; 0 = never.
   GcOptions gc;
@@ -33,7 +33,7 @@ struct PrimaryDaemonOptions {
   std::atomic<bool>* stop = nullptr;
   std::function<void(const std::string& endpoint)> on_listening;  // once bound
   // Called about once a second with the head and every mirror's state (metrics).
-  std::function<void(uint64_t head, const std::vector<changelog::MirrorState>&)> on_tick;
+  std::function<void(uint64_t head, const std::vector<sitelink::MirrorState>&)> on_tick;
 };
 
 Status RunPrimary(const PrimaryDaemonOptions& options);

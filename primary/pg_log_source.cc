@@ -28,12 +28,12 @@ Status PgLogSource::Reconnect() {
   return Status::OK();
 }
 
-std::function<Result<std::unique_ptr<changelog::LogSource>>()> PgLogSource::Opener(
+std::function<Result<std::unique_ptr<sitelink::LogSource>>()> PgLogSource::Opener(
     std::string conninfo, size_t chunk_ops) {
   return [conninfo = std::move(conninfo),
-          chunk_ops]() -> Result<std::unique_ptr<changelog::LogSource>> {
+          chunk_ops]() -> Result<std::unique_ptr<sitelink::LogSource>> {
     MERIDIAN_ASSIGN_OR_RETURN(auto source, Open(conninfo, chunk_ops));
-    return std::unique_ptr<changelog::LogSource>(std::move(source));
+    return std::unique_ptr<sitelink::LogSource>(std::move(source));
   };
 }
 

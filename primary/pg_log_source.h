@@ -1,5 +1,5 @@
 // PgLogSource: the primary's change log in PostgreSQL, as the site link's
-// LogSource (changelog/stream.h).
+// LogSource (sitelink/stream.h).
 //
 // Batches are read with "pos > after ORDER BY pos": safe because positions are
 // assigned under the write lock in commit order (primary/change_recorder.h),
@@ -29,18 +29,18 @@
 #include <memory>
 #include <string>
 
-#include "changelog/stream.h"
 #include "meta/pg.h"
+#include "sitelink/stream.h"
 
 namespace meridian::primary {
 
-class PgLogSource : public changelog::LogSource {
+class PgLogSource : public sitelink::LogSource {
  public:
   static Result<std::unique_ptr<PgLogSource>> Open(const std::string& conninfo,
                                                    size_t chunk_ops = 2000);
   // Opens a PgLogSource on each call: StreamServer::Options::snapshot_source,
   // so that snapshots are taken off the server's thread, memory bounded.
-  static std::function<Result<std::unique_ptr<changelog::LogSource>>()> Opener(
+  static std::function<Result<std::unique_ptr<sitelink::LogSource>>()> Opener(
       std::string conninfo, size_t chunk_ops = 2000);
 
   Result<uint64_t> Head() override;

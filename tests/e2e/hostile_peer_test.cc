@@ -21,9 +21,9 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
-#include "changelog/keys.h"
-#include "changelog/stream_protocol.h"
 #include "common/site_name.h"
+#include "sitelink/keys.h"
+#include "sitelink/stream_protocol.h"
 #include "tests/e2e/site_fixture.h"
 
 namespace meridian::e2e {
@@ -136,9 +136,9 @@ TEST_F(HostilePeerTest, OneMirrorRowThatCannotBeWrittenNeverStopsTheOthers) {
 // Random valid-looking site-link messages with an allow-listed key, in
 // bursts of connections (some named by the key, some not) that each say
 // HELLO and then a mix of well-formed and random messages.
-void FuzzSiteLink(const std::string& endpoint, const changelog::CurveKeyPair& keys,
+void FuzzSiteLink(const std::string& endpoint, const sitelink::CurveKeyPair& keys,
                   const std::string& server_key, std::atomic<bool>* stop, int* sent) {
-  namespace link = changelog::link;
+  namespace link = ::meridian::sitelink;
   zmq::context_t ctx;
   std::mt19937_64 rng(7);
   const uint64_t kPositions[] = {0, 1, 2, 50, 1000, UINT64_MAX, UINT64_MAX / 2, 1ull << 63};
@@ -203,7 +203,7 @@ void FuzzSiteLink(const std::string& endpoint, const changelog::CurveKeyPair& ke
 }
 
 // Random cache requests (docs/cache-protocol.md) with an allowed reader key.
-void FuzzCache(const std::string& endpoint, const changelog::CurveKeyPair& keys,
+void FuzzCache(const std::string& endpoint, const sitelink::CurveKeyPair& keys,
                const std::string& server_key, std::atomic<bool>* stop, int* sent) {
   zmq::context_t ctx;
   zmq::socket_t s(ctx, zmq::socket_type::dealer);
@@ -280,8 +280,8 @@ TEST_F(HostilePeerTest, RandomMessagesFromAnAllowedKeyLeaveEverythingBoundedAndI
   std::atomic<bool> stop{false};
   int link_sent = 0, cache_sent = 0, writes = 0;
   const std::string server_key = ReadFile(keys_->Sub("primary.pub")).value().substr(0, 40);
-  const auto m2 = changelog::LoadKeyPair(keys_->Sub("m2.key")).value();
-  const auto reader = changelog::LoadKeyPair(keys_->Sub("reader.key")).value();
+  const auto m2 = sitelink::LoadKeyPair(keys_->Sub("m2.key")).value();
+  const auto reader = sitelink::LoadKeyPair(keys_->Sub("reader.key")).value();
   std::thread link([&] { FuzzSiteLink(endpoint_, m2, server_key, &stop, &link_sent); });
   std::thread cache_fuzz([&] { FuzzCache(node, reader, server_key, &stop, &cache_sent); });
   std::thread writer([&] {

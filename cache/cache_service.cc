@@ -1,4 +1,4 @@
-// CacheServer and CacheGroup (warmup/cache_service.h) over ZeroMQ CURVE.
+// CacheServer and CacheGroup (cache/cache_service.h) over ZeroMQ CURVE.
 //
 // Server threads: a broker thread moves requests from the CURVE ROUTER
 // (clients) to whichever of the `threads` workers is idle (the zguide's
@@ -13,7 +13,7 @@
 // back. A socket that timed out is closed instead (a REQ socket cannot send
 // again before it has received) and the node is skipped for `down_for`.
 // Lock order: Node::mu is a leaf (held only to move sockets in and out).
-#include "warmup/cache_service.h"
+#include "cache/cache_service.h"
 
 #include <glog/logging.h>
 #include <netdb.h>
@@ -32,10 +32,10 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
-#include "changelog/stream_zap.h"
 #include "common/hash.h"
+#include "sitelink/zap.h"
 
-namespace meridian::warmup {
+namespace meridian::cache {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -171,7 +171,7 @@ struct CacheServer::Impl {
 
   const CacheServerOptions options;
   zmq::context_t ctx;
-  std::unique_ptr<changelog::link::ZapHandler> zap;
+  std::unique_ptr<sitelink::ZapHandler> zap;
   zmq::socket_t frontend;  // ROUTER, CURVE server; broker_thread only once started
   zmq::socket_t backend;   // ROUTER to the workers; broker_thread only once started
   std::string endpoint;
@@ -197,10 +197,8 @@ Status CacheServer::Impl::Init() {
     return Status::InvalidArgument("cache server: threads must be 1-" +
                                    std::to_string(kMaxThreads));
   }
-  MERIDIAN_RETURN_IF_ERROR(
-      changelog::link::CheckZ85Key(options.public_key, "cache server public key"));
-  MERIDIAN_RETURN_IF_ERROR(
-      changelog::link::CheckZ85Key(options.secret_key, "cache server secret key"));
+  MERIDIAN_RETURN_IF_ERROR(sitelink::CheckZ85Key(options.public_key, "cache server public key"));
+  MERIDIAN_RETURN_IF_ERROR(sitelink::CheckZ85Key(options.secret_key, "cache server secret key"));
   char derived[41] = {0};
   if (zmq_curve_public(derived, options.secret_key.c_str()) != 0 || options.public_key != derived) {
     return Status::InvalidArgument(
@@ -213,7 +211,7 @@ Status CacheServer::Impl::Init() {
         "keys");
   }
   // The ZAP handler must be bound before the CURVE socket binds.
-  MERIDIAN_ASSIGN_OR_RETURN(zap, changelog::link::ZapHandler::Start(&ctx, options.allowed_keys));
+  MERIDIAN_ASSIGN_OR_RETURN(zap, sitelink::ZapHandler::Start(&ctx, options.allowed_keys));
   std::vector<zmq::socket_t> reqs;
   try {
     backend = zmq::socket_t(ctx, zmq::socket_type::router);
@@ -501,11 +499,9 @@ struct CacheGroup::Impl {
 Status CacheGroup::Impl::Init() {
   if (options.nodes.empty()) return Status::InvalidArgument("cache group: no nodes");
   MERIDIAN_RETURN_IF_ERROR(
-      changelog::link::CheckZ85Key(options.server_public_key, "cache server public key"));
-  MERIDIAN_RETURN_IF_ERROR(
-      changelog::link::CheckZ85Key(options.public_key, "cache client public key"));
-  MERIDIAN_RETURN_IF_ERROR(
-      changelog::link::CheckZ85Key(options.secret_key, "cache client secret key"));
+      sitelink::CheckZ85Key(options.server_public_key, "cache server public key"));
+  MERIDIAN_RETURN_IF_ERROR(sitelink::CheckZ85Key(options.public_key, "cache client public key"));
+  MERIDIAN_RETURN_IF_ERROR(sitelink::CheckZ85Key(options.secret_key, "cache client secret key"));
   if (options.timeout.count() <= 0 || options.timeout > std::chrono::hours(1) ||
       options.down_for.count() < 0) {
     return Status::InvalidArgument("cache group: need 0 < timeout <= 1h and down_for >= 0");
@@ -773,4 +769,4 @@ std::string CacheGroup::Describe() const {
   return out;
 }
 
-}  // namespace meridian::warmup
+}  // namespace meridian::cache

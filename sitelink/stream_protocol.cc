@@ -1,9 +1,9 @@
 // Site-link message encoding and validation (docs/site-link-protocol.md).
-#include "changelog/stream_protocol.h"
+#include "sitelink/stream_protocol.h"
 
 #include <cstring>
 
-namespace meridian::changelog::link {
+namespace meridian::sitelink {
 namespace {
 
 void PutLE(char* p, uint64_t v, int n) {
@@ -180,4 +180,4 @@ Result<Message> ParseMessage(const std::vector<std::string_view>& frames, size_t
   return m;
 }
 
-}  // namespace meridian::changelog::link
+}  // namespace meridian::sitelink

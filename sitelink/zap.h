@@ -1,5 +1,6 @@
-// Internal to the site link: CURVE key helpers and the ZAP handler that turns
-// CURVE's "anyone who knows the server key" into "only the allow-listed keys".
+// Public CURVE helpers of the site link, shared with the cache protocol
+// (cache/cache_service.cc): key checks and the ZAP handler that turns CURVE's
+// "anyone who knows the server key" into "only the allow-listed keys".
 //
 // A ZapHandler binds inproc://zeromq.zap.01 in the server's context (this must
 // happen before the CURVE server socket binds) and answers every ZAP request
@@ -24,7 +25,7 @@
 
 #include "common/status.h"
 
-namespace meridian::changelog::link {
+namespace meridian::sitelink {
 
 // True for a 40-character Z85 string that decodes to a 32-byte key.
 bool IsZ85Key(std::string_view key);
@@ -61,4 +62,4 @@ class ZapHandler {
   std::thread thread_;
 };
 
-}  // namespace meridian::changelog::link
+}  // namespace meridian::sitelink

@@ -29,7 +29,7 @@
 
 #include "common/status.h"
 
-namespace meridian::changelog {
+namespace meridian::sitelink {
 
 struct CurveKeyPair {
   std::string public_key;  // Z85, 40 chars
@@ -157,4 +157,4 @@ class StreamClient {
   virtual uint64_t primary_head() const = 0;
 };
 
-}  // namespace meridian::changelog
+}  // namespace meridian::sitelink

@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "changelog/stream.h"
 #include "common/status.h"
+#include "sitelink/stream.h"
 
-namespace meridian::changelog {
+namespace meridian::sitelink {
 
 // Writes PREFIX.key and PREFIX.pub for a new key pair; refuses to overwrite.
 Result<CurveKeyPair> WriteNewKeyPair(const std::string& prefix);
@@ -24,4 +24,4 @@ Result<CurveKeyPair> LoadKeyPair(const std::string& key_file);
 Result<std::string> LoadPublicKey(const std::string& key_or_path);
 Result<std::vector<std::string>> LoadAllowList(const std::string& path);
 
-}  // namespace meridian::changelog
+}  // namespace meridian::sitelink

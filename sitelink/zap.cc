@@ -1,12 +1,12 @@
 // CURVE keys and the ZAP allow-list handler (RFC 27).
-#include "changelog/stream_zap.h"
+#include "sitelink/zap.h"
 
 #include <glog/logging.h>
 #include <zmq_addon.hpp>
 
-#include "changelog/stream.h"
+#include "sitelink/stream.h"
 
-namespace meridian::changelog {
+namespace meridian::sitelink {
 
 Result<CurveKeyPair> GenerateCurveKeyPair() {
   char pub[41] = {0};
@@ -17,8 +17,6 @@ Result<CurveKeyPair> GenerateCurveKeyPair() {
   }
   return CurveKeyPair{pub, sec};
 }
-
-namespace link {
 
 bool IsZ85Key(std::string_view key) {
   if (key.size() != 40) return false;
@@ -130,5 +128,4 @@ void ZapHandler::Answer(std::vector<zmq::message_t>& frames) {
   reply.send(socket_);
 }
 
-}  // namespace link
-}  // namespace meridian::changelog
+}  // namespace meridian::sitelink

@@ -1,11 +1,11 @@
 // The site cache service (issue 5): a group of cache nodes on a site's
-// machines, each a DiskCache (warmup/disk_cache.h) behind a ZeroMQ server,
+// machines, each a DiskCache (cache/disk_cache.h) behind a ZeroMQ server,
 // shared by every reader on the site. A block lives on one node, chosen by
 // rendezvous hashing of its id over the group's endpoints, so adding a node
 // to N moves about 1/(N+1) of the blocks and losing one loses only its share.
 //
-// Security: like the site link (changelog/stream.h). Every connection is
-// CURVE-encrypted; the server runs a ZAP handler (changelog/stream_zap.h)
+// Security: like the site link (sitelink/stream.h). Every connection is
+// CURVE-encrypted; the server runs a ZAP handler (sitelink/zap.h)
 // that accepts only the client public keys on its allow-list. All nodes of a
 // group may share one server key pair.
 //
@@ -36,11 +36,11 @@
 #include <string>
 #include <vector>
 
+#include "cache/disk_cache.h"
 #include "common/block.h"
 #include "common/status.h"
-#include "warmup/disk_cache.h"
 
-namespace meridian::warmup {
+namespace meridian::cache {
 
 // 1 + 8 + 4 + 4 + 1 + 32 bytes: version 1, id, len, stored_length, comp,
 // sha256 (little-endian integers).
@@ -119,4 +119,4 @@ class CacheGroup {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace meridian::warmup
+}  // namespace meridian::cache

@@ -17,11 +17,11 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
-#include "changelog/stream.h"
-#include "changelog/stream_protocol.h"
-#include "changelog/stream_server.h"
+#include "sitelink/stream.h"
+#include "sitelink/stream_protocol.h"
+#include "sitelink/stream_server.h"
 
-namespace meridian::changelog::streamtest {
+namespace meridian::sitelink::streamtest {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
@@ -209,15 +209,15 @@ class StreamTest : public ::testing::Test {
     m.send(s);
   }
   static std::string Hello(uint32_t session, uint64_t after, uint32_t credit) {
-    link::Header h;
-    h.type = link::Type::kHello;
+    Header h;
+    h.type = Type::kHello;
     h.session = session;
     h.a = after;
     h.credit = credit;
-    return link::EncodeHeader(h, 3);
+    return EncodeHeader(h, 3);
   }
   // Counts messages of `type` arriving on `s` within `window`.
-  static int Count(zmq::socket_t& s, link::Type type, std::chrono::milliseconds window) {
+  static int Count(zmq::socket_t& s, Type type, std::chrono::milliseconds window) {
     int n = 0;
     const auto end = Clock::now() + window;
     while (Clock::now() < end) {
@@ -238,4 +238,4 @@ class StreamTest : public ::testing::Test {
   zmq::context_t raw_ctx_;
 };
 
-}  // namespace meridian::changelog::streamtest
+}  // namespace meridian::sitelink::streamtest

@@ -1,4 +1,4 @@
-// Internal to the site link (changelog/stream.h): the message format of
+// Internal to the site link (sitelink/stream.h): the message format of
 // docs/site-link-protocol.md. Every message is one or two ZeroMQ frames: a
 // fixed 36-byte header and, for some types, one payload frame. This file knows
 // nothing about sockets; it encodes headers and strictly validates received
@@ -16,7 +16,7 @@
 #include "common/site_name.h"
 #include "common/status.h"
 
-namespace meridian::changelog::link {
+namespace meridian::sitelink {
 
 inline constexpr char kMagic[4] = {'M', 'R', 'S', 'L'};
 inline constexpr uint8_t kVersion = 1;
@@ -81,4 +81,4 @@ bool SplitHello(std::string_view payload, std::string* name, std::string* volume
 // (magic, version, type) are fixed across all protocol versions.
 bool IsHelloOfOtherVersion(std::string_view header_frame);
 
-}  // namespace meridian::changelog::link
+}  // namespace meridian::sitelink

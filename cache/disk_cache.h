@@ -65,7 +65,7 @@
 #include "common/block.h"
 #include "common/status.h"
 
-namespace meridian::warmup {
+namespace meridian::cache {
 
 // A file system's size as statvfs reports it, in bytes.
 struct FsSpace {
@@ -187,4 +187,4 @@ class DiskCache {
   uint64_t next_gen_ = 1;                                          // GUARDED_BY(mu_)
 };
 
-}  // namespace meridian::warmup
+}  // namespace meridian::cache

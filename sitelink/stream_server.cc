@@ -30,16 +30,14 @@
 #include <thread>
 #include <unordered_map>
 
-#include "changelog/stream_io.h"
-#include "changelog/stream_server.h"
-#include "changelog/stream_zap.h"
+#include "sitelink/stream_io.h"
+#include "sitelink/stream_server.h"
+#include "sitelink/zap.h"
 
-namespace meridian::changelog {
+namespace meridian::sitelink {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using link::Header;
-using link::Type;
 
 // One snapshot for one mirror: chunks produced by LogSource::Snapshot,
 // consumed by the server thread in order.
@@ -290,8 +288,8 @@ class Server final : public StreamServer {
  private:
   void Run();
   void Loop();
-  void HandleMessage(link::Received& in, Clock::time_point now);
-  void HandleHello(Peer& peer, const link::Message& m);
+  void HandleMessage(Received& in, Clock::time_point now);
+  void HandleHello(Peer& peer, const Message& m);
   // Asks for a snapshot for `peer`; it starts now if fewer than
   // Options::max_snapshots are running, else when one ends (Pump).
   bool StartSnapshot(Peer& peer);
@@ -319,7 +317,7 @@ class Server final : public StreamServer {
   std::string endpoint_;  // set in Init, then immutable
 
   zmq::context_t ctx_;  // one per server; shut down in the destructor
-  std::unique_ptr<link::ZapHandler> zap_;
+  std::unique_ptr<ZapHandler> zap_;
   zmq::socket_t router_;   // server thread only (after Init)
   zmq::socket_t wake_rx_;  // server thread only (after Init)
   std::mutex wake_mu_;
@@ -355,7 +353,7 @@ Server::~Server() {
 }
 
 Status Server::Init() {
-  MERIDIAN_RETURN_IF_ERROR(link::CheckZ85Key(options_.server_keys.secret_key, "server secret key"));
+  MERIDIAN_RETURN_IF_ERROR(CheckZ85Key(options_.server_keys.secret_key, "server secret key"));
   if (options_.heartbeat.count() <= 0 || options_.peer_timeout <= options_.heartbeat) {
     return Status::InvalidArgument("site-link server: need 0 < heartbeat < peer_timeout");
   }
@@ -366,7 +364,7 @@ Status Server::Init() {
     return Status::InvalidArgument("site-link server: max_snapshots must be at least 1");
   }
   // The ZAP handler must be bound before the CURVE socket binds.
-  MERIDIAN_ASSIGN_OR_RETURN(zap_, link::ZapHandler::Start(&ctx_, options_.allowed_client_keys));
+  MERIDIAN_ASSIGN_OR_RETURN(zap_, ZapHandler::Start(&ctx_, options_.allowed_client_keys));
   try {
     const std::string wake =
         "inproc://meridian-stream-wake-" + std::to_string(reinterpret_cast<uintptr_t>(this));
@@ -443,7 +441,7 @@ void Server::Run() {
 
 void Server::Loop() {
   next_tick_ = Clock::now() + options_.heartbeat;
-  link::Received in;
+  Received in;
   for (;;) {
     zmq::pollitem_t items[] = {{router_.handle(), 0, ZMQ_POLLIN, 0},
                                {wake_rx_.handle(), 0, ZMQ_POLLIN, 0}};
@@ -469,8 +467,7 @@ void Server::Loop() {
       if (head_dirty_.exchange(false)) RefreshHead();
     }
     // Bounded drain so that a chatty peer cannot starve the others' batches.
-    for (int i = 0; i < 256 && link::RecvBounded(router_, 3, options_.max_message_bytes, &in);
-         ++i) {
+    for (int i = 0; i < 256 && RecvBounded(router_, 3, options_.max_message_bytes, &in); ++i) {
       HandleMessage(in, now);
     }
     if (now >= next_tick_) {
@@ -492,7 +489,7 @@ bool Server::RefreshHead() {
   return false;
 }
 
-void Server::HandleMessage(link::Received& in, Clock::time_point now) {
+void Server::HandleMessage(Received& in, Clock::time_point now) {
   if (in.frames.empty()) return;
   const std::string routing_id = in.frames[0].to_string();
   // A mirror's routing id is its public key (StreamClient), so a key holds
@@ -509,18 +506,17 @@ void Server::HandleMessage(link::Received& in, Clock::time_point now) {
                               << in.user_id;
     return;
   }
-  Result<link::Message> parsed =
-      link::ParseMessage(link::Views(in.frames, 1), options_.max_message_bytes);
+  Result<Message> parsed = ParseMessage(Views(in.frames, 1), options_.max_message_bytes);
   if (!parsed.ok()) {
-    if (link::IsHelloOfOtherVersion(in.frames[1].to_string_view())) {
-      SendError(routing_id, 0, link::kErrVersion,
-                "this primary speaks site-link protocol version " + std::to_string(link::kVersion));
+    if (IsHelloOfOtherVersion(in.frames[1].to_string_view())) {
+      SendError(routing_id, 0, kErrVersion,
+                "this primary speaks site-link protocol version " + std::to_string(kVersion));
     }
     LOG_EVERY_N(WARNING, 100) << "site-link server: dropped a message from mirror key "
                               << in.user_id << ": " << parsed.status().ToString();
     return;
   }
-  const link::Message& m = *parsed;
+  const Message& m = *parsed;
   auto it = peers_.find(routing_id);
   if (m.header.type == Type::kHello) {
     if (it == peers_.end() || it->second.public_key != in.user_id) {
@@ -537,9 +533,9 @@ void Server::HandleMessage(link::Received& in, Clock::time_point now) {
   }
   if (it == peers_.end() || it->second.session == 0 || it->second.public_key != in.user_id) {
     if (m.header.type == Type::kAck || m.header.type == Type::kHeartbeat) {
-      SendError(routing_id, m.header.session, link::kErrNoSession, "send HELLO first");
+      SendError(routing_id, m.header.session, kErrNoSession, "send HELLO first");
     } else {
-      LOG_EVERY_N(WARNING, 100) << "site-link server: unexpected " << link::TypeName(m.header.type)
+      LOG_EVERY_N(WARNING, 100) << "site-link server: unexpected " << TypeName(m.header.type)
                                 << " from a mirror without a session";
     }
     return;
@@ -565,27 +561,27 @@ void Server::HandleMessage(link::Received& in, Clock::time_point now) {
         Publish(peer);
       }
       if (m.header.type == Type::kAck) {
-        peer.credit = std::min<uint64_t>(link::kMaxCredit, uint64_t{peer.credit} + m.header.credit);
+        peer.credit = std::min<uint64_t>(kMaxCredit, uint64_t{peer.credit} + m.header.credit);
       }
       break;
     default:
       LOG_EVERY_N(WARNING, 100) << "site-link server: mirror " << peer.name << " sent "
-                                << link::TypeName(m.header.type) << ", which only servers send";
+                                << TypeName(m.header.type) << ", which only servers send";
       break;
   }
   if (!was_connected || m.header.type == Type::kAck) Publish(peer);
 }
 
-void Server::HandleHello(Peer& peer, const link::Message& m) {
+void Server::HandleHello(Peer& peer, const Message& m) {
   std::string volume;
-  (void)link::SplitHello(m.payload, &peer.name, &volume);  // checked when parsed
+  (void)SplitHello(m.payload, &peer.name, &volume);  // checked when parsed
   if (!options_.volume_uuid.empty() && !volume.empty() && volume != options_.volume_uuid) {
     LOG(ERROR) << "site-link: mirror " << peer.name << " (key " << peer.public_key
                << ") follows volume " << volume << ", not this primary's " << options_.volume_uuid
                << "; refused";
     DropSnapshot(peer);
     peer.hold = 0;
-    SendError(peer.routing_id, m.header.session, link::kErrWrongVolume,
+    SendError(peer.routing_id, m.header.session, kErrWrongVolume,
               "this primary serves volume " + options_.volume_uuid +
                   " but this mirror's replica follows volume " + volume +
                   ": point the mirror at its own primary, or give it a new, empty database to "
@@ -603,7 +599,7 @@ void Server::HandleHello(Peer& peer, const link::Message& m) {
   if (!RefreshHead() || !oldest.ok()) {
     LOG(WARNING) << "site-link server: reading the log head or oldest position: "
                  << (oldest.ok() ? "head unreadable" : oldest.status().ToString());
-    SendError(peer.routing_id, m.header.session, link::kErrServer, "primary cannot read its log");
+    SendError(peer.routing_id, m.header.session, kErrServer, "primary cannot read its log");
     Publish(peer);
     return;
   }
@@ -614,7 +610,7 @@ void Server::HandleHello(Peer& peer, const link::Message& m) {
                            << ": refused. Either this primary lost changes that mirror applied "
                               "(restored from a backup?) and the mirror must be rebuilt from an "
                               "empty database, or the peer is not a real mirror";
-    SendError(peer.routing_id, m.header.session, link::kErrAhead,
+    SendError(peer.routing_id, m.header.session, kErrAhead,
               "the primary's log ends at position " + std::to_string(head_) +
                   " but this mirror has applied up to " + std::to_string(m.header.a) +
                   ": the primary lost changes this mirror has (restored from a backup, or "
@@ -700,7 +696,7 @@ void Server::FailSnapshot(Peer& peer, const Status& why) {
   LOG(WARNING) << "site-link server: snapshot for " << peer.name << " failed: " << why.ToString();
   DropSnapshot(peer);
   peer.hold = 0;
-  SendError(peer.routing_id, peer.session, link::kErrServer, "primary failed to snapshot");
+  SendError(peer.routing_id, peer.session, kErrServer, "primary failed to snapshot");
   peer.session = 0;
 }
 
@@ -807,7 +803,7 @@ void Server::Pump(Peer& peer, Clock::time_point now) {
 
 bool Server::Send(Peer& peer, const Header& h, const std::string* payload, Clock::time_point now) {
   try {
-    if (link::SendNoWait(router_, peer.routing_id, h, payload)) return true;
+    if (SendNoWait(router_, peer.routing_id, h, payload)) return true;
     peer.retry_at = now + std::chrono::milliseconds(10);  // queue full: never block
     VLOG(1) << "site-link: send queue to " << peer.name << " full; retrying later";
   } catch (const zmq::error_t& e) {
@@ -829,7 +825,7 @@ void Server::SendError(std::string_view routing_id, uint32_t session, uint32_t c
   h.session = session;
   h.credit = code;
   try {
-    (void)link::SendNoWait(router_, routing_id, h, &text);
+    (void)SendNoWait(router_, routing_id, h, &text);
   } catch (const zmq::error_t& e) {
     if (e.num() == ETERM) throw;
   }
@@ -885,4 +881,4 @@ Result<std::unique_ptr<StreamServer>> StartStreamServer(StreamServer::Options op
   return std::unique_ptr<StreamServer>(std::move(server));
 }
 
-}  // namespace meridian::changelog
+}  // namespace meridian::sitelink

@@ -1,5 +1,5 @@
-#include "warmup/disk_cache.h"
-#include "warmup/test_util.h"
+#include "cache/disk_cache.h"
+#include "cache/test_util.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -20,7 +20,7 @@
 
 #include "common/block.h"
 
-namespace meridian::warmup {
+namespace meridian::cache {
 namespace {
 
 using testing::Block;
@@ -431,4 +431,4 @@ TEST(DiskCache, ConcurrentMixedLoadStaysConsistent) {
 }
 
 }  // namespace
-}  // namespace meridian::warmup
+}  // namespace meridian::cache

@@ -1,7 +1,7 @@
 // Bounded, non-blocking site-link socket I/O.
-#include "changelog/stream_io.h"
+#include "sitelink/stream_io.h"
 
-namespace meridian::changelog::link {
+namespace meridian::sitelink {
 
 bool RecvBounded(zmq::socket_t& socket, size_t max_frames, size_t max_bytes, Received* out) {
   out->frames.clear();
@@ -52,4 +52,4 @@ bool SendNoWait(zmq::socket_t& socket, std::string_view routing_id, const Header
   return true;
 }
 
-}  // namespace meridian::changelog::link
+}  // namespace meridian::sitelink

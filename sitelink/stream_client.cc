@@ -13,16 +13,14 @@
 #include <deque>
 #include <optional>
 
-#include "changelog/stream.h"
-#include "changelog/stream_io.h"
-#include "changelog/stream_zap.h"
+#include "sitelink/stream.h"
+#include "sitelink/stream_io.h"
+#include "sitelink/zap.h"
 
-namespace meridian::changelog {
+namespace meridian::sitelink {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using link::Header;
-using link::Type;
 using std::chrono::milliseconds;
 
 class Client final : public StreamClient {
@@ -41,7 +39,7 @@ class Client final : public StreamClient {
   uint64_t primary_head() const override { return head_.load(); }
   void SetVolume(const std::string& uuid) override {
     // A value HELLO cannot carry would make every HELLO malformed: keep the old.
-    if (uuid.size() <= link::kMaxVolumeId && uuid.find('\0') == std::string::npos) volume_ = uuid;
+    if (uuid.size() <= kMaxVolumeId && uuid.find('\0') == std::string::npos) volume_ = uuid;
   }
 
  private:
@@ -51,7 +49,7 @@ class Client final : public StreamClient {
   void CheckSilence(Clock::time_point now);  // reconnect after peer_timeout of silence
   bool SendHeader(const Header& h, const std::string* payload);
   // Handles one valid message; an event for the application or nullopt.
-  Result<std::optional<Event>> Handle(link::Message& m, Clock::time_point now);
+  Result<std::optional<Event>> Handle(Message& m, Clock::time_point now);
   Clock::time_point NextDeadline() const;
 
   const Options options_;
@@ -81,16 +79,16 @@ class Client final : public StreamClient {
 };
 
 Status Client::Init() {
-  MERIDIAN_RETURN_IF_ERROR(link::CheckZ85Key(options_.server_public_key, "server public key"));
-  MERIDIAN_RETURN_IF_ERROR(link::CheckZ85Key(options_.client_keys.public_key, "client public key"));
-  MERIDIAN_RETURN_IF_ERROR(link::CheckZ85Key(options_.client_keys.secret_key, "client secret key"));
-  if (options_.volume_uuid.size() > link::kMaxVolumeId ||
+  MERIDIAN_RETURN_IF_ERROR(CheckZ85Key(options_.server_public_key, "server public key"));
+  MERIDIAN_RETURN_IF_ERROR(CheckZ85Key(options_.client_keys.public_key, "client public key"));
+  MERIDIAN_RETURN_IF_ERROR(CheckZ85Key(options_.client_keys.secret_key, "client secret key"));
+  if (options_.volume_uuid.size() > kMaxVolumeId ||
       options_.volume_uuid.find('\0') != std::string::npos) {
     return Status::InvalidArgument("site-link client: volume uuid '" + options_.volume_uuid +
                                    "' is not a uuid");
   }
   MERIDIAN_RETURN_IF_ERROR(CheckSiteName(options_.site_name).With("site-link client"));
-  if (options_.credit == 0 || options_.credit > link::kMaxCredit) {
+  if (options_.credit == 0 || options_.credit > kMaxCredit) {
     return Status::InvalidArgument("site-link client: credit must be 1-65536");
   }
   if (options_.heartbeat.count() <= 0 || options_.peer_timeout <= options_.heartbeat) {
@@ -142,7 +140,7 @@ void Client::StartSession(uint64_t after) {
 }
 
 bool Client::SendHeader(const Header& h, const std::string* payload) {
-  if (!link::SendNoWait(sock_, {}, h, payload)) return false;
+  if (!SendNoWait(sock_, {}, h, payload)) return false;
   last_send_ = Clock::now();
   return true;
 }
@@ -233,22 +231,21 @@ Clock::time_point Client::NextDeadline() const {
 Result<StreamClient::Event> Client::Next(milliseconds timeout) {
   if (!subscribed_) return Status::FailedPrecondition("site-link client: Subscribe() first");
   const Clock::time_point deadline = Clock::now() + timeout;
-  link::Received in;
+  Received in;
   try {
     Maintain(Clock::now());  // the application is back: return credit it freed
     for (;;) {
       Clock::time_point now = Clock::now();
       // Read before judging silence: messages may have queued while the
       // application was busy.
-      if (link::RecvBounded(sock_, 2, options_.max_message_bytes, &in)) {
+      if (RecvBounded(sock_, 2, options_.max_message_bytes, &in)) {
         last_recv_ = now;
         last_recv_ns_ = now.time_since_epoch().count();
         if (in.oversized) {
           LOG_EVERY_N(WARNING, 100) << "site link: dropped an oversized message";
           continue;
         }
-        Result<link::Message> m =
-            link::ParseMessage(link::Views(in.frames, 0), options_.max_message_bytes);
+        Result<Message> m = ParseMessage(Views(in.frames, 0), options_.max_message_bytes);
         if (!m.ok()) {
           LOG_EVERY_N(WARNING, 100) << "site link: dropped a message: " << m.status().ToString();
           continue;
@@ -271,7 +268,7 @@ Result<StreamClient::Event> Client::Next(milliseconds timeout) {
   }
 }
 
-Result<std::optional<StreamClient::Event>> Client::Handle(link::Message& m, Clock::time_point now) {
+Result<std::optional<StreamClient::Event>> Client::Handle(Message& m, Clock::time_point now) {
   const Header& h = m.header;
   if (h.type == Type::kHeartbeat) {
     head_ = h.a;  // the server's head as of now (it may have been restored from a backup)
@@ -294,18 +291,18 @@ Result<std::optional<StreamClient::Event>> Client::Handle(link::Message& m, Cloc
   if (h.type == Type::kError) {
     if (h.session != 0 && h.session != session_) return std::optional<Event>();  // stale
     switch (h.credit) {
-      case link::kErrNoSession:  // e.g. the server restarted under a live connection
+      case kErrNoSession:  // e.g. the server restarted under a live connection
         LOG(INFO) << "site link: server has no session for us; resuming after " << resume_after_;
         StartSession(resume_after_);
         return std::optional<Event>();
-      case link::kErrServer:
+      case kErrServer:
         LOG(WARNING) << "site link: server error: " << m.payload << "; retrying";
         StartSession(resume_after_);
         hello_not_before_ = now + options_.heartbeat;
         return std::optional<Event>();
-      case link::kErrVersion:
-      case link::kErrWrongVolume:
-      case link::kErrAhead:
+      case kErrVersion:
+      case kErrWrongVolume:
+      case kErrAhead:
         return Status::FailedPrecondition("site link: " + m.payload);
       default:
         return Status::InvalidArgument("site link refused our request: " + m.payload);
@@ -352,12 +349,12 @@ Result<std::optional<StreamClient::Event>> Client::Handle(link::Message& m, Cloc
       ev.pos = h.a;
       return std::optional<Event>(std::move(ev));
     default:
-      LOG_EVERY_N(WARNING, 100) << "site link: server sent " << link::TypeName(h.type)
+      LOG_EVERY_N(WARNING, 100) << "site link: server sent " << TypeName(h.type)
                                 << ", which only clients send";
       return std::optional<Event>();
   }
   // A snapshot message out of order: start over from what was applied.
-  LOG(WARNING) << "site link: out-of-order " << link::TypeName(h.type) << "; re-subscribing";
+  LOG(WARNING) << "site link: out-of-order " << TypeName(h.type) << "; re-subscribing";
   StartSession(resume_after_);
   return std::optional<Event>();
 }
@@ -370,4 +367,4 @@ Result<std::unique_ptr<StreamClient>> StreamClient::Connect(Options options) {
   return std::unique_ptr<StreamClient>(std::move(client));
 }
 
-}  // namespace meridian::changelog
+}  // namespace meridian::sitelink

@@ -17,13 +17,13 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
-#include "changelog/keys.h"
-#include "changelog/stream.h"
-#include "changelog/stream_protocol.h"
-#include "changelog/stream_server.h"
-#include "changelog/stream_test_util.h"
+#include "sitelink/keys.h"
+#include "sitelink/stream.h"
+#include "sitelink/stream_protocol.h"
+#include "sitelink/stream_server.h"
+#include "sitelink/stream_test_util.h"
 
-namespace meridian::changelog {
+namespace meridian::sitelink {
 namespace {
 
 using namespace streamtest;
@@ -227,7 +227,7 @@ TEST_F(StreamTest, RefusesUnknownKeysPlainClientsAndWrongServerKey) {
     EXPECT_EQ(ev->kind, StreamClient::Event::kNone);
     EXPECT_FALSE(c->connected());
   }
-  EXPECT_EQ(Count(plain, link::Type::kBatch, 300ms), 0);
+  EXPECT_EQ(Count(plain, Type::kBatch, 300ms), 0);
   for (const MirrorState& m : server->Mirrors()) EXPECT_EQ(m.name, "good");
 }
 
@@ -258,7 +258,7 @@ TEST_F(StreamTest, SnapshotThenStream) {
   // receives exactly 3 chunks.
   zmq::socket_t raw = RawDealer(server->endpoint(), &b_, server_keys_.public_key);
   SendRaw(raw, {Hello(7, 0, 3), "raw"});
-  EXPECT_EQ(Count(raw, link::Type::kSnapshotChunk, 800ms), 3);
+  EXPECT_EQ(Count(raw, Type::kSnapshotChunk, 800ms), 3);
 }
 
 // A snapshot that takes longer to build than the peer timeout still arrives
@@ -356,7 +356,7 @@ TEST_F(StreamTest, SnapshotsAreSpooledOffTheServerThreadAndSurviveASilentMirror)
   // Mirror b grants 3 credits and returns none for now.
   zmq::socket_t raw = RawDealer(server->endpoint(), &b_, server_keys_.public_key);
   SendRaw(raw, {Hello(7, 0, 3), "raw"});
-  EXPECT_EQ(Count(raw, link::Type::kSnapshotChunk, 800ms), 3);
+  EXPECT_EQ(Count(raw, Type::kSnapshotChunk, 800ms), 3);
   EXPECT_EQ(state_of("raw").snapshot_pos, 500u) << "the log after the snapshot must be held";
   // The source is done with all 200 chunks anyway; they wait in one file.
   for (int i = 0; i < 60 && running.load() > 0; ++i) std::this_thread::sleep_for(50ms);
@@ -379,20 +379,20 @@ TEST_F(StreamTest, SnapshotsAreSpooledOffTheServerThreadAndSurviveASilentMirror)
   };
   for (int i = 0; i < 60 && raw_connected(); ++i) std::this_thread::sleep_for(50ms);
   ASSERT_FALSE(raw_connected()) << "b was never marked disconnected";
-  link::Header ack;
-  ack.type = link::Type::kAck;
+  Header ack;
+  ack.type = Type::kAck;
   ack.session = 7;
   ack.credit = 10;
-  SendRaw(raw, {link::EncodeHeader(ack, 0)});
+  SendRaw(raw, {EncodeHeader(ack, 0)});
   std::vector<std::string> got;
   int begins = 0;
   for (auto end = Clock::now() + 2s; Clock::now() < end && got.size() < 10;) {
     zmq::pollitem_t item{raw.handle(), 0, ZMQ_POLLIN, 0};
     if (zmq::poll(&item, 1, 50ms) == 0) continue;
     zmq::multipart_t m(raw);
-    const auto type = static_cast<link::Type>(m[0].data<char>()[5]);
-    if (type == link::Type::kSnapshotBegin) ++begins;
-    if (type == link::Type::kSnapshotChunk && m.size() > 1) got.push_back(m[1].to_string());
+    const auto type = static_cast<Type>(m[0].data<char>()[5]);
+    if (type == Type::kSnapshotBegin) ++begins;
+    if (type == Type::kSnapshotChunk && m.size() > 1) got.push_back(m[1].to_string());
   }
   EXPECT_EQ(begins, 0) << "the snapshot was started over";
   ASSERT_EQ(got.size(), 10u);
@@ -481,7 +481,7 @@ TEST_F(StreamTest, SurvivesMalformedMessages) {
   SendRaw(evil, {Hello(1, 0, 0), "raw"});  // zero credit
   SendRaw(evil, {""});
   SendRaw(evil, {other_version, "raw"});
-  EXPECT_EQ(Count(evil, link::Type::kError, 500ms), 1);  // only the version mismatch is answered
+  EXPECT_EQ(Count(evil, Type::kError, 500ms), 1);  // only the version mismatch is answered
   EXPECT_TRUE(server->Mirrors().empty());
 
   auto client = Connect(ClientOptions(server->endpoint(), a_, "site-a"));
@@ -538,4 +538,4 @@ TEST_F(StreamTest, ThroughputOfOneMiBBatches) {
 }
 
 }  // namespace
-}  // namespace meridian::changelog
+}  // namespace meridian::sitelink

@@ -1,8 +1,8 @@
 // CacheServer and CacheGroup over real ZeroMQ CURVE sockets on 127.0.0.1,
 // each node a real DiskCache in a temp dir, the origin an in-memory bucket
 // that counts fetches.
-#include "warmup/cache_service.h"
-#include "warmup/test_util.h"
+#include "cache/cache_service.h"
+#include "cache/test_util.h"
 
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -21,9 +21,9 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
-#include "changelog/stream.h"
+#include "sitelink/stream.h"
 
-namespace meridian::warmup {
+namespace meridian::cache {
 namespace {
 
 using testing::Block;
@@ -31,12 +31,12 @@ using testing::MakeBlock;
 using testing::TempDir;
 
 namespace fs = std::filesystem;
-using changelog::CurveKeyPair;
+using sitelink::CurveKeyPair;
 using std::chrono::milliseconds;
 using Clock = std::chrono::steady_clock;
 
 CurveKeyPair NewKeys() {
-  auto k = changelog::GenerateCurveKeyPair();
+  auto k = sitelink::GenerateCurveKeyPair();
   EXPECT_TRUE(k.ok()) << k.status().ToString();
   return k.value_or({});
 }
@@ -624,4 +624,4 @@ TEST_F(CacheServiceTest, BadOptionsAreRejected) {
 }
 
 }  // namespace
-}  // namespace meridian::warmup
+}  // namespace meridian::cache

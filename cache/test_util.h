@@ -12,7 +12,7 @@
 
 #include "common/block.h"
 
-namespace meridian::warmup::testing {
+namespace meridian::cache::testing {
 
 class TempDir {
  public:
@@ -47,4 +47,4 @@ inline Block MakeBlock(uint64_t id, size_t size = 64 << 10, Compression c = Comp
   return b;
 }
 
-}  // namespace meridian::warmup::testing
+}  // namespace meridian::cache::testing

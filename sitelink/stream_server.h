@@ -15,9 +15,9 @@
 #include <memory>
 #include <string_view>
 
-#include "changelog/stream.h"
+#include "sitelink/stream.h"
 
-namespace meridian::changelog {
+namespace meridian::sitelink {
 
 struct BatchSpan {
   uint64_t first = 0;  // position of the first entry in the batch
@@ -30,4 +30,4 @@ using BatchSpanFn = std::function<Result<BatchSpan>(std::string_view frame)>;
 Result<std::unique_ptr<StreamServer>> StartStreamServer(StreamServer::Options options,
                                                         LogSource* source, BatchSpanFn span);
 
-}  // namespace meridian::changelog
+}  // namespace meridian::sitelink

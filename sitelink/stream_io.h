@@ -13,9 +13,9 @@
 
 #include <zmq.hpp>
 
-#include "changelog/stream_protocol.h"
+#include "sitelink/stream_protocol.h"
 
-namespace meridian::changelog::link {
+namespace meridian::sitelink {
 
 struct Received {
   std::vector<zmq::message_t> frames;  // at most max_frames
@@ -36,4 +36,4 @@ std::vector<std::string_view> Views(const std::vector<zmq::message_t>& frames, s
 bool SendNoWait(zmq::socket_t& socket, std::string_view routing_id, const Header& header,
                 const std::string* payload);
 
-}  // namespace meridian::changelog::link
+}  // namespace meridian::sitelink

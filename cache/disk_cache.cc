@@ -1,4 +1,4 @@
-#include "warmup/disk_cache.h"
+#include "cache/disk_cache.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -20,7 +20,7 @@
 #include "common/hash.h"
 #include "common/posix.h"
 
-namespace meridian::warmup {
+namespace meridian::cache {
 
 // One GetOrFill fetch that callers for the same id wait on. Written only by
 // the leader, under mu_, before `done` is set; immutable afterwards.
@@ -554,4 +554,4 @@ Status DiskCache::Remove(const std::vector<Victim>& victims) {
   return first;
 }
 
-}  // namespace meridian::warmup
+}  // namespace meridian::cache

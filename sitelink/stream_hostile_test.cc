@@ -6,9 +6,9 @@
 #include <atomic>
 #include <limits>
 
-#include "changelog/stream_test_util.h"
+#include "sitelink/stream_test_util.h"
 
-namespace meridian::changelog {
+namespace meridian::sitelink {
 namespace {
 
 using namespace streamtest;
@@ -16,21 +16,21 @@ using namespace streamtest;
 constexpr uint64_t kMaxPos = std::numeric_limits<uint64_t>::max();
 
 std::string HelloNamed(uint32_t session, uint64_t after, uint32_t credit, const std::string& name) {
-  link::Header h;
-  h.type = link::Type::kHello;
+  Header h;
+  h.type = Type::kHello;
   h.session = session;
   h.a = after;
   h.credit = credit;
-  return link::EncodeHeader(h, static_cast<uint32_t>(name.size()));
+  return EncodeHeader(h, static_cast<uint32_t>(name.size()));
 }
 
-std::string Control(link::Type type, uint32_t session, uint64_t a, uint32_t credit = 0) {
-  link::Header h;
+std::string Control(Type type, uint32_t session, uint64_t a, uint32_t credit = 0) {
+  Header h;
   h.type = type;
   h.session = session;
   h.a = a;
   h.credit = credit;
-  return link::EncodeHeader(h, 0);
+  return EncodeHeader(h, 0);
 }
 
 // The ERROR code of the next ERROR on `s` within `window`, 0 if none.
@@ -41,8 +41,8 @@ uint32_t NextErrorCode(zmq::socket_t& s, std::chrono::milliseconds window) {
     zmq::multipart_t m(s);
     std::vector<std::string_view> frames;
     for (const auto& f : m) frames.push_back(f.to_string_view());
-    auto parsed = link::ParseMessage(frames, 1 << 20);
-    if (parsed.ok() && parsed->header.type == link::Type::kError) return parsed->header.credit;
+    auto parsed = ParseMessage(frames, 1 << 20);
+    if (parsed.ok() && parsed->header.type == Type::kError) return parsed->header.credit;
   }
   return 0;
 }
@@ -152,16 +152,16 @@ TEST_F(StreamTest, PositionsPastTheHeadAreRefusedAndNeverStored) {
   auto server = StartServer(ServerOptions({a_.public_key}), &log);
   zmq::socket_t raw = RawDealer(server->endpoint(), &a_, server_keys_.public_key);
   SendRaw(raw, {Hello(1, kMaxPos, 8), "raw"});
-  EXPECT_EQ(NextErrorCode(raw, 2s), link::kErrAhead);
+  EXPECT_EQ(NextErrorCode(raw, 2s), kErrAhead);
   EXPECT_TRUE(server->Mirrors().empty()) << "a refused HELLO was kept as a mirror";
   SendRaw(raw, {Hello(2, 101, 8), "raw"});  // one past the head
-  EXPECT_EQ(NextErrorCode(raw, 2s), link::kErrAhead);
+  EXPECT_EQ(NextErrorCode(raw, 2s), kErrAhead);
   // A valid session, then acknowledgements of what it was never sent.
   SendRaw(raw, {Hello(3, 0, 8), "raw"});
-  EXPECT_GE(Count(raw, link::Type::kBatch, 500ms), 1);
-  SendRaw(raw, {Control(link::Type::kAck, 3, kMaxPos, 1)});
-  SendRaw(raw, {Control(link::Type::kHeartbeat, 3, 101)});
-  SendRaw(raw, {Control(link::Type::kAck, 3, 60, 1)});  // a real one, to know they arrived
+  EXPECT_GE(Count(raw, Type::kBatch, 500ms), 1);
+  SendRaw(raw, {Control(Type::kAck, 3, kMaxPos, 1)});
+  SendRaw(raw, {Control(Type::kHeartbeat, 3, 101)});
+  SendRaw(raw, {Control(Type::kAck, 3, 60, 1)});  // a real one, to know they arrived
   uint64_t acked = 0;
   for (auto end = Clock::now() + 5s; Clock::now() < end && acked != 60;) {
     for (const auto& m : server->Mirrors()) acked = m.acked;
@@ -178,10 +178,10 @@ TEST_F(StreamTest, SiteNamesThatAreNotPrintableUtf8AreRefusedAtBothEnds) {
   for (const std::string name : {"bad\xff", "red\x1b[31m", "two\nlines"}) {
     SendRaw(raw, {HelloNamed(1, 0, 8, name), name});
   }
-  EXPECT_EQ(Count(raw, link::Type::kBatch, 500ms), 0);
+  EXPECT_EQ(Count(raw, Type::kBatch, 500ms), 0);
   EXPECT_TRUE(server->Mirrors().empty());
   SendRaw(raw, {HelloNamed(2, 0, 8, "eu-west"), "eu-west"});
-  EXPECT_GE(Count(raw, link::Type::kBatch, 1s), 1) << "a good name must still work";
+  EXPECT_GE(Count(raw, Type::kBatch, 1s), 1) << "a good name must still work";
   ASSERT_EQ(server->Mirrors().size(), 1u);
   EXPECT_EQ(server->Mirrors()[0].name, "eu-west");
   auto bad = StreamClient::Connect(ClientOptions(server->endpoint(), b_, "esc\x1b]0;x\x07"));
@@ -206,4 +206,4 @@ TEST_F(StreamTest, AnIdleLinkKeepsLastSeenFresh) {
 }
 
 }  // namespace
-}  // namespace meridian::changelog
+}  // namespace meridian::sitelink

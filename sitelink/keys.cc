@@ -1,4 +1,4 @@
-#include "changelog/keys.h"
+#include "sitelink/keys.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -7,7 +7,7 @@
 #include <fstream>
 #include <sstream>
 
-namespace meridian::changelog {
+namespace meridian::sitelink {
 namespace {
 
 bool IsZ85Key(const std::string& s) {
@@ -104,4 +104,4 @@ Result<std::vector<std::string>> LoadAllowList(const std::string& path) {
   return keys;
 }
 
-}  // namespace meridian::changelog
+}  // namespace meridian::sitelink
