@@ -1,5 +1,5 @@
 // Bytes flipped in a block directly in the bucket make `cat` fail with a
-// checksum error; wrong bytes are never returned (issue 2, "Must show" 4;
+// checksum error; wrong bytes are never returned (verified reads,
 // docs/architecture.md invariant 4). On a file:// bucket and on radosgw.
 #include <gtest/gtest.h>
 
