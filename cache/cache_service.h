@@ -1,4 +1,4 @@
-// The site cache service (issue 5): a group of cache nodes on a site's
+// The site cache service (cache-mode sites): a group of cache nodes on a site's
 // machines, each a DiskCache (cache/disk_cache.h) behind a ZeroMQ server,
 // shared by every reader on the site. A block lives on one node, chosen by
 // rendezvous hashing of its id over the group's endpoints, so adding a node

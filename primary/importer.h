@@ -1,6 +1,6 @@
 // Importer: copies a local file tree into the volume (`meridian import`).
 //
-// Contract (ARCHITECTURE invariant 1): a file becomes visible only after every
+// Contract (docs/architecture.md invariant 1): a file becomes visible only after every
 // one of its blocks is durable in the bucket, in one metadata transaction; a
 // crash at any point leaves each file either fully imported or untouched
 // (uploaded-but-uncommitted blocks are orphans that cost space, never
