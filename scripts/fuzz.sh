@@ -22,6 +22,7 @@ dir=${FUZZ_BUILD_DIR:-build-fuzz}
 all=(
   "codec_fuzzer           changelog 16384"
   "stream_protocol_fuzzer sitelink  4096"
+  "s3_xml_fuzzer          objstore  16384"
 )
 selected=()
 for t in "${all[@]}"; do
