@@ -23,6 +23,8 @@ all=(
   "codec_fuzzer           changelog 16384"
   "stream_protocol_fuzzer sitelink  4096"
   "s3_xml_fuzzer          objstore  16384"
+  "notify_fuzzer          meta      8192"
+  "block_fuzzer           common    8192"
 )
 selected=()
 for t in "${all[@]}"; do
