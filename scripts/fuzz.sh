@@ -3,7 +3,7 @@
 # each for a fixed time from a copy of its checked-in seed corpus. Fails if any
 # target crashes, leaks, hangs or trips a sanitizer, and prints how to replay
 # the input that did it. docs/testing.md "Fuzzing" lists the targets.
-#   scripts/fuzz.sh [SECONDS_PER_TARGET [TARGET...]]   default: 30 s, every target
+#   scripts/fuzz.sh [SECONDS_PER_TARGET [TARGET...]]   default: 25 s, every target
 #   scripts/fuzz.sh 0                                  only replay the seeds
 #   scripts/fuzz.sh 600 s3_xml_fuzzer                  one target, longer
 # Env: FUZZ_BUILD_DIR (default build-fuzz); REGEN_SEEDS=1 first rewrites the
@@ -13,7 +13,7 @@
 # $FUZZ_BUILD_DIR/artifacts/<target>/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-secs=${1:-30}
+secs=${1:-25}
 [ $# -gt 0 ] && shift
 [[ "$secs" =~ ^[0-9]+$ ]] || { echo "usage: scripts/fuzz.sh [SECONDS_PER_TARGET [TARGET...]]" >&2; exit 2; }
 dir=${FUZZ_BUILD_DIR:-build-fuzz}
