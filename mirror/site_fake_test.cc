@@ -193,7 +193,8 @@ TEST_F(MirrorSiteFakeTest, CorruptFrameIsNeverAppliedAndIsAskedForAgainAfterTheP
   EXPECT_EQ(link_.acks(), std::vector<uint64_t>{1});
   EXPECT_EQ(AppliedPos(), "1");
   EXPECT_EQ(Names(), "a");
-  EXPECT_EQ(site_->stats().rejected_frames, 1u);
+  // stats() is published at the end of the loop turn that resubscribed.
+  EXPECT_TRUE(link_.WaitUntil([&] { return site_->stats().rejected_frames == 1; }));
 }
 
 TEST_F(MirrorSiteFakeTest, RetryableLinkErrorPausesOnTheClock) {
@@ -305,7 +306,8 @@ TEST_F(MirrorSiteFakeTest, BadSnapshotChunkDiscardsTheSnapshot) {
   EXPECT_EQ(link_.acks(), std::vector<uint64_t>{1});
   EXPECT_EQ(Names(), "old");  // rolled back
   EXPECT_EQ(AppliedPos(), "1");
-  EXPECT_EQ(site_->stats().rejected_frames, 1u);
+  // stats() is published at the end of the loop turn that resubscribed.
+  EXPECT_TRUE(link_.WaitUntil([&] { return site_->stats().rejected_frames == 1; }));
 }
 
 TEST_F(MirrorSiteFakeTest, LinkRowIsRewrittenOnTheClocksStatusInterval) {
