@@ -7,12 +7,12 @@
 #include <algorithm>
 #include <atomic>
 #include <iostream>
-#include <mutex>
 #include <set>
 #include <thread>
 
 #include "cmd/cli.h"
 #include "cmd/metrics.h"
+#include "common/mutex.h"
 #include "common/path.h"
 #include "common/site_name.h"
 #include "mirror/site.h"
@@ -224,8 +224,8 @@ int RunMirror(const std::vector<std::string>& args) {
     }
   }
   mirror::MirrorSite site(o);
-  std::mutex repl_mu;
-  replicator::ReplicatorStats repl_stats;  // GUARDED_BY(repl_mu)
+  Mutex repl_mu;
+  replicator::ReplicatorStats repl_stats;  // guarded by repl_mu
   auto started = MetricsServer::StartIfAsked(FLAGS_metrics);
   if (!started.ok()) return Fail("mirror", started.status());
   std::unique_ptr<MetricsServer> metrics = std::move(started).value();
@@ -255,7 +255,7 @@ int RunMirror(const std::vector<std::string>& args) {
         metrics->Set("meridian_mirror_rejected_frames", "frames that failed to decode",
                      st.rejected_frames);
         if (replicate) {
-          std::lock_guard<std::mutex> l(repl_mu);
+          MutexLock l(&repl_mu);
           metrics->Set("meridian_replicator_copied_blocks", "blocks copied into this site's bucket",
                        repl_stats.copied);
           metrics->Set("meridian_replicator_copied_bytes", "stored bytes copied",
@@ -290,7 +290,7 @@ int RunMirror(const std::vector<std::string>& args) {
         std::clamp<int64_t>(int64_t{FLAGS_delete_grace} * 500, 1000, 60000));
     ro.stop = stop;
     ro.on_stats = [&](const replicator::ReplicatorStats& s) {
-      std::lock_guard<std::mutex> l(repl_mu);
+      MutexLock l(&repl_mu);
       repl_stats = s;
     };
     copier = std::thread([ro, &repl_status] {

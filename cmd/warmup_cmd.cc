@@ -8,10 +8,10 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
-#include <mutex>
 #include <thread>
 
 #include "cmd/cli.h"
+#include "common/mutex.h"
 #include "replicator/replicator.h"
 #include "warmup/warm_set.h"
 
@@ -101,14 +101,14 @@ std::pair<uint64_t, Status> ParallelFor(size_t n, int threads,
                                         const std::function<Status(size_t)>& fn) {
   std::atomic<size_t> next{0};
   std::atomic<uint64_t> failed{0};
-  std::mutex mu;
+  Mutex mu;
   Status first;
   auto worker = [&] {
     for (size_t i; (i = next++) < n;) {
       Status s = fn(i);
       if (s.ok()) continue;
       ++failed;
-      std::lock_guard<std::mutex> l(mu);
+      MutexLock l(&mu);
       if (first.ok()) first = s;
     }
   };
@@ -122,9 +122,9 @@ std::pair<uint64_t, Status> ParallelFor(size_t n, int threads,
 // The progress line on a terminal: files, bytes, rate, ETA (at most ~10 a
 // second; `final` always prints).
 void PrintProgress(const warmup::WarmProgress& p, bool final = false) {
-  static std::mutex mu;
+  static Mutex mu;
   static Clock::time_point last;
-  std::lock_guard<std::mutex> l(mu);
+  MutexLock l(&mu);
   const auto now = Clock::now();
   if (!final && now - last < std::chrono::milliseconds(100)) return;
   last = now;

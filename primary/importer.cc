@@ -8,17 +8,16 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <thread>
 
 #include "common/block.h"
 #include "common/bounded_queue.h"
+#include "common/mutex.h"
 #include "common/path.h"
 #include "primary/batch_committer.h"
 #include "primary/namespace_writer.h"
@@ -53,13 +52,13 @@ struct FileJob {
   std::vector<BlockRef> refs;
   std::atomic<size_t> remaining{0};
   std::atomic<bool> failed{false};
-  std::mutex mu;  // guards error
-  std::string error;
+  Mutex mu;
+  std::string error GUARDED_BY(mu);
   ~FileJob() {
     if (fd >= 0) close(fd);
   }
   void Fail(const std::string& why) {
-    std::lock_guard<std::mutex> l(mu);
+    MutexLock l(&mu);
     if (!failed.exchange(true)) error = why;
   }
 };
@@ -200,9 +199,9 @@ Result<ImportStats> Importer::Run(const std::string& local, const std::string& d
 
   ImportStats stats;
   stats.special = std::move(special);
-  std::mutex mu;  // guards stats and serializes on_committed
+  Mutex mu;  // guards stats and serializes on_committed
   auto note_error = [&](const std::string& what, const Status& s) {
-    std::lock_guard<std::mutex> l(mu);
+    MutexLock l(&mu);
     ++stats.failed;
     stats.errors.push_back(what + ": " + s.ToString());
   };
@@ -236,7 +235,7 @@ Result<ImportStats> Importer::Run(const std::string& local, const std::string& d
       note_error(e.dest, r.status());
     } else {
       ++stats.symlinks;
-      std::lock_guard<std::mutex> l(mu);
+      MutexLock l(&mu);
       committed(e.dest);
     }
   }
@@ -270,7 +269,7 @@ Result<ImportStats> Importer::Run(const std::string& local, const std::string& d
                                return;
                              }
                              imported_bytes += f.size;
-                             std::lock_guard<std::mutex> l(mu);
+                             MutexLock l(&mu);
                              ++stats.files;
                              committed(f.path);
                            });
@@ -280,7 +279,7 @@ Result<ImportStats> Importer::Run(const std::string& local, const std::string& d
   auto finish = [&](FileJob& job) {
     Status s;
     if (job.failed) {
-      std::lock_guard<std::mutex> l(job.mu);
+      MutexLock l(&job.mu);
       s = Status::IOError(job.error);
     } else if (struct stat now; fstat(job.fd, &now) != 0 || now.st_size != job.entry.st.st_size ||
                                 MtimeNs(now) != MtimeNs(job.entry.st)) {
@@ -330,12 +329,12 @@ Result<ImportStats> Importer::Run(const std::string& local, const std::string& d
   }
 
   std::atomic<bool> running{true};
-  std::mutex tick_mu;
-  std::condition_variable tick_cv;
+  Mutex tick_mu;
+  CondVar tick_cv;
   std::thread ticker([&] {
-    std::unique_lock<std::mutex> l(tick_mu);
+    MutexLock l(&tick_mu);
     while (running) {
-      tick_cv.wait_for(l, std::chrono::milliseconds(500));
+      tick_cv.WaitFor(&tick_mu, std::chrono::milliseconds(500));
       if (!options_.on_progress) continue;
       ImportProgress p = progress;
       p.files_done = files_done;
@@ -390,7 +389,7 @@ Result<ImportStats> Importer::Run(const std::string& local, const std::string& d
     if (*have && (*have)->kind == meta::FileKind::kFile &&
         (*have)->size == static_cast<uint64_t>(e.st.st_size) &&
         (*have)->mtime_ns == MtimeNs(e.st)) {
-      std::lock_guard<std::mutex> l(mu);
+      MutexLock l(&mu);
       ++stats.skipped;
       files_done++;
       bytes_done += e.st.st_size;
@@ -429,10 +428,10 @@ Result<ImportStats> Importer::Run(const std::string& local, const std::string& d
   for (auto& w : workers) w.join();
   committer.Close();
   {
-    std::lock_guard<std::mutex> l(tick_mu);
+    MutexLock l(&tick_mu);
     running = false;
   }
-  tick_cv.notify_all();
+  tick_cv.NotifyAll();
   ticker.join();
 
   if (!fatal.ok()) {

@@ -20,16 +20,15 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <unordered_map>
 
+#include "common/mutex.h"
 #include "sitelink/stream_io.h"
 #include "sitelink/stream_server.h"
 #include "sitelink/zap.h"
@@ -82,14 +81,14 @@ class SnapshotJob {
   void Cancel() { cancelled_ = true; }
   // The producer is done (its thread about to end): destroying is quick.
   bool finished() {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     return done_;
   }
 
   enum class Got { kWaiting, kChunk, kDone, kFailed };
   // The position the snapshot is taken at, once known.
   std::optional<uint64_t> pos() {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     return pos_;
   }
   // The next chunk if one is ready; else whether it is done, failed
@@ -97,7 +96,7 @@ class SnapshotJob {
   Got Next(std::string* chunk, Status* error) {
     uint64_t available;
     {
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(&mu_);
       if (spool_ < 0 && !chunks_.empty()) {
         *chunk = std::move(chunks_.front());
         chunks_.pop_front();
@@ -126,13 +125,13 @@ class SnapshotJob {
   }
   // Finished with an error (without taking a chunk).
   bool Failed(Status* error) {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     if (!done_ || status_.ok()) return false;
     *error = status_;
     return true;
   }
   uint64_t chunks() {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     return count_;
   }
 
@@ -191,7 +190,7 @@ class SnapshotJob {
     return source->Snapshot(
         [&](uint64_t s) {
           {
-            std::lock_guard<std::mutex> l(mu_);
+            MutexLock l(&mu_);
             pos_ = s;
           }
           wake_();
@@ -201,7 +200,7 @@ class SnapshotJob {
           if (cancelled_) return Status::Unavailable("snapshot cancelled: the mirror went away");
           if (spool_ >= 0) MERIDIAN_RETURN_IF_ERROR(Append(chunk));
           {
-            std::lock_guard<std::mutex> l(mu_);
+            MutexLock l(&mu_);
             if (spool_ >= 0) {
               spooled_ = written_;
             } else {
@@ -215,7 +214,7 @@ class SnapshotJob {
   }
   void Finish(Status st) {
     {
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(&mu_);
       done_ = true;
       status_ = std::move(st);
     }
@@ -227,13 +226,13 @@ class SnapshotJob {
   int spool_ = -1;        // threaded: the spool file (set in the constructor)
   uint64_t written_ = 0;  // producer only: bytes written to the spool
   uint64_t read_ = 0;     // server thread only: bytes consumed from the spool
-  std::mutex mu_;
-  uint64_t spooled_ = 0;            // GUARDED_BY(mu_): bytes readable in the spool
-  std::deque<std::string> chunks_;  // GUARDED_BY(mu_): synchronous mode
-  uint64_t count_ = 0;              // GUARDED_BY(mu_): chunks produced
-  std::optional<uint64_t> pos_;     // GUARDED_BY(mu_)
-  bool done_ = false;               // GUARDED_BY(mu_)
-  Status status_;                   // GUARDED_BY(mu_)
+  Mutex mu_;
+  uint64_t spooled_ GUARDED_BY(mu_) = 0;            // bytes readable in the spool
+  std::deque<std::string> chunks_ GUARDED_BY(mu_);  // synchronous mode
+  uint64_t count_ GUARDED_BY(mu_) = 0;              // chunks produced
+  std::optional<uint64_t> pos_ GUARDED_BY(mu_);
+  bool done_ GUARDED_BY(mu_) = false;
+  Status status_ GUARDED_BY(mu_);
   std::thread thread_;
 };
 
@@ -320,8 +319,8 @@ class Server final : public StreamServer {
   std::unique_ptr<ZapHandler> zap_;
   zmq::socket_t router_;   // server thread only (after Init)
   zmq::socket_t wake_rx_;  // server thread only (after Init)
-  std::mutex wake_mu_;
-  zmq::socket_t wake_tx_;  // GUARDED_BY(wake_mu_)
+  Mutex wake_mu_;
+  zmq::socket_t wake_tx_ GUARDED_BY(wake_mu_);
   std::atomic<bool> wake_pending_{false};
   std::atomic<bool> head_dirty_{false};  // a Notify(): re-read the head when woken
 
@@ -331,8 +330,8 @@ class Server final : public StreamServer {
   uint64_t head_ = 0;                                  // cached source_->Head()
   Clock::time_point next_tick_;
 
-  mutable std::mutex mirrors_mu_;
-  std::map<std::string, MirrorState> mirrors_;  // GUARDED_BY(mirrors_mu_); by public key
+  mutable Mutex mirrors_mu_;
+  std::map<std::string, MirrorState> mirrors_ GUARDED_BY(mirrors_mu_);  // by public key
 
   std::thread thread_;
 };
@@ -343,7 +342,7 @@ Server::~Server() {
   peers_.clear();  // snapshot producers stop before the wake socket goes
   retired_.clear();
   {
-    std::lock_guard<std::mutex> l(wake_mu_);
+    MutexLock l(&wake_mu_);
     wake_tx_.close();
   }
   router_.close();
@@ -370,9 +369,12 @@ Status Server::Init() {
         "inproc://meridian-stream-wake-" + std::to_string(reinterpret_cast<uintptr_t>(this));
     wake_rx_ = zmq::socket_t(ctx_, zmq::socket_type::pair);
     wake_rx_.bind(wake);
-    wake_tx_ = zmq::socket_t(ctx_, zmq::socket_type::pair);
-    wake_tx_.set(zmq::sockopt::linger, 0);
-    wake_tx_.connect(wake);
+    {
+      MutexLock l(&wake_mu_);
+      wake_tx_ = zmq::socket_t(ctx_, zmq::socket_type::pair);
+      wake_tx_.set(zmq::sockopt::linger, 0);
+      wake_tx_.connect(wake);
+    }
 
     router_ = zmq::socket_t(ctx_, zmq::socket_type::router);
     router_.set(zmq::sockopt::linger, 0);
@@ -401,7 +403,7 @@ void Server::Notify() {
 
 void Server::WakeForSnapshot() {
   if (wake_pending_.exchange(true)) return;  // a wake-up is already on its way
-  std::lock_guard<std::mutex> l(wake_mu_);
+  MutexLock l(&wake_mu_);
   try {
     (void)wake_tx_.send(zmq::str_buffer("w"), zmq::send_flags::dontwait);
   } catch (const zmq::error_t&) {
@@ -410,7 +412,7 @@ void Server::WakeForSnapshot() {
 }
 
 std::vector<MirrorState> Server::Mirrors() const {
-  std::lock_guard<std::mutex> l(mirrors_mu_);
+  MutexLock l(&mirrors_mu_);
   std::vector<MirrorState> out;
   for (const auto& [id, m] : mirrors_) out.push_back(m);
   return out;
@@ -427,7 +429,7 @@ void Server::Publish(const Peer& peer) {
   m.last_seen = std::chrono::system_clock::now() -
                 std::chrono::duration_cast<std::chrono::system_clock::duration>(Clock::now() -
                                                                                 peer.last_seen);
-  std::lock_guard<std::mutex> l(mirrors_mu_);
+  MutexLock l(&mirrors_mu_);
   mirrors_[peer.public_key] = std::move(m);
 }
 
