@@ -4,14 +4,17 @@
 # package is missing. Usage: scripts/install-deps.sh [--test]
 #   (no flag)  build + run: compiler, libraries, PostgreSQL server
 #   --test     also the real peers the tests use: Ceph radosgw, awscli, rclone, s3cmd,
-#              s3fs (mount benchmark), attr (getfattr through the mount)
+#              s3fs (mount benchmark), attr (getfattr through the mount); and the
+#              checkers CI runs: clang (scripts/thread_safety.sh), clang-tidy
+#              (scripts/tidy.sh), clang-format (scripts/format_check.sh)
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config git ca-certificates
       libpq-dev postgresql libcurl4-openssl-dev libssl-dev libzmq3-dev cppzmq-dev
       libzstd-dev libgflags-dev libgoogle-glog-dev libfuse3-dev fuse3
       libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev prometheus-cpp-dev)
 if [ "${1:-}" = "--test" ]; then
-  pkgs+=(radosgw ceph-mon ceph-osd awscli rclone s3cmd python3-botocore procps psmisc curl s3fs attr)
+  pkgs+=(radosgw ceph-mon ceph-osd awscli rclone s3cmd python3-botocore procps psmisc curl s3fs attr
+         clang clang-tidy clang-format)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
