@@ -205,7 +205,7 @@ class StreamTest : public ::testing::Test {
   }
   static void SendRaw(zmq::socket_t& s, std::vector<std::string> frames) {
     zmq::multipart_t m;
-    for (auto& f : frames) m.addstr(std::move(f));
+    for (const auto& f : frames) m.addstr(f);
     m.send(s);
   }
   static std::string Hello(uint32_t session, uint64_t after, uint32_t credit) {
