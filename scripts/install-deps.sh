@@ -13,8 +13,9 @@ pkgs=(build-essential cmake ninja-build pkg-config git ca-certificates
       libzstd-dev libgflags-dev libgoogle-glog-dev libfuse3-dev fuse3
       libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev prometheus-cpp-dev)
 if [ "${1:-}" = "--test" ]; then
-  pkgs+=(radosgw ceph-mon ceph-osd awscli rclone s3cmd python3-botocore procps psmisc curl s3fs attr
-         clang clang-tidy clang-format)
+  pkgs+=(radosgw ceph-mon ceph-osd awscli rclone s3cmd python3-botocore procps psmisc curl s3fs attr)
+  pkgs+=(clang libclang-rt-14-dev)  # scripts/fuzz.sh: libFuzzer and its sanitizer runtimes
+  pkgs+=(clang-tidy clang-format)   # scripts/tidy.sh, scripts/format_check.sh
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -14,6 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --test
 if [ $# -eq 0 ]; then scripts/format_check.sh; fi
+scripts/check_sizes.sh   # files <= 800 lines, functions <= 120 (docs/testing.md)
+scripts/check_docs.sh   # invariants cited exist in docs/architecture.md; no issue numbers
 scripts/build.sh
 if [ $# -eq 0 ]; then
   scripts/thread_safety.sh
@@ -23,4 +25,5 @@ fi
 if [ $# -eq 0 ]; then
   scripts/sanitize.sh asan
   scripts/sanitize.sh tsan
+  scripts/fuzz.sh  # each libFuzzer target for 25 s (docs/testing.md "Fuzzing")
 fi
