@@ -14,7 +14,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
@@ -22,6 +21,7 @@
 #include "cache/cache_service.h"
 #include "cache/cache_wire.h"
 #include "common/hash.h"
+#include "common/mutex.h"
 #include "sitelink/zap.h"
 
 namespace meridian::cache {
@@ -53,8 +53,8 @@ struct Node {
   std::string endpoint;
   uint64_t hash = 0;
   std::atomic<int64_t> down_until{0};  // Clock ticks; skipped while now < this
-  std::mutex mu;                       // leaf
-  std::vector<zmq::socket_t> idle;     // GUARDED_BY(mu)
+  Mutex mu;                            // leaf
+  std::vector<zmq::socket_t> idle GUARDED_BY(mu);
 
   bool down(Clock::time_point now) const {
     return now.time_since_epoch().count() < down_until.load();
@@ -153,7 +153,9 @@ Status CacheGroup::Impl::Init() {
     node->endpoint = e;
     node->hash = EndpointHash(e);
     try {  // connects now: checks the endpoint and starts the handshake early
-      node->idle.push_back(OpenSocket(*node));
+      zmq::socket_t s = OpenSocket(*node);
+      MutexLock l(&node->mu);  // not shared yet: for the analysis
+      node->idle.push_back(std::move(s));
     } catch (const zmq::error_t& err) {
       return Status::InvalidArgument("cache group: node '" + e + "': " + err.what() +
                                      " (expected e.g. tcp://10.0.0.5:7100)");
@@ -198,7 +200,7 @@ Reply CacheGroup::Impl::Call(Node& node, const Frames& request) {
   bool probed = false, refused = false;
   zmq::socket_t s;
   {
-    std::lock_guard<std::mutex> l(node.mu);
+    MutexLock l(&node.mu);
     if (!node.idle.empty()) {
       s = std::move(node.idle.back());
       node.idle.pop_back();
@@ -254,7 +256,7 @@ Reply CacheGroup::Impl::Call(Node& node, const Frames& request) {
     return r;  // the socket is closed here: its REQ state is broken
   }
   {
-    std::lock_guard<std::mutex> l(node.mu);
+    MutexLock l(&node.mu);
     if (node.idle.size() < kMaxIdleSockets) node.idle.push_back(std::move(s));
   }
   if (!in.empty() && in[0].to_string_view() == "OK") {

@@ -11,7 +11,6 @@
 
 #include <atomic>
 #include <deque>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <span>
 #include <thread>
@@ -20,6 +19,7 @@
 
 #include "cache/cache_service.h"
 #include "cache/cache_wire.h"
+#include "common/mutex.h"
 #include "sitelink/zap.h"
 
 namespace meridian::cache {
@@ -62,15 +62,15 @@ struct CacheServer::Impl {
   std::thread broker_thread;
   std::vector<std::thread> workers;  // each owns its REQ socket
   std::atomic<uint64_t> requests{0}, fetched_blocks{0}, fetched_bytes{0};
-  mutable std::mutex error_mu;  // leaf
-  Status error;                 // GUARDED_BY(error_mu)
+  mutable Mutex error_mu;  // leaf
+  Status error GUARDED_BY(error_mu);
 };
 
 void CacheServer::Impl::Died(const char* who, const zmq::error_t& e) {
   Status s = Status::IOError("cache server " + endpoint + ": " + who + " stopped: " + e.what() +
                              " (restart the node)");
   LOG(ERROR) << s.message();
-  std::lock_guard<std::mutex> l(error_mu);
+  MutexLock l(&error_mu);
   if (error.ok()) error = std::move(s);
 }
 
@@ -298,7 +298,7 @@ CacheServer::~CacheServer() = default;
 std::string CacheServer::endpoint() const { return impl_->endpoint; }
 
 Status CacheServer::status() const {
-  std::lock_guard<std::mutex> l(impl_->error_mu);
+  MutexLock l(&impl_->error_mu);
   return impl_->error;
 }
 

@@ -58,7 +58,7 @@ struct CacheServerOptions {
   int threads = 16;                                           // request workers
   // Tests only: runs on a worker before it sends each reply; a
   // zmq::error_t it throws ends that worker as a socket error would.
-  std::function<void()> before_reply_for_test;
+  std::function<void()> before_reply_for_test = nullptr;
 };
 
 struct CacheServerStats {

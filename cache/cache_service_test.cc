@@ -13,7 +13,6 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
@@ -21,6 +20,7 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "common/mutex.h"
 #include "sitelink/stream.h"
 
 namespace meridian::cache {
@@ -45,13 +45,13 @@ CurveKeyPair NewKeys() {
 class Origin {
  public:
   void Add(const Block& b) {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     blocks_[b.ref.id] = b.stored;
   }
   Result<std::string> Fetch(const BlockRef& ref) {
     ++fetches;
     std::this_thread::sleep_for(delay.load());
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     auto it = blocks_.find(ref.id);
     if (it == blocks_.end())
       return Status::NotFound("no object for block " + std::to_string(ref.id));
@@ -65,8 +65,8 @@ class Origin {
   std::atomic<milliseconds> delay{milliseconds(0)};
 
  private:
-  std::mutex mu_;
-  std::map<uint64_t, std::string> blocks_;
+  Mutex mu_;
+  std::map<uint64_t, std::string> blocks_ GUARDED_BY(mu_);
 };
 
 // One cache node: a DiskCache in a temp dir behind a CacheServer.

@@ -182,7 +182,7 @@ Status DiskCache::Scan() {
   std::vector<std::string> duplicates;
   std::vector<Victim> victims;
   {
-    std::lock_guard l(mu_);
+    MutexLock l(&mu_);
     for (const Found& f : found) {  // oldest first, so the newest ends up in front
       if (index_.contains(f.id)) {  // the same block in two directories: keep one
         duplicates.push_back(PathIn(f.dir, f.id));
@@ -213,7 +213,7 @@ Result<std::string> DiskCache::Get(const BlockRef& ref) {
   uint64_t gen, size;
   bool touch = false;
   {
-    std::lock_guard l(mu_);
+    MutexLock l(&mu_);
     auto it = index_.find(ref.id);
     if (it == index_.end() || it->second.state != State::kReady) {
       ++stats_.misses;
@@ -238,7 +238,7 @@ Result<std::string> DiskCache::Get(const BlockRef& ref) {
   Status bad = data.ok() ? VerifyStoredBlock(ref, *data, path) : data.status();
   if (bad.ok()) {
     if (touch) ::utimensat(AT_FDCWD, path.c_str(), nullptr, 0);  // best effort: LRU hint
-    std::lock_guard l(mu_);
+    MutexLock l(&mu_);
     ++stats_.hits;
     return data;
   }
@@ -246,7 +246,7 @@ Result<std::string> DiskCache::Get(const BlockRef& ref) {
   // Corrupt: delete it so the caller refetches. Vanished: forget it.
   std::vector<Victim> victims;
   {
-    std::lock_guard l(mu_);
+    MutexLock l(&mu_);
     ++stats_.misses;
     auto it = index_.find(ref.id);
     if (it != index_.end() && it->second.gen == gen && it->second.state == State::kReady) {
@@ -281,7 +281,7 @@ Status DiskCache::Store(const BlockRef& ref, std::string_view stored) {
   std::vector<Victim> victims;
   Status room;
   {
-    std::unique_lock l(mu_);
+    MutexLock l(&mu_);
     for (;;) {  // wait out a concurrent fill or delete of the same id
       auto it = index_.find(ref.id);
       if (it == index_.end()) break;
@@ -289,7 +289,7 @@ Status DiskCache::Store(const BlockRef& ref, std::string_view stored) {
         lru_.splice(lru_.begin(), lru_, it->second.lru);
         return Status::OK();  // immutable: the cached bytes are these bytes
       }
-      cv_.wait(l);
+      cv_.Wait(&mu_);
     }
     room = MakeRoomLocked(dir, size, 1, space ? &*space : nullptr, &victims);
     if (room.ok()) {
@@ -304,7 +304,7 @@ Status DiskCache::Store(const BlockRef& ref, std::string_view stored) {
 
   Status written = WriteFile(dir, ref.id, stored);
   {
-    std::lock_guard l(mu_);
+    MutexLock l(&mu_);
     auto it = index_.find(ref.id);  // a kFilling entry is only changed by its filler
     if (written.ok()) {
       it->second.state = State::kReady;
@@ -317,7 +317,7 @@ Status DiskCache::Store(const BlockRef& ref, std::string_view stored) {
       index_.erase(it);
     }
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
   return written;
 }
 
@@ -385,12 +385,12 @@ Result<std::string> DiskCache::GetOrFill(const BlockRef& ref,
   for (int attempt = 0;; ++attempt) {
     Result<std::string> got = Get(ref);
     if (got.ok()) return got;
-    std::unique_lock l(mu_);
+    MutexLock l(&mu_);
     auto fit = flights_.find(ref.id);
     if (fit != flights_.end()) {  // someone is fetching it: wait for that one
       flight = fit->second;
-      cv_.wait(l, [&] { return flight->done; });
-      l.unlock();
+      while (!flight->done) cv_.Wait(&mu_);
+      l.Unlock();
       return flight->result;  // immutable once done
     }
     // A flight may have finished between our miss and the lock: look again once.
@@ -413,17 +413,17 @@ Result<std::string> DiskCache::GetOrFill(const BlockRef& ref,
     }
   }
   {
-    std::lock_guard l(mu_);
+    MutexLock l(&mu_);
     flight->result = r;
     flight->done = true;
     flights_.erase(ref.id);
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
   return r;
 }
 
 bool DiskCache::Contains(uint64_t id) const {
-  std::lock_guard l(mu_);
+  MutexLock l(&mu_);
   auto it = index_.find(id);
   return it != index_.end() && it->second.state == State::kReady;
 }
@@ -431,7 +431,7 @@ bool DiskCache::Contains(uint64_t id) const {
 DiskCache::Presence DiskCache::Check(const BlockRef& ref, bool verify) const {
   std::string path;
   {
-    std::lock_guard l(mu_);
+    MutexLock l(&mu_);
     auto it = index_.find(ref.id);
     if (it == index_.end() || it->second.state != State::kReady) return Presence::kMissing;
     path = PathIn(it->second.dir, ref.id);
@@ -449,12 +449,12 @@ DiskCache::Presence DiskCache::Check(const BlockRef& ref, bool verify) const {
 Result<bool> DiskCache::Evict(uint64_t id) {
   std::vector<Victim> victims;
   {
-    std::unique_lock l(mu_);
+    MutexLock l(&mu_);
     for (;;) {
       auto it = index_.find(id);
       if (it == index_.end()) return false;
       if (it->second.state == State::kReady) break;
-      cv_.wait(l);
+      cv_.Wait(&mu_);
     }
     MarkDeletingLocked(id, &victims);
   }
@@ -463,12 +463,12 @@ Result<bool> DiskCache::Evict(uint64_t id) {
 }
 
 DiskCacheStats DiskCache::stats() const {
-  std::lock_guard l(mu_);
+  MutexLock l(&mu_);
   return stats_;
 }
 
 std::string DiskCache::PathFor(uint64_t id) const {
-  std::lock_guard l(mu_);
+  MutexLock l(&mu_);
   auto it = index_.find(id);
   return PathIn(it != index_.end() ? it->second.dir : Mix64(id) % o_.dirs.size(), id);
 }
@@ -544,13 +544,13 @@ Status DiskCache::Remove(const std::vector<Victim>& victims) {
   }
   if (victims.empty()) return first;
   {
-    std::lock_guard l(mu_);
+    MutexLock l(&mu_);
     for (const Victim& v : victims) {
       auto it = index_.find(v.id);
       if (it != index_.end() && it->second.gen == v.gen) index_.erase(it);
     }
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
   return first;
 }
 

@@ -51,18 +51,17 @@
 // waits for it. One process per directory (LOCK is enforced with flock).
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <list>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "common/block.h"
+#include "common/mutex.h"
 #include "common/status.h"
 
 namespace meridian::cache {
@@ -162,29 +161,29 @@ class DiskCache {
   // Stores verified bytes (Put without the check).
   Status Store(const BlockRef& ref, std::string_view stored);
   // Temp file, optional fsync, rename. REQUIRES: mu_ NOT held; the id is kFilling.
-  Status WriteFile(uint32_t dir, uint64_t id, std::string_view stored);
+  Status WriteFile(uint32_t dir, uint64_t id, std::string_view stored) EXCLUDES(mu_);
   // REQUIRES: mu_ held, `id` kReady. Makes it kDeleting, uncounted, queued.
-  void MarkDeletingLocked(uint64_t id, std::vector<Victim>* victims);
+  void MarkDeletingLocked(uint64_t id, std::vector<Victim>* victims) REQUIRES(mu_);
   // REQUIRES: mu_ held. Picks LRU victims so that `items` more blocks of
   // `size` bytes in total fit into directory `dir` (`space`: its file
   // system as read before locking; null to skip the free-space limit).
   Status MakeRoomLocked(uint32_t dir, uint64_t size, uint64_t items, const FsSpace* space,
-                        std::vector<Victim>* victims);
+                        std::vector<Victim>* victims) REQUIRES(mu_);
   // Unlinks the victims, then drops them from the index; the first unlink
   // error. REQUIRES: mu_ NOT held.
-  Status Remove(const std::vector<Victim>& victims);
+  Status Remove(const std::vector<Victim>& victims) EXCLUDES(mu_);
   std::string PathIn(uint32_t dir, uint64_t id) const;
 
   const DiskCacheOptions o_;
-  std::vector<int> lock_fds_;   // one flock()ed DIR/LOCK per dir
-  std::vector<uint64_t> fs_;    // st_dev of each dir: dirs on one file system share free space
-  mutable std::mutex mu_;       // leaf lock: nothing is called with it held
-  std::condition_variable cv_;  // signalled when an entry or a flight settles
-  std::unordered_map<uint64_t, Entry> index_;  // GUARDED_BY(mu_)
-  std::list<uint64_t> lru_;                    // GUARDED_BY(mu_): kReady ids, most recent first
-  std::unordered_map<uint64_t, std::shared_ptr<Flight>> flights_;  // GUARDED_BY(mu_)
-  DiskCacheStats stats_;                                           // GUARDED_BY(mu_)
-  uint64_t next_gen_ = 1;                                          // GUARDED_BY(mu_)
+  std::vector<int> lock_fds_;  // one flock()ed DIR/LOCK per dir
+  std::vector<uint64_t> fs_;   // st_dev of each dir: dirs on one file system share free space
+  mutable Mutex mu_;           // leaf lock: nothing is called with it held
+  CondVar cv_;                 // waited on with mu_: signalled when an entry or a flight settles
+  std::unordered_map<uint64_t, Entry> index_ GUARDED_BY(mu_);
+  std::list<uint64_t> lru_ GUARDED_BY(mu_);  // kReady ids, most recent first
+  std::unordered_map<uint64_t, std::shared_ptr<Flight>> flights_ GUARDED_BY(mu_);
+  DiskCacheStats stats_ GUARDED_BY(mu_);
+  uint64_t next_gen_ GUARDED_BY(mu_) = 1;
 };
 
 }  // namespace meridian::cache

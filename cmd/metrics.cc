@@ -90,7 +90,7 @@ void MetricsServer::Knock() const {
 
 void MetricsServer::Set(const std::string& name, const std::string& help, double value,
                         const std::string& label_key, const std::string& label_value) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = families_.find(name);
   if (it == families_.end()) {
     auto& family = prometheus::BuildGauge().Name(name).Help(help).Register(*registry_);

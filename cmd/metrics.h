@@ -10,9 +10,9 @@
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "common/mutex.h"
 #include "common/status.h"
 
 namespace prometheus {
@@ -51,8 +51,8 @@ class MetricsServer {
   int port_ = 0;
   std::shared_ptr<prometheus::Registry> registry_;
   std::string url_;
-  std::mutex mu_;  // guards families_
-  std::map<std::string, prometheus::Family<prometheus::Gauge>*> families_;
+  Mutex mu_;
+  std::map<std::string, prometheus::Family<prometheus::Gauge>*> families_ GUARDED_BY(mu_);
 };
 
 }  // namespace meridian::cli

@@ -32,7 +32,7 @@ namespace meridian::cli {
 
 int RunMount(const std::vector<std::string>& args) {
   if (args.size() != 1) return Usage("mount", "expected exactly one MOUNTPOINT");
-  const std::string mountpoint = args[0];
+  const std::string& mountpoint = args[0];
   if (Status s = fuse::CheckMountpoint(mountpoint); !s.ok()) return Fail("mount", s);
   auto buffer = ParseSize(FLAGS_buffer_size);
   if (!buffer.ok()) return Usage("mount", "--buffer-size: " + buffer.status().message());

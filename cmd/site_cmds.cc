@@ -369,8 +369,9 @@ int RunVerify(const std::vector<std::string>& args) {
     *pos = r->GetInt(0, 0);
     auto t = meta::ListTree(c, path);
     c->Rollback();
-    if (t.ok()) *tree = std::move(t).value();
-    return t.ok() || t.status().IsNotFound() ? Status::OK() : t.status();
+    if (!t.ok()) return t.status().IsNotFound() ? Status::OK() : t.status();
+    *tree = std::move(t).value();
+    return Status::OK();
   };
   while (true) {
     uint64_t ppos = 0, mpos = 0;

@@ -8,10 +8,10 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
-#include <mutex>
 #include <thread>
 
 #include "cmd/cli.h"
+#include "common/mutex.h"
 #include "warmup/warm_loop.h"
 #include "warmup/warm_set.h"
 
@@ -60,9 +60,9 @@ Result<std::vector<std::string>> WarmPaths(const std::vector<std::string>& args)
 // The progress line on a terminal: files, bytes, rate, ETA (at most ~10 a
 // second; `final` always prints).
 void PrintProgress(const warmup::WarmProgress& p, bool final = false) {
-  static std::mutex mu;
+  static Mutex mu;
   static Clock::time_point last;
-  std::lock_guard<std::mutex> l(mu);
+  MutexLock l(&mu);
   const auto now = Clock::now();
   if (!final && now - last < std::chrono::milliseconds(100)) return;
   last = now;

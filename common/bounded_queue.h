@@ -4,9 +4,9 @@
 // returns false. Thread-safe.
 #pragma once
 
-#include <condition_variable>
 #include <deque>
-#include <mutex>
+
+#include "common/mutex.h"
 
 namespace meridian {
 
@@ -17,47 +17,47 @@ class BoundedQueue {
 
   // Blocks while full. False if the queue was closed (the item is dropped).
   bool Push(T item) {
-    std::unique_lock<std::mutex> l(mu_);
-    not_full_.wait(l, [&] { return closed_ || items_.size() < capacity_; });
+    MutexLock l(&mu_);
+    while (!closed_ && items_.size() >= capacity_) not_full_.Wait(&mu_);
     if (closed_) return false;
     items_.push_back(std::move(item));
-    not_empty_.notify_one();
+    not_empty_.NotifyOne();
     return true;
   }
 
   // Push without blocking: false (and the item dropped) if full or closed.
   bool TryPush(T item) {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     if (closed_ || items_.size() >= capacity_) return false;
     items_.push_back(std::move(item));
-    not_empty_.notify_one();
+    not_empty_.NotifyOne();
     return true;
   }
 
   // Blocks while empty and open. False once closed and drained.
   bool Pop(T* out) {
-    std::unique_lock<std::mutex> l(mu_);
-    not_empty_.wait(l, [&] { return closed_ || !items_.empty(); });
+    MutexLock l(&mu_);
+    while (!closed_ && items_.empty()) not_empty_.Wait(&mu_);
     if (items_.empty()) return false;
     *out = std::move(items_.front());
     items_.pop_front();
-    not_full_.notify_one();
+    not_full_.NotifyOne();
     return true;
   }
 
   void Close() {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     closed_ = true;
-    not_full_.notify_all();
-    not_empty_.notify_all();
+    not_full_.NotifyAll();
+    not_empty_.NotifyAll();
   }
 
  private:
   const size_t capacity_;
-  std::mutex mu_;  // guards items_, closed_
-  std::condition_variable not_full_, not_empty_;
-  std::deque<T> items_;
-  bool closed_ = false;
+  Mutex mu_;
+  CondVar not_full_, not_empty_;  // waited on with mu_
+  std::deque<T> items_ GUARDED_BY(mu_);
+  bool closed_ GUARDED_BY(mu_) = false;
 };
 
 }  // namespace meridian

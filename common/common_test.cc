@@ -246,9 +246,9 @@ TEST(SiteName, RefusesWhatCouldHurtATerminalOrTheDatabase) {
       "eu\x1b[31mred",        // ESC: terminal escape codes
       "a\nb",
       "a\tb",
-      "a\x7f",  // other controls, DEL
-      "a\xc2\x9b"
-      "31m",  // C1 CSI
+      "a\x7f",     // other controls, DEL
+      "a\xc2\x9b"  // NOLINT(bugprone-suspicious-missing-comma): split so \x9b ends there
+      "31m",       // C1 CSI
       "a\xe2\x80\xae"
       "b",                     // right-to-left override
       std::string("a\0b", 3),  // NUL

@@ -8,8 +8,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <mutex>
 #include <thread>
+
+#include "common/mutex.h"
 
 namespace meridian {
 
@@ -26,7 +27,7 @@ class RateLimiter {
     using Clock = std::chrono::steady_clock;
     Clock::time_point start;
     {
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(&mu_);
       start = std::max(free_at_, Clock::now());
       free_at_ = start + std::chrono::nanoseconds(bytes * 1'000'000'000ull / rate_);
     }
@@ -39,8 +40,8 @@ class RateLimiter {
 
  private:
   const uint64_t rate_;
-  std::mutex mu_;
-  std::chrono::steady_clock::time_point free_at_;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::chrono::steady_clock::time_point free_at_ GUARDED_BY(mu_);
 };
 
 }  // namespace meridian

@@ -22,6 +22,7 @@
 #include <optional>
 #include <sstream>
 
+#include "common/mutex.h"
 #include "common/posix.h"
 
 extern char** environ;
@@ -58,10 +59,10 @@ struct stat ToStat(const Attr& a, uint32_t block_size) {
 // opens from its own cache without asking) and kept for the handle's life so
 // that offsets stay stable.
 struct DirHandle {
-  std::mutex mu;
-  bool loaded = false;
-  uint64_t epoch = 0;  // Mount::epoch_ when the listing was read
-  std::vector<std::pair<std::string, Attr>> entries;
+  Mutex mu;
+  bool loaded GUARDED_BY(mu) = false;
+  uint64_t epoch GUARDED_BY(mu) = 0;  // Mount::epoch_ when the listing was read
+  std::vector<std::pair<std::string, Attr>> entries GUARDED_BY(mu);
 };
 
 // The mount point as /proc/self/mountinfo spells it: absolute, symlinks in
@@ -315,7 +316,7 @@ struct Mount::Ops {
                         std::string* out, size_t* used_out) {
     Mount* m = M(req);
     auto* d = reinterpret_cast<DirHandle*>(fi->fh);
-    std::lock_guard<std::mutex> l(d->mu);
+    MutexLock l(&d->mu);
     if (!d->loaded || (off == 0 && d->epoch != m->epoch_.load())) {
       d->epoch = m->epoch_.load();
       MERIDIAN_ASSIGN_OR_RETURN(d->entries, m->fs_->ReadDirPlus(ino));
@@ -527,7 +528,7 @@ Status Mount::Run(const std::function<void()>& before_exit) {
 }
 
 void Mount::Remember(uint64_t parent, const std::string& name, const meta::Attr& a) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   Known& k = lookups_[a.ino];
   ++k.count;
   k.file = a.kind == FileKind::kFile;
@@ -536,19 +537,19 @@ void Mount::Remember(uint64_t parent, const std::string& name, const meta::Attr&
 }
 
 void Mount::Refresh(const meta::Attr& a) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   if (auto it = lookups_.find(a.ino); it != lookups_.end()) it->second.attr = a;
 }
 
 std::optional<meta::Attr> Mount::HeldAttr(uint64_t ino) const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = lookups_.find(ino);
   if (it == lookups_.end()) return std::nullopt;
   return it->second.attr;
 }
 
 void Mount::Forget(uint64_t ino, uint64_t n) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = lookups_.find(ino);
   if (it == lookups_.end()) return;
   if (it->second.count <= n) {
@@ -560,7 +561,7 @@ void Mount::Forget(uint64_t ino, uint64_t n) {
 }
 
 size_t Mount::known_inodes() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return lookups_.size();
 }
 
@@ -570,8 +571,8 @@ void Mount::Invalidate(const std::vector<uint64_t>& inos, bool all) {
   std::vector<std::pair<uint64_t, bool>> inodes;  // (inode, a regular file)
   std::vector<std::pair<uint64_t, std::string>> entries;
   {
-    std::lock_guard<std::mutex> l(mu_);
-    auto add = [&](uint64_t ino) {
+    MutexLock l(&mu_);
+    auto add = [&](uint64_t ino) REQUIRES(mu_) {
       auto k = lookups_.find(ino);
       if (ino != FUSE_ROOT_ID && k == lookups_.end()) return;  // the kernel holds nothing
       inodes.emplace_back(ino, k != lookups_.end() && k->second.file);

@@ -22,12 +22,12 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
 #include "vfs/filesystem.h"
 
@@ -99,15 +99,16 @@ class Mount {
   ::fuse_session* se_ = nullptr;
   bool mounted_ = false;
 
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   struct Known {
     uint64_t count = 0;  // the kernel's lookup count
     bool file = false;   // a regular file
     meta::Attr attr;     // as last given to the kernel (answers for it once it is gone)
   };
-  std::map<uint64_t, Known> lookups_;                // view inode -> what the kernel holds
-  std::atomic<uint64_t> epoch_{0};                   // Invalidate() calls started
-  std::map<uint64_t, std::set<std::string>> names_;  // directory -> names the kernel looked up
+  std::map<uint64_t, Known> lookups_ GUARDED_BY(mu_);  // view inode -> what the kernel holds
+  std::atomic<uint64_t> epoch_{0};                     // Invalidate() calls started
+  std::map<uint64_t, std::set<std::string>> names_
+      GUARDED_BY(mu_);  // directory -> names the kernel looked up
 };
 
 }  // namespace meridian::fuse

@@ -10,6 +10,7 @@ Result<std::unique_ptr<PgPool>> PgPool::Open(const std::string& conninfo, int si
                                              int dead_peer_s) {
   std::unique_ptr<PgPool> p(new PgPool(conninfo, std::max(1, size), dead_peer_s));
   MERIDIAN_ASSIGN_OR_RETURN(auto c, PgConn::Connect(conninfo, dead_peer_s));
+  MutexLock l(&p->mu_);  // not shared yet: for the analysis
   p->idle_.push_back(std::move(c));
   return p;
 }
@@ -17,8 +18,8 @@ Result<std::unique_ptr<PgPool>> PgPool::Open(const std::string& conninfo, int si
 Result<PgPool::Lease> PgPool::Acquire() {
   std::unique_ptr<PgConn> c;
   {
-    std::unique_lock<std::mutex> l(mu_);
-    cv_.wait(l, [&] { return !idle_.empty() || lent_ < size_; });
+    MutexLock l(&mu_);
+    while (idle_.empty() && lent_ >= size_) cv_.Wait(&mu_);
     ++lent_;
     if (!idle_.empty()) {
       c = std::move(idle_.back());
@@ -37,10 +38,10 @@ Result<PgPool::Lease> PgPool::Acquire() {
 }
 
 void PgPool::Return(std::unique_ptr<PgConn> c) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   --lent_;
   if (c != nullptr) idle_.push_back(std::move(c));
-  cv_.notify_one();
+  cv_.NotifyOne();
 }
 
 }  // namespace meridian::meta

@@ -8,12 +8,11 @@
 // Thread-safety: Acquire() is thread-safe; a Lease is used by one thread.
 #pragma once
 
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
 #include "meta/pg.h"
 
@@ -48,15 +47,15 @@ class PgPool {
  private:
   PgPool(std::string conninfo, int size, int dead_peer_s)
       : conninfo_(std::move(conninfo)), size_(size), dead_peer_s_(dead_peer_s) {}
-  void Return(std::unique_ptr<PgConn> c);
+  void Return(std::unique_ptr<PgConn> c) EXCLUDES(mu_);
 
   const std::string conninfo_;
   const int size_;
   const int dead_peer_s_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::unique_ptr<PgConn>> idle_;
-  int lent_ = 0;
+  Mutex mu_;
+  CondVar cv_;  // waited on with mu_
+  std::vector<std::unique_ptr<PgConn>> idle_ GUARDED_BY(mu_);
+  int lent_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace meridian::meta

@@ -53,12 +53,12 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <set>
 #include <string>
 
 #include "changelog/entry.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "sitelink/stream.h"
 
@@ -118,7 +118,7 @@ class MirrorSite {
   Status Run();
 
   MirrorSiteStats stats() const {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     return stats_;
   }
 
@@ -126,13 +126,13 @@ class MirrorSite {
   class Session;  // the state of one Run(), in site.cc
 
   void Publish(const MirrorSiteStats& s) {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     stats_ = s;
   }
 
   const MirrorSiteOptions o_;
-  mutable std::mutex mu_;
-  MirrorSiteStats stats_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  MirrorSiteStats stats_ GUARDED_BY(mu_);
 };
 
 // The status-file JSON for `stats` (see the header comment), one line.

@@ -11,12 +11,12 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
 #include <random>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/posix.h"
 
 namespace meridian::objstore {
@@ -251,7 +251,7 @@ class FileStore final : public ObjectStore {
           if (errno != EEXIST) return FsError("creating directory", dir, errno);
         }
         if (fsync_) MERIDIAN_RETURN_IF_ERROR(FsyncDir(dir.substr(0, dir.rfind('/'))));
-        std::lock_guard<std::mutex> l(durable_mu_);
+        MutexLock l(&durable_mu_);
         durable_dirs_.insert(dir);
       }
       if (pos == std::string::npos) return Status::OK();
@@ -260,7 +260,7 @@ class FileStore final : public ObjectStore {
   }
 
   bool KnownDurable(const std::string& dir) const {
-    std::lock_guard<std::mutex> l(durable_mu_);
+    MutexLock l(&durable_mu_);
     return durable_dirs_.count(dir) > 0;
   }
 
@@ -314,8 +314,8 @@ class FileStore final : public ObjectStore {
   const bool fsync_;
   const uint64_t nonce_;
   std::atomic<uint64_t> counter_{0};
-  mutable std::mutex durable_mu_;               // guards durable_dirs_
-  mutable std::set<std::string> durable_dirs_;  // entries fsynced in their parent
+  mutable Mutex durable_mu_;
+  mutable std::set<std::string> durable_dirs_ GUARDED_BY(durable_mu_);  // fsynced in their parent
 };
 
 }  // namespace

@@ -285,7 +285,7 @@ ClaimedStore::ClaimedStore(std::unique_ptr<ObjectStore> owned, ObjectStore* stor
 
 Status ClaimedStore::Claim() {
   if (claimed_.load(std::memory_order_acquire)) return Status::OK();
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   if (claimed_.load(std::memory_order_relaxed)) return Status::OK();
   if (!refused_.ok()) return refused_;
   auto m = ClaimBucket(store_, o_);

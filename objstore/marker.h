@@ -19,11 +19,11 @@
 
 #include <atomic>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "common/mutex.h"
 #include "common/status.h"
 #include "objstore/object_store.h"
 
@@ -120,8 +120,8 @@ class ClaimedStore final : public ObjectStore {
   ObjectStore* const store_;
   const ClaimOptions o_;
   std::atomic<bool> claimed_{false};
-  std::mutex mu_;   // one claim at a time
-  Status refused_;  // GUARDED_BY(mu_): a permanent refusal, returned again
+  Mutex mu_;                        // one claim at a time
+  Status refused_ GUARDED_BY(mu_);  // a permanent refusal, returned again
 };
 
 std::unique_ptr<ClaimedStore> ClaimBeforeWrites(std::unique_ptr<ObjectStore> store,

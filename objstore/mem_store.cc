@@ -3,14 +3,15 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
-#include <mutex>
+
+#include "common/mutex.h"
 
 namespace meridian::objstore {
 namespace {
 
 struct MemBucket {
-  std::mutex mu;
-  std::map<std::string, std::string> objects;  // GUARDED_BY(mu)
+  Mutex mu;
+  std::map<std::string, std::string> objects GUARDED_BY(mu);
 };
 
 class MemStore final : public ObjectStore {
@@ -23,7 +24,7 @@ class MemStore final : public ObjectStore {
   Status Put(const std::string& key, std::string_view data) override {
     if (key.empty()) return Status::InvalidArgument("empty object key in " + Describe());
     std::string copy(data);  // copy outside the lock
-    std::lock_guard<std::mutex> l(bucket_->mu);
+    MutexLock l(&bucket_->mu);
     bucket_->objects[key].swap(copy);
     return Status::OK();
   }
@@ -31,7 +32,7 @@ class MemStore final : public ObjectStore {
   Status PutIfAbsent(const std::string& key, std::string_view data) override {
     if (key.empty()) return Status::InvalidArgument("empty object key in " + Describe());
     std::string copy(data);
-    std::lock_guard<std::mutex> l(bucket_->mu);
+    MutexLock l(&bucket_->mu);
     if (!bucket_->objects.emplace(key, std::move(copy)).second) {
       return Status::AlreadyExists("object " + key + " already exists in " + Describe());
     }
@@ -39,7 +40,7 @@ class MemStore final : public ObjectStore {
   }
 
   Result<std::string> Get(const std::string& key, uint64_t offset, int64_t length) override {
-    std::lock_guard<std::mutex> l(bucket_->mu);
+    MutexLock l(&bucket_->mu);
     auto it = bucket_->objects.find(key);
     if (it == bucket_->objects.end()) return NotFound(key);
     const std::string& v = it->second;
@@ -50,14 +51,14 @@ class MemStore final : public ObjectStore {
   }
 
   Result<ObjectInfo> Head(const std::string& key) override {
-    std::lock_guard<std::mutex> l(bucket_->mu);
+    MutexLock l(&bucket_->mu);
     auto it = bucket_->objects.find(key);
     if (it == bucket_->objects.end()) return NotFound(key);
     return ObjectInfo{key, it->second.size(), ""};
   }
 
   Status Delete(const std::string& key) override {
-    std::lock_guard<std::mutex> l(bucket_->mu);
+    MutexLock l(&bucket_->mu);
     bucket_->objects.erase(key);
     return Status::OK();
   }
@@ -66,7 +67,7 @@ class MemStore final : public ObjectStore {
                         int max_keys) override {
     max_keys = std::clamp(max_keys, 1, 1000);
     ListPage page;
-    std::lock_guard<std::mutex> l(bucket_->mu);
+    MutexLock l(&bucket_->mu);
     auto it = token.empty() || token < prefix ? bucket_->objects.lower_bound(prefix)
                                               : bucket_->objects.upper_bound(token);
     for (; it != bucket_->objects.end(); ++it) {
@@ -99,11 +100,11 @@ class MemStore final : public ObjectStore {
 }  // namespace
 
 std::unique_ptr<ObjectStore> OpenMemStore(const std::string& name) {
-  static std::mutex registry_mu;
+  static Mutex registry_mu;
   static auto* registry = new std::map<std::string, std::shared_ptr<MemBucket>>();
   std::shared_ptr<MemBucket> bucket;
   {
-    std::lock_guard<std::mutex> l(registry_mu);
+    MutexLock l(&registry_mu);
     auto& slot = (*registry)[name];
     if (!slot) slot = std::make_shared<MemBucket>();
     bucket = slot;

@@ -73,7 +73,7 @@ TEST_P(ObjectStoreConformanceTest, PutGetRoundTrip) {
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   EXPECT_EQ(*got, "hello");
 
-  const std::string binary("\0\x01\xff\r\n<&>\0", 10);
+  const std::string binary("\0\x01\xff\r\n<&>\0\0", 10);
   ASSERT_TRUE(store_->Put("bin", binary).ok());
   got = store_->Get("bin");
   ASSERT_TRUE(got.ok()) << got.status().ToString();

@@ -261,7 +261,7 @@ S3Client::~S3Client() {
 
 void* S3Client::Acquire() {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     if (!free_handles_.empty()) {
       void* h = free_handles_.back();
       free_handles_.pop_back();
@@ -273,7 +273,7 @@ void* S3Client::Acquire() {
 
 void S3Client::Release(void* handle) {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     if (free_handles_.size() < kMaxPooledHandles) {
       free_handles_.push_back(handle);
       return;

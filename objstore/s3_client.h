@@ -16,11 +16,11 @@
 // Thread-safety: S3Client is safe to use from many threads at once.
 #pragma once
 
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
 #include "objstore/object_store.h"
 #include "objstore/sigv4.h"
@@ -98,8 +98,8 @@ class S3Client {
   Status SendOnce(void* handle, const HttpRequest& req, HttpResponse* resp, bool* retryable);
 
   const S3Config config_;
-  std::mutex mu_;
-  std::vector<void*> free_handles_;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::vector<void*> free_handles_ GUARDED_BY(mu_);
 };
 
 }  // namespace meridian::objstore

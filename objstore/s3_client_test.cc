@@ -10,11 +10,11 @@
 #include <chrono>
 #include <cstdlib>
 #include <functional>
-#include <mutex>
 #include <thread>
 
 #include <gtest/gtest.h>
 
+#include "common/mutex.h"
 #include "objstore/s3_client.h"
 #include "objstore/s3_store.h"
 #include "objstore/s3_xml.h"
@@ -212,7 +212,7 @@ class FakeServer {
   std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
   int requests() const { return count_.load(); }
   std::string request(int n) {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     return n < static_cast<int>(requests_.size()) ? requests_[n] : "";
   }
 
@@ -230,7 +230,7 @@ class FakeServer {
       }
       int n = count_++;
       {
-        std::lock_guard<std::mutex> l(mu_);
+        MutexLock l(&mu_);
         requests_.push_back(req);
       }
       std::string resp = handler_(n, req);
@@ -276,9 +276,9 @@ class FakeServer {
   int port_ = 0;
   std::atomic<bool> stop_{false};
   std::atomic<int> count_{0};
-  std::mutex mu_;
-  std::vector<std::string> requests_;  // GUARDED_BY(mu_)
-  std::vector<int> held_;              // server thread only
+  Mutex mu_;
+  std::vector<std::string> requests_ GUARDED_BY(mu_);
+  std::vector<int> held_;  // server thread only
   std::thread thread_;
 };
 

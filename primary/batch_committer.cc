@@ -22,30 +22,30 @@ BatchCommitter::BatchCommitter(meta::PgConn* conn, uint32_t block_size, Done don
 BatchCommitter::~BatchCommitter() { Close(); }
 
 void BatchCommitter::Submit(FileCommit file) {
-  std::unique_lock<std::mutex> l(mu_);
-  cv_.wait(l, [&] { return queue_.size() < options_.max_queued; });
+  MutexLock l(&mu_);
+  while (queue_.size() >= options_.max_queued) cv_.Wait(&mu_);
   queue_.push_back(std::move(file));
-  cv_.notify_all();
+  cv_.NotifyAll();
 }
 
 void BatchCommitter::Submit(std::vector<FileCommit> files) {
-  std::unique_lock<std::mutex> l(mu_);
-  cv_.wait(l, [&] { return queue_.size() < options_.max_queued; });
+  MutexLock l(&mu_);
+  while (queue_.size() >= options_.max_queued) cv_.Wait(&mu_);
   for (auto& f : files) queue_.push_back(std::move(f));
-  cv_.notify_all();
+  cv_.NotifyAll();
 }
 
 void BatchCommitter::Close() {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     closed_ = true;
-    cv_.notify_all();
+    cv_.NotifyAll();
   }
   if (thread_.joinable()) thread_.join();
 }
 
 uint64_t BatchCommitter::transactions() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return transactions_;
 }
 
@@ -53,8 +53,8 @@ void BatchCommitter::Loop() {
   for (;;) {
     std::vector<FileCommit> batch;
     {
-      std::unique_lock<std::mutex> l(mu_);
-      cv_.wait(l, [&] { return closed_ || !queue_.empty(); });
+      MutexLock l(&mu_);
+      while (!closed_ && queue_.empty()) cv_.Wait(&mu_);
       if (queue_.empty()) return;  // closed and drained
       // The oldest file's tenant; files of other tenants wait their turn.
       const std::string tenant = TenantOf(queue_.front().path);
@@ -70,7 +70,7 @@ void BatchCommitter::Loop() {
         batch.push_back(std::move(*it));
         it = queue_.erase(it);
       }
-      cv_.notify_all();  // room for Submit()
+      cv_.NotifyAll();  // room for Submit()
     }
     CommitBatch(std::move(batch));
   }
@@ -78,7 +78,7 @@ void BatchCommitter::Loop() {
 
 void BatchCommitter::CommitBatch(std::vector<FileCommit> batch) {
   auto count = [&](uint64_t n) {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     transactions_ += n;
   };
   if (batch.size() > 1) {

@@ -17,14 +17,13 @@
 // thread, once per file, never concurrently with itself.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <thread>
 
+#include "common/mutex.h"
 #include "common/status.h"
 #include "meta/pg.h"
 #include "primary/namespace_writer.h"
@@ -61,18 +60,18 @@ class BatchCommitter {
   NamespaceWriter* writer_for_test() { return &writer_; }
 
  private:
-  void Loop();
+  void Loop() EXCLUDES(mu_);
   void CommitBatch(std::vector<FileCommit> batch);
 
   NamespaceWriter writer_;
   const uint32_t block_size_;
   const Done done_;
   const BatchCommitterOptions options_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<FileCommit> queue_;  // GUARDED_BY(mu_)
-  bool closed_ = false;           // GUARDED_BY(mu_)
-  uint64_t transactions_ = 0;     // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  CondVar cv_;  // waited on with mu_
+  std::deque<FileCommit> queue_ GUARDED_BY(mu_);
+  bool closed_ GUARDED_BY(mu_) = false;
+  uint64_t transactions_ GUARDED_BY(mu_) = 0;
   std::thread thread_;
 };
 

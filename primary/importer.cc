@@ -19,6 +19,7 @@
 
 #include "common/block.h"
 #include "common/bounded_queue.h"
+#include "common/mutex.h"
 #include "common/path.h"
 #include "primary/batch_committer.h"
 #include "primary/namespace_writer.h"
@@ -53,13 +54,13 @@ struct FileJob {
   std::vector<BlockRef> refs;
   std::atomic<size_t> remaining{0};
   std::atomic<bool> failed{false};
-  std::mutex mu;  // guards error
-  Status error;   // the first block's failure, with its code and retryable bit
+  Mutex mu;
+  Status error GUARDED_BY(mu);  // the first block's failure, with its code and retryable bit
   ~FileJob() {
     if (fd >= 0) close(fd);
   }
   void Fail(const Status& why) {
-    std::lock_guard<std::mutex> l(mu);
+    MutexLock l(&mu);
     if (!failed.exchange(true)) error = why;
   }
 };
@@ -167,26 +168,26 @@ class ProgressTicker {
  public:
   explicit ProgressTicker(std::function<void()> tick)
       : thread_([this, tick = std::move(tick)] {
-          std::unique_lock<std::mutex> l(mu_);
+          MutexLock l(&mu_);
           while (running_) {
-            cv_.wait_for(l, std::chrono::milliseconds(500));
+            cv_.WaitFor(&mu_, std::chrono::milliseconds(500));
             tick();
           }
         }) {}
   void Stop() {
     {
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(&mu_);
       running_ = false;
     }
-    cv_.notify_all();
+    cv_.NotifyAll();
     thread_.join();
   }
 
  private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool running_ = true;  // GUARDED_BY(mu_)
-  std::thread thread_;   // last: starts once the rest is set up
+  Mutex mu_;
+  CondVar cv_;  // waited on with mu_
+  bool running_ GUARDED_BY(mu_) = true;
+  std::thread thread_;  // last: starts once the rest is set up
 };
 
 // One Importer::Run, phase by phase: Prepare (destination, scan), Tree
@@ -224,8 +225,8 @@ class ImportRun {
   std::unique_ptr<NamespaceWriter> writer_;
   std::string dest_;
   std::vector<Entry> entries_;
-  std::mutex mu_;      // guards stats_ and serializes on_committed
-  ImportStats stats_;  // GUARDED_BY(mu_) once the workers run
+  Mutex mu_;           // guards stats_ and serializes on_committed
+  ImportStats stats_;  // guarded by mu_ while the workers run
   ImportProgress progress_;
   std::atomic<uint64_t> files_done_{0}, bytes_done_{0}, stored_{0}, imported_bytes_{0};
   std::unique_ptr<BatchCommitter> committer_;
@@ -240,7 +241,7 @@ class ImportRun {
 };
 
 void ImportRun::NoteError(const std::string& what, const Status& s) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   ++stats_.failed;
   stats_.errors.push_back(what + ": " + s.ToString());
   stats_.failures.push_back({what, s});
@@ -306,7 +307,7 @@ Status ImportRun::Tree() {
       NoteError(e.dest, r.status());
     } else {
       ++stats_.symlinks;
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(&mu_);
       Committed(e.dest);
     }
   }
@@ -354,7 +355,7 @@ void ImportRun::Work() {
 void ImportRun::Finish(FileJob& job) {
   Status s;
   if (job.failed) {
-    std::lock_guard<std::mutex> l(job.mu);
+    MutexLock l(&job.mu);
     s = job.error;
   } else if (struct stat now; fstat(job.fd, &now) != 0 || now.st_size != job.entry.st.st_size ||
                               MtimeNs(now) != MtimeNs(job.entry.st)) {
@@ -404,7 +405,7 @@ Status ImportRun::QueueFile(const Entry& e) {
   }
   if (*have && (*have)->kind == meta::FileKind::kFile &&
       (*have)->size == static_cast<uint64_t>(e.st.st_size) && (*have)->mtime_ns == MtimeNs(e.st)) {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     ++stats_.skipped;
     files_done_++;
     bytes_done_ += e.st.st_size;
@@ -474,7 +475,7 @@ Result<ImportStats> ImportRun::Files() {
           return;
         }
         imported_bytes_ += f.size;
-        std::lock_guard<std::mutex> l(mu_);
+        MutexLock l(&mu_);
         ++stats_.files;
         Committed(f.path);
       });

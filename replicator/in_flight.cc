@@ -20,7 +20,7 @@ std::pair<int32_t, int32_t> InFlight::Key(uint64_t id) {
 
 Result<std::unique_ptr<InFlight>> InFlight::Open(const std::string& conninfo) {
   std::unique_ptr<InFlight> f(new InFlight(conninfo));
-  std::lock_guard<std::mutex> l(f->mu_);
+  MutexLock l(&f->mu_);
   MERIDIAN_RETURN_IF_ERROR(f->ConnectLocked());
   return f;
 }
@@ -34,7 +34,7 @@ Status InFlight::ConnectLocked() {
 
 Result<bool> InFlight::TryClaim(uint64_t id) {
   const auto [a, b] = Key(id);
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   if (held_.count(id)) return false;
   if (c_ == nullptr || c_->broken()) {
     if (c_ != nullptr) {
@@ -52,7 +52,7 @@ Result<bool> InFlight::TryClaim(uint64_t id) {
 
 void InFlight::Release(uint64_t id) {
   const auto [a, b] = Key(id);
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   if (held_.erase(id) == 0) return;
   if (c_ == nullptr || c_->broken()) return;  // the session, and its claims, are gone
   Status s =

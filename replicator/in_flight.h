@@ -25,10 +25,10 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <unordered_set>
 
+#include "common/mutex.h"
 #include "common/status.h"
 #include "meta/pg.h"
 
@@ -50,14 +50,14 @@ class InFlight {
 
  private:
   explicit InFlight(std::string conninfo) : conninfo_(std::move(conninfo)) {}
-  Status ConnectLocked();
+  Status ConnectLocked() REQUIRES(mu_);
 
   const std::string conninfo_;
-  std::mutex mu_;
-  std::unique_ptr<meta::PgConn> c_;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::unique_ptr<meta::PgConn> c_ GUARDED_BY(mu_);
   // Claimed through this InFlight: advisory locks are re-entrant within a
   // session, so two threads here must not both get one.
-  std::unordered_set<uint64_t> held_;  // GUARDED_BY(mu_)
+  std::unordered_set<uint64_t> held_ GUARDED_BY(mu_);
 };
 
 }  // namespace meridian::replicator

@@ -60,7 +60,7 @@ Replicator::Replicator(meta::PgConn* replica, ReplicatorOptions options)
 }
 
 ReplicatorStats Replicator::stats() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return stats_;
 }
 
@@ -154,7 +154,7 @@ void Replicator::RunJobs(std::vector<Job>& jobs) {
   for (size_t i = 1; i < n; ++i) pool.emplace_back(worker);
   worker();
   for (auto& t : pool) t.join();
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   for (const Job& j : jobs) {
     if (j.outcome == Job::kCopied) {
       ++stats_.copied;
@@ -292,7 +292,7 @@ Result<size_t> Replicator::Step() {
   if (!gone.empty()) {
     MERIDIAN_RETURN_IF_ERROR(c_->Run("DELETE FROM replication_queue WHERE id = ANY($1::bigint[])",
                                      {Param::IntArray(gone)}));
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     stats_.dropped += gone.size();
   }
   RunJobs(jobs);
@@ -325,7 +325,7 @@ Result<size_t> Replicator::CollectGarbage() {
     }
     return Status::OK();
   }));
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   stats_.gc_deleted += ids.size();
   return ids.size();
 }

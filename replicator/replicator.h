@@ -39,11 +39,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "common/block.h"
+#include "common/mutex.h"
 #include "common/rate_limiter.h"
 #include "common/status.h"
 #include "meta/catalog.h"
@@ -163,9 +163,9 @@ class Replicator {
 
   meta::PgConn* c_;
   const ReplicatorOptions o_;
-  mutable std::mutex mu_;
-  ReplicatorStats stats_;  // GUARDED_BY(mu_)
-  RateLimiter bw_;         // --bwlimit over all transfers
+  mutable Mutex mu_;
+  ReplicatorStats stats_ GUARDED_BY(mu_);
+  RateLimiter bw_;  // --bwlimit over all transfers
 };
 
 }  // namespace meridian::replicator

@@ -4,7 +4,9 @@
 # package is missing. Usage: scripts/install-deps.sh [--test]
 #   (no flag)  build + run: compiler, libraries, PostgreSQL server
 #   --test     also the real peers the tests use: Ceph radosgw, awscli, rclone, s3cmd,
-#              s3fs (mount benchmark), attr (getfattr through the mount)
+#              s3fs (mount benchmark), attr (getfattr through the mount); and the
+#              checkers CI runs: clang (scripts/thread_safety.sh), clang-tidy
+#              (scripts/tidy.sh), clang-format (scripts/format_check.sh)
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config git ca-certificates
       libpq-dev postgresql libcurl4-openssl-dev libssl-dev libzmq3-dev cppzmq-dev
@@ -13,6 +15,7 @@ pkgs=(build-essential cmake ninja-build pkg-config git ca-certificates
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(radosgw ceph-mon ceph-osd awscli rclone s3cmd python3-botocore procps psmisc curl s3fs attr)
   pkgs+=(clang libclang-rt-14-dev)  # scripts/fuzz.sh: libFuzzer and its sanitizer runtimes
+  pkgs+=(clang-tidy clang-format)   # scripts/tidy.sh, scripts/format_check.sh
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <atomic>
 #include <memory>
-#include <mutex>
 #include <thread>
 
+#include "common/mutex.h"
 #include "replicator/daemon.h"
 #include "replicator/gate.h"
 
@@ -37,8 +37,8 @@ class MirrorDaemon {
   // --visibility data, the applier's gate copy into it.
   std::unique_ptr<objstore::ObjectStore> target_;
   std::shared_ptr<replicator::DataGate> gate_;
-  std::mutex repl_mu_;
-  replicator::ReplicatorStats repl_stats_;  // GUARDED_BY(repl_mu_)
+  Mutex repl_mu_;
+  replicator::ReplicatorStats repl_stats_ GUARDED_BY(repl_mu_);
   std::thread ticker_;
   std::thread copier_;
   Status repl_status_;  // set by the copier thread before it ends
@@ -91,7 +91,7 @@ void MirrorDaemon::StartTicker(const mirror::MirrorSite& site) {
     while (!stop_->load()) {
       const mirror::MirrorSiteStats st = site.stats();
       if (replicate()) {
-        std::lock_guard<std::mutex> l(repl_mu_);
+        MutexLock l(&repl_mu_);
         o_.on_tick(st, &repl_stats_);
       } else {
         o_.on_tick(st, nullptr);
@@ -118,7 +118,7 @@ void MirrorDaemon::StartCopier() {
       std::clamp<int64_t>(int64_t{o_.delete_grace.count()} * 500, 1000, 60000));
   ro.stop = stop_;
   ro.on_stats = [this](const replicator::ReplicatorStats& s) {
-    std::lock_guard<std::mutex> l(repl_mu_);
+    MutexLock l(&repl_mu_);
     repl_stats_ = s;
   };
   copier_ = std::thread([this, ro] {

@@ -14,11 +14,11 @@
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 
+#include "common/mutex.h"
 #include "common/status.h"
 #include "sitelink/stream.h"
 
@@ -67,14 +67,14 @@ class SnapshotJob {
   void Cancel() { cancelled_ = true; }
   // The producer is done (its thread about to end): destroying is quick.
   bool finished() {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     return done_;
   }
 
   enum class Got { kWaiting, kChunk, kDone, kFailed };
   // The position the snapshot is taken at, once known.
   std::optional<uint64_t> pos() {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     return pos_;
   }
   // The next chunk if one is ready; else whether it is done, failed
@@ -82,7 +82,7 @@ class SnapshotJob {
   Got Next(std::string* chunk, Status* error) {
     uint64_t available;
     {
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(&mu_);
       if (spool_ < 0 && !chunks_.empty()) {
         *chunk = std::move(chunks_.front());
         chunks_.pop_front();
@@ -111,13 +111,13 @@ class SnapshotJob {
   }
   // Finished with an error (without taking a chunk).
   bool Failed(Status* error) {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     if (!done_ || status_.ok()) return false;
     *error = status_;
     return true;
   }
   uint64_t chunks() {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     return count_;
   }
 
@@ -176,7 +176,7 @@ class SnapshotJob {
     return source->Snapshot(
         [&](uint64_t s) {
           {
-            std::lock_guard<std::mutex> l(mu_);
+            MutexLock l(&mu_);
             pos_ = s;
           }
           wake_();
@@ -186,7 +186,7 @@ class SnapshotJob {
           if (cancelled_) return Status::Unavailable("snapshot cancelled: the mirror went away");
           if (spool_ >= 0) MERIDIAN_RETURN_IF_ERROR(Append(chunk));
           {
-            std::lock_guard<std::mutex> l(mu_);
+            MutexLock l(&mu_);
             if (spool_ >= 0) {
               spooled_ = written_;
             } else {
@@ -200,7 +200,7 @@ class SnapshotJob {
   }
   void Finish(Status st) {
     {
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(&mu_);
       done_ = true;
       status_ = std::move(st);
     }
@@ -212,13 +212,13 @@ class SnapshotJob {
   int spool_ = -1;        // threaded: the spool file (set in the constructor)
   uint64_t written_ = 0;  // producer only: bytes written to the spool
   uint64_t read_ = 0;     // server thread only: bytes consumed from the spool
-  std::mutex mu_;
-  uint64_t spooled_ = 0;            // GUARDED_BY(mu_): bytes readable in the spool
-  std::deque<std::string> chunks_;  // GUARDED_BY(mu_): synchronous mode
-  uint64_t count_ = 0;              // GUARDED_BY(mu_): chunks produced
-  std::optional<uint64_t> pos_;     // GUARDED_BY(mu_)
-  bool done_ = false;               // GUARDED_BY(mu_)
-  Status status_;                   // GUARDED_BY(mu_)
+  Mutex mu_;
+  uint64_t spooled_ GUARDED_BY(mu_) = 0;            // bytes readable in the spool
+  std::deque<std::string> chunks_ GUARDED_BY(mu_);  // synchronous mode
+  uint64_t count_ GUARDED_BY(mu_) = 0;              // chunks produced
+  std::optional<uint64_t> pos_ GUARDED_BY(mu_);
+  bool done_ GUARDED_BY(mu_) = false;
+  Status status_ GUARDED_BY(mu_);
   std::thread thread_;
 };
 

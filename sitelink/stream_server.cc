@@ -20,16 +20,15 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <unordered_map>
 
+#include "common/mutex.h"
 #include "sitelink/snapshot_job.h"
 #include "sitelink/stream_io.h"
 #include "sitelink/stream_server.h"
@@ -123,8 +122,8 @@ class Server final : public StreamServer {
   std::unique_ptr<ZapHandler> zap_;
   zmq::socket_t router_;   // server thread only (after Init)
   zmq::socket_t wake_rx_;  // server thread only (after Init)
-  std::mutex wake_mu_;
-  zmq::socket_t wake_tx_;  // GUARDED_BY(wake_mu_)
+  Mutex wake_mu_;
+  zmq::socket_t wake_tx_ GUARDED_BY(wake_mu_);
   std::atomic<bool> wake_pending_{false};
   std::atomic<bool> head_dirty_{false};  // a Notify(): re-read the head when woken
 
@@ -134,8 +133,8 @@ class Server final : public StreamServer {
   uint64_t head_ = 0;                                  // cached source_->Head()
   Clock::time_point next_tick_;
 
-  mutable std::mutex mirrors_mu_;
-  std::map<std::string, MirrorState> mirrors_;  // GUARDED_BY(mirrors_mu_); by public key
+  mutable Mutex mirrors_mu_;
+  std::map<std::string, MirrorState> mirrors_ GUARDED_BY(mirrors_mu_);  // by public key
 
   std::thread thread_;
 };
@@ -146,7 +145,7 @@ Server::~Server() {
   peers_.clear();  // snapshot producers stop before the wake socket goes
   retired_.clear();
   {
-    std::lock_guard<std::mutex> l(wake_mu_);
+    MutexLock l(&wake_mu_);
     wake_tx_.close();
   }
   router_.close();
@@ -173,9 +172,12 @@ Status Server::Init() {
         "inproc://meridian-stream-wake-" + std::to_string(reinterpret_cast<uintptr_t>(this));
     wake_rx_ = zmq::socket_t(ctx_, zmq::socket_type::pair);
     wake_rx_.bind(wake);
-    wake_tx_ = zmq::socket_t(ctx_, zmq::socket_type::pair);
-    wake_tx_.set(zmq::sockopt::linger, 0);
-    wake_tx_.connect(wake);
+    {
+      MutexLock l(&wake_mu_);
+      wake_tx_ = zmq::socket_t(ctx_, zmq::socket_type::pair);
+      wake_tx_.set(zmq::sockopt::linger, 0);
+      wake_tx_.connect(wake);
+    }
 
     router_ = zmq::socket_t(ctx_, zmq::socket_type::router);
     router_.set(zmq::sockopt::linger, 0);
@@ -204,7 +206,7 @@ void Server::Notify() {
 
 void Server::WakeForSnapshot() {
   if (wake_pending_.exchange(true)) return;  // a wake-up is already on its way
-  std::lock_guard<std::mutex> l(wake_mu_);
+  MutexLock l(&wake_mu_);
   try {
     (void)wake_tx_.send(zmq::str_buffer("w"), zmq::send_flags::dontwait);
   } catch (const zmq::error_t&) {
@@ -213,7 +215,7 @@ void Server::WakeForSnapshot() {
 }
 
 std::vector<MirrorState> Server::Mirrors() const {
-  std::lock_guard<std::mutex> l(mirrors_mu_);
+  MutexLock l(&mirrors_mu_);
   std::vector<MirrorState> out;
   for (const auto& [id, m] : mirrors_) out.push_back(m);
   return out;
@@ -230,7 +232,7 @@ void Server::Publish(const Peer& peer) {
   m.last_seen = std::chrono::system_clock::now() -
                 std::chrono::duration_cast<std::chrono::system_clock::duration>(Clock::now() -
                                                                                 peer.last_seen);
-  std::lock_guard<std::mutex> l(mirrors_mu_);
+  MutexLock l(&mirrors_mu_);
   mirrors_[peer.public_key] = std::move(m);
 }
 

@@ -12,11 +12,11 @@
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
-#include <mutex>
 #include <thread>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "common/mutex.h"
 #include "sitelink/stream.h"
 #include "sitelink/stream_protocol.h"
 #include "sitelink/stream_server.h"
@@ -42,26 +42,26 @@ class FakeLog : public LogSource {
       : head_(head), entry_bytes_(entry_bytes) {}
 
   void Append(uint64_t n) {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     head_ += n;
   }
   void SetRetention(uint64_t oldest, uint64_t snapshot_pos, int chunks) {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     oldest_ = oldest;
     snapshot_pos_ = snapshot_pos;
     chunks_ = chunks;
   }
 
   Result<uint64_t> Head() override {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     return head_;
   }
   Result<uint64_t> Oldest() override {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     return oldest_;
   }
   Result<std::string> ReadBatch(uint64_t after, size_t max_entries, size_t max_bytes) override {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     const uint64_t first = std::max(after + 1, oldest_);
     if (first > head_) return std::string();
     uint64_t n = std::min<uint64_t>(max_entries, head_ - first + 1);
@@ -76,7 +76,7 @@ class FakeLog : public LogSource {
     uint64_t pos;
     int chunks;
     {
-      std::lock_guard<std::mutex> l(mu_);
+      MutexLock l(&mu_);
       pos = snapshot_pos_;
       chunks = chunks_;
     }
@@ -89,11 +89,11 @@ class FakeLog : public LogSource {
   }
 
  private:
-  std::mutex mu_;
-  uint64_t head_;              // GUARDED_BY(mu_)
-  uint64_t oldest_ = 1;        // GUARDED_BY(mu_)
-  uint64_t snapshot_pos_ = 0;  // GUARDED_BY(mu_)
-  int chunks_ = 0;             // GUARDED_BY(mu_)
+  Mutex mu_;
+  uint64_t head_ GUARDED_BY(mu_);
+  uint64_t oldest_ GUARDED_BY(mu_) = 1;
+  uint64_t snapshot_pos_ GUARDED_BY(mu_) = 0;
+  int chunks_ GUARDED_BY(mu_) = 0;
   const size_t entry_bytes_;
 
  public:
@@ -205,7 +205,7 @@ class StreamTest : public ::testing::Test {
   }
   static void SendRaw(zmq::socket_t& s, std::vector<std::string> frames) {
     zmq::multipart_t m;
-    for (auto& f : frames) m.addstr(std::move(f));
+    for (const auto& f : frames) m.addstr(f);
     m.send(s);
   }
   static std::string Hello(uint32_t session, uint64_t after, uint32_t credit) {

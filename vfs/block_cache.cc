@@ -5,13 +5,13 @@ namespace meridian::vfs {
 Result<BlockCache::Data> BlockCache::Get(uint64_t id, const Loader& load) {
   std::promise<Result<Data>> promise;
   {
-    std::unique_lock<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     auto it = slots_.find(id);
     if (it != slots_.end()) {
       ++stats_.hits;
       if (it->second.ready) lru_.splice(lru_.begin(), lru_, it->second.lru);
       auto value = it->second.value;  // a copy: the slot may go while we wait
-      l.unlock();
+      l.Unlock();
       return value.get();
     }
     ++stats_.misses;
@@ -23,7 +23,7 @@ Result<BlockCache::Data> BlockCache::Get(uint64_t id, const Loader& load) {
     return Data(std::make_shared<const std::string>(std::move(raw).value()));
   }();
   promise.set_value(got);
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = slots_.find(id);
   if (!got.ok()) {
     slots_.erase(it);  // waiters hold the future; the next Get() tries again
@@ -52,12 +52,12 @@ void BlockCache::EvictLocked() {
 }
 
 bool BlockCache::Has(uint64_t id) const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return slots_.count(id) > 0;
 }
 
 BlockCache::Stats BlockCache::stats() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return stats_;
 }
 

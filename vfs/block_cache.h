@@ -15,10 +15,10 @@
 #include <future>
 #include <list>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <unordered_map>
 
+#include "common/mutex.h"
 #include "common/status.h"
 
 namespace meridian::vfs {
@@ -47,13 +47,13 @@ class BlockCache {
     uint64_t size = 0;
     std::list<uint64_t>::iterator lru;  // valid when ready
   };
-  void EvictLocked();
+  void EvictLocked() REQUIRES(mu_);
 
   const uint64_t capacity_;
-  mutable std::mutex mu_;
-  std::unordered_map<uint64_t, Slot> slots_;
-  std::list<uint64_t> lru_;  // ready blocks, most recent first
-  Stats stats_;
+  mutable Mutex mu_;
+  std::unordered_map<uint64_t, Slot> slots_ GUARDED_BY(mu_);
+  std::list<uint64_t> lru_ GUARDED_BY(mu_);  // ready blocks, most recent first
+  Stats stats_ GUARDED_BY(mu_);
 };
 
 }  // namespace meridian::vfs

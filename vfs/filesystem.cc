@@ -40,14 +40,15 @@ Status FileSystem::Start() {
     fetchers_.emplace_back([this] {
       std::pair<BlockRef, uint64_t> job;
       while (prefetch_.Pop(&job)) {
-        const auto& [ref, ino] = job;
+        const BlockRef& ref = job.first;  // not a structured binding: clang 14 cannot capture one
+        const uint64_t ino = job.second;
         auto got = cache_.Get(ref.id, [&] {
           return reader_->ReadBlock(
               ref, "inode " + std::to_string(ino) + " block " + std::to_string(ref.index));
         });
         // A failed read-ahead is not an error: the reader asks again itself.
         if (!got.ok()) VLOG(1) << "read-ahead: " << got.status().ToString();
-        std::lock_guard<std::mutex> l(queued_mu_);
+        MutexLock l(&queued_mu_);
         queued_.erase(ref.id);
       }
     });
@@ -147,11 +148,11 @@ void FileSystem::Prefetch(const OpenFile& f, size_t first, size_t count) {
   for (size_t i = first; i < std::min(f.blocks.size(), first + count); ++i) {
     if (cache_.Has(f.blocks[i].id)) continue;
     {  // queued once: duplicates would fill the queue and crowd out later blocks
-      std::lock_guard<std::mutex> l(queued_mu_);
+      MutexLock l(&queued_mu_);
       if (!queued_.insert(f.blocks[i].id).second) continue;
     }
     if (!prefetch_.TryPush({f.blocks[i], f.attr.ino})) {  // busy: fetch on demand
-      std::lock_guard<std::mutex> l(queued_mu_);
+      MutexLock l(&queued_mu_);
       queued_.erase(f.blocks[i].id);
       break;
     }
@@ -168,7 +169,7 @@ Result<std::vector<Piece>> FileSystem::Read(OpenFile& f, uint64_t offset, size_t
   bool forward;
   uint64_t run;
   {
-    std::lock_guard<std::mutex> l(f.mu);
+    MutexLock l(&f.mu);
     forward = offset + block_size_ >= f.frontier && offset <= f.frontier + block_size_;
     f.run_bytes = forward ? f.run_bytes + (end - offset) : 0;
     f.frontier = forward ? std::max(f.frontier, end) : end;

@@ -21,7 +21,6 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -30,6 +29,7 @@
 #include <vector>
 
 #include "common/bounded_queue.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "meta/catalog.h"
 #include "meta/pool.h"
@@ -51,9 +51,9 @@ struct OpenFile {
   std::vector<BlockRef> blocks;
   // Read-ahead state: the furthest byte read and the bytes read in the
   // current forward run.
-  std::mutex mu;
-  uint64_t frontier = 0;
-  uint64_t run_bytes = 0;
+  Mutex mu;
+  uint64_t frontier GUARDED_BY(mu) = 0;
+  uint64_t run_bytes GUARDED_BY(mu) = 0;
 };
 
 // Bytes of one block handed out without copying; `bytes` points into `block`.
@@ -121,8 +121,8 @@ class FileSystem {
   uint64_t root_ = meta::kRootIno;
   BlockCache cache_;
   BoundedQueue<std::pair<BlockRef, uint64_t>> prefetch_;  // (block, inode)
-  std::mutex queued_mu_;
-  std::unordered_set<uint64_t> queued_;  // block ids in prefetch_ or being fetched by it
+  Mutex queued_mu_;
+  std::unordered_set<uint64_t> queued_ GUARDED_BY(queued_mu_);  // in prefetch_ or being fetched
   std::vector<std::thread> fetchers_;
   std::atomic<uint64_t> reads_{0}, read_bytes_{0}, read_errors_{0};
 };

@@ -6,10 +6,10 @@
 
 #include <atomic>
 #include <map>
-#include <mutex>
 #include <thread>
 
 #include "common/block.h"
+#include "common/mutex.h"
 #include "meta/notify.h"
 #include "meta/pool.h"
 #include "meta/schema.h"
@@ -92,20 +92,20 @@ TEST(AppliedPayloadTest, RoundTripsAndFallsBackToEverything) {
 class CountingSource : public BlockSource {
  public:
   Result<std::string> Fetch(const BlockRef& ref, const std::string&) override {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     ++fetches_[ref.index];
     return stored_.at(ref.id);
   }
   std::string Describe() const override { return "memory"; }
   std::map<uint64_t, std::string> stored_;
-  std::map<uint32_t, int> fetches_;
+  std::map<uint32_t, int> fetches_ GUARDED_BY(mu_);
   int Total() {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     int n = 0;
     for (auto& [i, c] : fetches_) n += c;
     return n;
   }
-  std::mutex mu_;
+  Mutex mu_;
 };
 
 class FileSystemTest : public ::testing::Test {
@@ -172,7 +172,7 @@ TEST_F(FileSystemTest, SequentialReadsAreExactAndFetchAhead) {
       bool ahead = false;
       for (int i = 0; i < 500 && !ahead; ++i) {  // the reader waits here; fetchers go on
         std::this_thread::sleep_for(10ms);
-        std::lock_guard<std::mutex> l(src_.mu_);
+        MutexLock l(&src_.mu_);
         ahead = src_.fetches_.count(10) == 1;
       }
       EXPECT_TRUE(ahead) << "no read-ahead of the next blocks";
@@ -180,7 +180,7 @@ TEST_F(FileSystemTest, SequentialReadsAreExactAndFetchAhead) {
   }
   EXPECT_EQ(all, content_);
   std::this_thread::sleep_for(100ms);
-  std::lock_guard<std::mutex> l(src_.mu_);
+  MutexLock l(&src_.mu_);
   for (const auto& [i, n] : src_.fetches_) EXPECT_EQ(n, 1) << "block " << i << " fetched twice";
   EXPECT_EQ(src_.fetches_.size(), 21u);
 }

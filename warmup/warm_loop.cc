@@ -2,8 +2,9 @@
 
 #include <algorithm>
 #include <atomic>
-#include <mutex>
 #include <thread>
+
+#include "common/mutex.h"
 
 namespace meridian::warmup {
 namespace {
@@ -14,14 +15,14 @@ std::pair<uint64_t, Status> ParallelFor(size_t n, int threads,
                                         const std::function<Status(size_t)>& fn) {
   std::atomic<size_t> next{0};
   std::atomic<uint64_t> failed{0};
-  std::mutex mu;
+  Mutex mu;
   Status first;
   auto worker = [&] {
     for (size_t i; (i = next++) < n;) {
       Status s = fn(i);
       if (s.ok()) continue;
       ++failed;
-      std::lock_guard<std::mutex> l(mu);
+      MutexLock l(&mu);
       if (first.ok()) first = s;
     }
   };

@@ -50,12 +50,12 @@ void WarmProgress::DoneLocked(size_t set, size_t index) {
 }
 
 void WarmProgress::BlockDone(size_t set, size_t index) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   DoneLocked(set, index);
 }
 
 void WarmProgress::FirstBlocksDone(uint64_t n) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   uint64_t at = 0;
   for (size_t s = 0; s < sets_.size(); ++s) {
     for (size_t i = 0; i < sets_[s].blocks.size(); ++i, ++at) {
@@ -66,7 +66,7 @@ void WarmProgress::FirstBlocksDone(uint64_t n) {
 }
 
 WarmProgress::Now WarmProgress::Get() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const double rate = secs > 0 ? bytes_done_ / secs : 0;

@@ -13,12 +13,12 @@
 
 #include <chrono>
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "common/block.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "meta/pg.h"
 
@@ -52,15 +52,16 @@ class WarmProgress {
   Now Get() const;
 
  private:
-  void DoneLocked(size_t set, size_t index);
+  void DoneLocked(size_t set, size_t index) REQUIRES(mu_);
 
   const std::vector<PathSet>& sets_;
   const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
-  mutable std::mutex mu_;
-  uint64_t files_total_ = 0, files_done_ = 0;
-  uint64_t bytes_total_ = 0, bytes_done_ = 0;
-  uint64_t prefix_done_ = 0;                          // FirstBlocksDone
-  std::unordered_map<uint64_t, uint64_t> remaining_;  // inode -> blocks not finished
+  mutable Mutex mu_;
+  uint64_t files_total_ GUARDED_BY(mu_) = 0, files_done_ GUARDED_BY(mu_) = 0;
+  uint64_t bytes_total_ GUARDED_BY(mu_) = 0, bytes_done_ GUARDED_BY(mu_) = 0;
+  uint64_t prefix_done_ GUARDED_BY(mu_) = 0;  // FirstBlocksDone
+  std::unordered_map<uint64_t, uint64_t> remaining_
+      GUARDED_BY(mu_);  // inode -> blocks not finished
 };
 
 }  // namespace meridian::warmup

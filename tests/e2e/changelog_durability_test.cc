@@ -12,12 +12,12 @@
 #include <atomic>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <thread>
 
 #include "changelog/codec.h"
 #include "changelog/entry.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "meta/catalog.h"
 #include "meta/pg.h"
 #include "primary/format.h"
@@ -177,7 +177,7 @@ TEST_F(ChangelogDurabilityTest, AcknowledgedMutationsSurviveADatabaseCrash) {
 // (ReadBatch) is flushed by the time it returns, and survives a crash: a
 // mirror can never be ahead of the primary.
 TEST_F(ChangelogDurabilityTest, LogSourceShipsOnlyFlushedEntries) {
-  std::mutex mu;
+  Mutex mu;
   std::map<uint64_t, uint64_t> below_commit;  // position -> a WAL position below its commit
   std::atomic<bool> stop{false};
   std::vector<std::thread> committers;
@@ -187,7 +187,7 @@ TEST_F(ChangelogDurabilityTest, LogSourceShipsOnlyFlushedEntries) {
       if (!c.ok()) return;
       while (!stop.load()) {
         auto pos = AppendUnflushed(c->get(), [&](uint64_t pos, uint64_t lsn) {
-          std::lock_guard<std::mutex> l(mu);
+          MutexLock l(&mu);
           below_commit[pos] = lsn;
         });
         if (!pos.ok()) return;
@@ -210,7 +210,7 @@ TEST_F(ChangelogDurabilityTest, LogSourceShipsOnlyFlushedEntries) {
       shipped = batch.back().pos;
     }
     const uint64_t flushed = Lsn(probe.get(), "pg_current_wal_flush_lsn");
-    std::lock_guard<std::mutex> l(mu);
+    MutexLock l(&mu);
     for (uint64_t pos : {reported, shipped}) {
       auto it = below_commit.find(pos);
       if (it == below_commit.end()) continue;  // from before the committers

@@ -148,7 +148,7 @@ TEST_F(ImporterTest, ManySmallFilesLandAndARerunReplacesOnlyTheChanged) {
     }
   }
   files.push_back("empty");
-  std::ofstream(src.Sub("empty"));
+  std::ofstream(src.Sub("empty")).close();
   auto store = objstore::NewMemStore();
   primary::ImportOptions opts;
   opts.threads = 4;

@@ -76,7 +76,7 @@ class MountTest : public SiteFixture {
     ASSERT_OK(WriteRandomFile(s + "/tok/one", 1, 3));
     ASSERT_OK(WriteRandomFile(s + "/config.json", 612, 4));
     ASSERT_EQ(chmod((s + "/config.json").c_str(), 0640), 0);
-    std::ofstream(s + "/zero");
+    std::ofstream(s + "/zero").close();
     ASSERT_EQ(symlink("tok/tokenizer.json", (s + "/tokenizer.json").c_str()), 0);
     tensors_ = WriteSafetensors(s + "/model.safetensors");
     RunResult r = primary_.Run({"import", s, "/models/m1"});

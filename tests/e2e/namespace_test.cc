@@ -3,9 +3,9 @@
 // writers. Library-level (no CLI), so failures point at the rule that broke.
 #include <gtest/gtest.h>
 
-#include <mutex>
 #include <thread>
 
+#include "common/mutex.h"
 #include "meta/catalog.h"
 #include "meta/schema.h"
 #include "primary/batch_committer.h"
@@ -196,7 +196,7 @@ TEST_F(NamespaceTest, CommitterBatchesWaitingFilesAndIsolatesABadOne) {
   constexpr int kPerThread = 250, kThreads = 4;
   const int total = kPerThread * kThreads + 2;
   std::atomic<int> submitted{0}, ok{0};
-  std::mutex mu;
+  Mutex mu;
   std::vector<std::string> failed;
   std::atomic<bool> first{true};
   BatchCommitterOptions o;
@@ -212,7 +212,7 @@ TEST_F(NamespaceTest, CommitterBatchesWaitingFilesAndIsolatesABadOne) {
         if (r.ok()) {
           ++ok;
         } else {
-          std::lock_guard<std::mutex> l(mu);
+          MutexLock l(&mu);
           failed.push_back(f.path + " " + r.status().ToString());
         }
       },
@@ -325,7 +325,7 @@ TEST_F(NamespaceTest, ConcurrentWritersSerializeCleanly) {
   // error, or as a wrong count below.
   std::vector<std::thread> threads;
   std::atomic<int> failures{0};
-  std::mutex mu;
+  Mutex mu;
   std::string first_failure;
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&, t] {
@@ -338,7 +338,7 @@ TEST_F(NamespaceTest, ConcurrentWritersSerializeCleanly) {
       auto check = [&](const Status& s) {
         if (s.ok()) return;
         ++failures;
-        std::lock_guard<std::mutex> l(mu);
+        MutexLock l(&mu);
         if (first_failure.empty()) first_failure = s.ToString();
       };
       for (int i = 0; i < 30; ++i) {

@@ -13,14 +13,14 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <list>
-#include <mutex>
 #include <random>
 #include <thread>
 #include <vector>
+
+#include "common/mutex.h"
 
 namespace meridian::harness {
 namespace {
@@ -123,16 +123,16 @@ struct TcpProxy::Impl {
   std::atomic<bool> stop{false};
   std::thread thread;
 
-  mutable std::mutex mu;  // guards the control state below
-  std::chrono::microseconds delay_up{0}, delay_down{0};
-  uint64_t rate_up = 0, rate_down = 0;
-  bool rates_changed = true;
-  bool partitioned = false;
-  bool cut = false;
-  bool cut_pending = false;
-  uint64_t gen = 0;       // bumped by every control call
-  uint64_t seen_gen = 0;  // the loop has applied control state up to here
-  std::condition_variable applied;
+  mutable Mutex mu;  // guards the control state below
+  std::chrono::microseconds delay_up GUARDED_BY(mu){0}, delay_down GUARDED_BY(mu){0};
+  uint64_t rate_up GUARDED_BY(mu) = 0, rate_down GUARDED_BY(mu) = 0;
+  bool rates_changed GUARDED_BY(mu) = true;
+  bool partitioned GUARDED_BY(mu) = false;
+  bool cut GUARDED_BY(mu) = false;
+  bool cut_pending GUARDED_BY(mu) = false;
+  uint64_t gen GUARDED_BY(mu) = 0;       // bumped by every control call
+  uint64_t seen_gen GUARDED_BY(mu) = 0;  // the loop has applied control state up to here
+  CondVar applied;                       // waited on with mu
 
   std::atomic<uint64_t> accepted{0}, active{0}, bytes_up{0}, bytes_down{0};
   std::atomic<uint64_t> injected_503{0}, injected_resets{0}, injected_corruptions{0};
@@ -155,10 +155,12 @@ struct TcpProxy::Impl {
   // After a control change (under mu, gen bumped): wakes the loop and waits
   // until it runs with the new state, so that the change is in force when the
   // control method returns.
-  void Apply(std::unique_lock<std::mutex>& l) {
+  void Apply() REQUIRES(mu) {
     uint64_t want = ++gen;
     Wake();
-    applied.wait_for(l, std::chrono::seconds(5), [&] { return seen_gen >= want || stop.load(); });
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (seen_gen < want && !stop.load() && applied.WaitUntil(&mu, deadline)) {
+    }
   }
 
   void Kill(Conn& c) {
@@ -321,7 +323,7 @@ struct TcpProxy::Impl {
       ++accepted;
       bool refuse;
       {
-        std::lock_guard<std::mutex> l(mu);
+        MutexLock l(&mu);
         refuse = partitioned && cut;
       }
       if (refuse) {
@@ -365,7 +367,7 @@ struct TcpProxy::Impl {
       std::chrono::microseconds d_up, d_down;
       bool part, do_cut;
       {
-        std::lock_guard<std::mutex> l(mu);
+        MutexLock l(&mu);
         d_up = delay_up;
         d_down = delay_down;
         part = partitioned;
@@ -383,10 +385,10 @@ struct TcpProxy::Impl {
         active = conns.size();
       }
       {
-        std::lock_guard<std::mutex> l(mu);
+        MutexLock l(&mu);
         seen_gen = gen;
       }
-      applied.notify_all();
+      applied.NotifyAll();
 
       // Poll.
       PollSet(part, &fds, &owners);
@@ -462,10 +464,13 @@ Result<std::unique_ptr<TcpProxy>> TcpProxy::Start(const Options& options) {
   MERIDIAN_ASSIGN_OR_RETURN(impl->target, Resolve(options.target_host, options.target_port));
   MERIDIAN_ASSIGN_OR_RETURN(sockaddr_in listen_addr,
                             Resolve(options.listen_host, options.listen_port));
-  impl->delay_up = options.delay_up;
-  impl->delay_down = options.delay_down;
-  impl->rate_up = options.rate_up;
-  impl->rate_down = options.rate_down;
+  {
+    MutexLock l(&impl->mu);  // not shared yet: for the analysis
+    impl->delay_up = options.delay_up;
+    impl->delay_down = options.delay_down;
+    impl->rate_up = options.rate_up;
+    impl->rate_down = options.rate_down;
+  }
   impl->rng.seed(options.faults.seed);
   impl->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (impl->wake_fd < 0) return Status::IOError(Errno("eventfd"));
@@ -498,30 +503,30 @@ TcpProxy::~TcpProxy() {
 std::string TcpProxy::endpoint() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
 
 void TcpProxy::SetDelay(std::chrono::microseconds up, std::chrono::microseconds down) {
-  std::unique_lock<std::mutex> l(impl_->mu);
+  MutexLock l(&impl_->mu);
   impl_->delay_up = up;
   impl_->delay_down = down;
-  impl_->Apply(l);
+  impl_->Apply();
 }
 
 void TcpProxy::SetRate(uint64_t up_bytes_per_s, uint64_t down_bytes_per_s) {
-  std::unique_lock<std::mutex> l(impl_->mu);
+  MutexLock l(&impl_->mu);
   impl_->rate_up = up_bytes_per_s;
   impl_->rate_down = down_bytes_per_s;
   impl_->rates_changed = true;
-  impl_->Apply(l);
+  impl_->Apply();
 }
 
 void TcpProxy::SetPartitioned(bool partitioned, bool cut) {
-  std::unique_lock<std::mutex> l(impl_->mu);
+  MutexLock l(&impl_->mu);
   impl_->partitioned = partitioned;
   impl_->cut = partitioned && cut;
   if (impl_->cut) impl_->cut_pending = true;
-  impl_->Apply(l);
+  impl_->Apply();
 }
 
 bool TcpProxy::partitioned() const {
-  std::lock_guard<std::mutex> l(impl_->mu);
+  MutexLock l(&impl_->mu);
   return impl_->partitioned;
 }
 
