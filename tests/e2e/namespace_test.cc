@@ -207,8 +207,8 @@ TEST_F(NamespaceTest, CommitterBatchesWaitingFilesAndIsolatesABadOne) {
       [&](const FileCommit& f, const Result<uint64_t>& r) {
         // The first commit waits for every submission: the rest queue up.
         if (first.exchange(false)) {
-          while (submitted.load() < total)
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          EXPECT_TRUE(harness::WaitUntil([&] { return submitted.load() >= total; },
+                                         std::chrono::seconds(60), "every submission"));
         }
         if (r.ok()) {
           ++ok;
