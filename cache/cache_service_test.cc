@@ -22,6 +22,7 @@
 
 #include "common/mutex.h"
 #include "sitelink/stream.h"
+#include "tests/harness/wait.h"
 
 namespace meridian::cache {
 namespace {
@@ -50,7 +51,7 @@ class Origin {
   }
   Result<std::string> Fetch(const BlockRef& ref) {
     ++fetches;
-    std::this_thread::sleep_for(delay.load());
+    std::this_thread::sleep_for(delay.load());  // not a wait: a deliberately slow origin
     MutexLock l(&mu_);
     auto it = blocks_.find(ref.id);
     if (it == blocks_.end())
@@ -236,7 +237,8 @@ TEST_F(CacheServiceTest, HitsDoNotWaitBehindASlowFetch) {
   ASSERT_TRUE(group->Warm(hot.ref).ok());
   origin_.delay = milliseconds(1500);
   std::thread slow([&] { EXPECT_EQ(group->Get(cold.ref).value_or(""), cold.stored); });
-  while (origin_.fetches.load() < 2) std::this_thread::sleep_for(milliseconds(5));
+  EXPECT_TRUE(harness::WaitUntil([&] { return origin_.fetches.load() >= 2; },
+                                 std::chrono::seconds(30), "the cold block's fetch to start"));
   for (int i = 0; i < 4; ++i) {
     const Clock::time_point t0 = Clock::now();
     EXPECT_EQ(group->Get(hot.ref).value_or(""), hot.stored);
@@ -576,7 +578,8 @@ TEST_F(CacheServiceTest, ServerStopsCleanlyWithARequestInFlight) {
   origin_.delay = milliseconds(500);
   Status got;
   std::thread t([&] { got = group->Get(b.ref).status(); });
-  while (origin_.fetches.load() == 0) std::this_thread::sleep_for(milliseconds(5));
+  EXPECT_TRUE(harness::WaitUntil([&] { return origin_.fetches.load() > 0; },
+                                 std::chrono::seconds(30), "the node to start fetching"));
   node->server.reset();  // waits for the fetch in hand, then drops its reply
   t.join();
   EXPECT_EQ(got.code(), Code::kUnavailable) << got.ToString();

@@ -183,6 +183,7 @@ TEST(DiskCache, ConcurrentGetOrFillFetchesOnce) {
   std::atomic<int> fetches{0};
   auto fetch = [&]() -> Result<std::string> {
     ++fetches;
+    // Not a wait for a condition: a slow fetch, so the other readers overlap it.
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     return b.stored;
   };
@@ -217,6 +218,7 @@ TEST(DiskCache, BadFetchFailsEveryWaiterAndStoresNothing) {
   std::atomic<int> fetches{0};
   auto bad_fetch = [&]() -> Result<std::string> {
     ++fetches;
+    // Not a wait for a condition: a slow fetch, so the other readers overlap it.
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     std::string s = b.stored;
     s[5] ^= 1;

@@ -24,6 +24,11 @@ TEST(Status, CodesMapToErrno) {
   EXPECT_EQ(Status::NotFound("x").ToErrno(), ENOENT);
   EXPECT_TRUE(Status::Unavailable("x").retryable());
   EXPECT_FALSE(Status::Corruption("x").retryable());
+  // A transaction conflict: retryable, EAGAIN, and not a lost connection.
+  EXPECT_TRUE(Status::Aborted("x").retryable());
+  EXPECT_TRUE(Status::Aborted("x").IsAborted());
+  EXPECT_EQ(Status::Aborted("x").ToErrno(), EAGAIN);
+  EXPECT_EQ(Status::Aborted("deadlock").ToString(), "Aborted: deadlock");
   Status s = Status::IOError("disk full").With("writing block 3");
   EXPECT_EQ(s.ToString(), "IOError: writing block 3: disk full");
 }

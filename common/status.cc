@@ -40,6 +40,8 @@ const char* CodeName(Code code) {
       return "FailedPrecondition";
     case Code::kInternal:
       return "Internal";
+    case Code::kAborted:
+      return "Aborted";
   }
   return "Unknown";
 }
@@ -86,6 +88,8 @@ int Status::ToErrno() const {
       return EIO;
     case Code::kInternal:
       return EIO;
+    case Code::kAborted:
+      return EAGAIN;
   }
   return EIO;
 }

@@ -32,6 +32,12 @@ enum class Code {
   kIsDirectory,         // EISDIR
   kFailedPrecondition,  // the state does not allow this (not formatted, version skew)
   kInternal,            // a bug
+  // EAGAIN; the database aborted a transaction to resolve a conflict with a
+  // concurrent one (serialization failure, deadlock). Retryable: run the
+  // whole transaction again (meta::RetryTransaction). The connection is fine,
+  // unlike kUnavailable. Last so the numbers of the others (on the cache
+  // service's wire) do not move.
+  kAborted,
 };
 
 const char* CodeName(Code code);
@@ -61,6 +67,8 @@ class [[nodiscard]] Status {
     return {Code::kFailedPrecondition, std::move(m)};
   }
   static Status Internal(std::string m) { return {Code::kInternal, std::move(m)}; }
+  // Aborted is retryable: the transaction, run again from the start, may commit.
+  static Status Aborted(std::string m) { return {Code::kAborted, std::move(m), true}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
@@ -68,6 +76,7 @@ class [[nodiscard]] Status {
   bool retryable() const { return retryable_; }
   bool IsNotFound() const { return code_ == Code::kNotFound; }
   bool IsCorruption() const { return code_ == Code::kCorruption; }
+  bool IsAborted() const { return code_ == Code::kAborted; }
 
   // "NotFound: key a/b not found in file:///x". "OK" when ok().
   std::string ToString() const;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <random>
 #include <vector>
 
 #include "common/hash.h"
@@ -166,7 +167,9 @@ Result<PgResult> PgConn::Check(PgResult r) {
                   false);
   }
   if (code == "40001" || code == "40P01") {
-    return Status(Code::kUnavailable, "transaction conflict: " + msg, true);
+    // The server rolled the transaction back; the connection is fine.
+    return Status::Aborted("transaction aborted by a conflict with a concurrent one (SQLSTATE " +
+                           code + "), run it again: " + msg);
   }
   if (code == "23505") return Status::AlreadyExists(msg);
   // undefined_table: a database without (this part of) the schema yet.
@@ -181,6 +184,14 @@ Status PgConn::Run(const std::string& sql, const std::vector<Param>& params) {
 void PgConn::Rollback() {
   PGresult* r = PQexec(conn_, "ROLLBACK");
   PQclear(r);
+}
+
+std::chrono::microseconds TransactionBackoff(int attempt) {
+  constexpr int64_t kFirstUs = 2000, kMaxUs = 100000;
+  const int64_t full = std::min(kMaxUs, kFirstUs << std::clamp(attempt - 1, 0, 16));
+  thread_local std::minstd_rand rng(std::random_device{}());
+  std::uniform_int_distribution<int64_t> jitter(full / 2, full);
+  return std::chrono::microseconds(jitter(rng));
 }
 
 const char kFlushWalColumns[] =

@@ -5,22 +5,27 @@
 // format so any byte string round-trips. Results come back in text format;
 // GetBytes() decodes BYTEA.
 //
-// Errors: a failed connection or a lost server is Unavailable (retryable);
-// serialization failures and deadlocks (SQLSTATE 40001/40P01) are retryable
-// too; unique violations are AlreadyExists; a missing table (42P01) is
-// NotFound; anything else is Internal with the
-// server's message. Messages show the connection target without a password.
+// Errors: a failed connection is Unavailable (retryable: connect again); a
+// server lost mid-query is Unavailable, not retryable (open a new connection;
+// a change may or may not have been applied). Serialization failures and
+// deadlocks (SQLSTATE 40001/40P01) are Aborted (retryable on the SAME
+// connection: run the transaction again, RetryTransaction below); unique
+// violations are AlreadyExists; a missing table (42P01) is NotFound; anything
+// else is Internal with the server's message. Messages show the connection
+// target without a password.
 //
 // Thread-safety: a PgConn is used by one thread at a time (libpq's rule).
 #pragma once
 
 #include <libpq-fe.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -105,21 +110,57 @@ class PgConn {
   std::unordered_map<std::string, std::string> prepared_;
 };
 
-// Runs `body` in a transaction, retrying it (up to `attempts` times) when it
-// fails with a retryable status such as a serialization failure. `body` must
-// be safe to run again from the start.
+// How many times RetryTransaction and InTransaction run a transaction at most.
+inline constexpr int kTransactionAttempts = 5;
+
+// The pause after failed attempt `attempt` (1, 2, ...) of an aborted
+// transaction: 2 ms doubling up to 100 ms, each scaled by a random factor in
+// [0.5, 1] so that two transactions that aborted each other do not meet
+// again in lock step. Exposed for tests; RetryTransaction sleeps it.
+std::chrono::microseconds TransactionBackoff(int attempt);
+
+namespace internal {
+inline const Status& StatusOf(const Status& s) { return s; }
+template <typename T>
+const Status& StatusOf(const Result<T>& r) {
+  return r.status();
+}
+}  // namespace internal
+
+// Runs `fn` (one whole transaction, BEGIN to COMMIT, or one autocommit
+// statement; returns a Status or a Result) again while it fails with Aborted
+// and retryable (a serialization failure or deadlock, which the server rolled
+// back; an Aborted a caller marked not retryable is returned), at
+// most `attempts` times in all, pausing TransactionBackoff() between. Any
+// other outcome, and the last attempt's Aborted, is returned as is. Never
+// reconnects: an aborted transaction leaves its connection usable, and a
+// lost connection (Unavailable) is not retried here. `fn` must be safe to run
+// again from the start, and must leave no transaction open when it fails
+// (roll back). Blocks the calling thread through the pauses.
 template <typename F>
-Status InTransaction(PgConn* c, F&& body, int attempts = 5) {
-  Status st;
-  for (int i = 0; i < attempts; ++i) {
-    st = c->Begin();
-    if (st.ok()) st = body();
-    if (st.ok()) st = c->Commit();
-    if (st.ok()) return st;
-    c->Rollback();
-    if (!st.retryable()) return st;
+auto RetryTransaction(F&& fn, int attempts = kTransactionAttempts) -> decltype(fn()) {
+  for (int attempt = 1;; ++attempt) {
+    auto r = fn();
+    const Status& st = internal::StatusOf(r);
+    if (!(st.IsAborted() && st.retryable()) || attempt >= attempts) return r;
+    std::this_thread::sleep_for(TransactionBackoff(attempt));
   }
-  return st;
+}
+
+// Runs `body` between BEGIN and COMMIT on `c`, through RetryTransaction:
+// rolled back and run again from the start (up to `attempts` times in all)
+// when it fails with Aborted. `body` must be safe to run again.
+template <typename F>
+Status InTransaction(PgConn* c, F&& body, int attempts = kTransactionAttempts) {
+  return RetryTransaction(
+      [&]() -> Status {
+        Status st = c->Begin();
+        if (st.ok()) st = body();
+        if (st.ok()) st = c->Commit();
+        if (!st.ok()) c->Rollback();
+        return st;
+      },
+      attempts);
 }
 
 // Durability without holding locks through a WAL flush (docs/metadata.md,

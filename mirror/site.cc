@@ -398,6 +398,14 @@ Status MirrorSite::Session::Loop() {
     }
     // (Inside a snapshot the replica's connection holds its transaction.)
     if (s.ok() && !snap_.active && clock_->Now() >= next_tick_) s = RefreshState();
+    if (s.IsAborted() && s.retryable()) {
+      // A transaction conflict on the replica outlasted the applier's
+      // retries (or hit a snapshot install, which cannot be rerun alone):
+      // it was rolled back, and the replica and its connection are fine.
+      LOG(WARNING) << "mirror " << o_.site_name << ": " << s.ToString()
+                   << "; asking again for the log after " << st_.applied_pos;
+      s = Resubscribe(/*pause=*/true);
+    }
     if (!s.ok()) {
       if (ReplicaLost(s)) {
         LOG(ERROR) << "mirror " << o_.site_name << ": lost the replica database: " << s.ToString();

@@ -31,6 +31,7 @@
 #include "tests/harness/pg_cluster.h"
 #include "tests/harness/process.h"
 #include "tests/harness/status_matchers.h"
+#include "tests/harness/wait.h"
 
 namespace meridian::mirror {
 namespace {
@@ -88,13 +89,9 @@ struct RunningMirror {
   ~RunningMirror() { (void)Stop(); }
 };
 
-bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds limit = kDeadline) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < until) {
-    if (done()) return true;
-    std::this_thread::sleep_for(milliseconds(50));
-  }
-  return done();
+::testing::AssertionResult WaitFor(const std::function<bool()>& done,
+                                   std::chrono::milliseconds limit = kDeadline) {
+  return harness::WaitUntil(done, limit, "the mirror's state");
 }
 
 class MirrorSiteTest : public ::testing::Test {
@@ -322,6 +319,7 @@ TEST_F(MirrorSiteTest, KeyNotOnTheAllowListReceivesNothing) {
   ASSERT_OK_AND_ASSIGN(CurveKeyPair stranger, sitelink::GenerateCurveKeyPair());
   harness::PgDatabase rdb = NewReplica();
   auto m = StartMirror(rdb, {}, &stranger);
+  // Not a wait for a condition: time in which nothing may arrive.
   std::this_thread::sleep_for(seconds(3));
   MirrorSiteStats st = m->site->stats();
   EXPECT_FALSE(st.connected);
@@ -372,6 +370,7 @@ TEST_F(MirrorSiteTest, ASlowSnapshotInstallArrivesOnceAndKeepsTheLinkRowFresh) {
   harness::PgDatabase rdb = NewReplica();
   std::atomic<int> calls{0};
   auto m = StartMirror(rdb, {}, nullptr, "", [&](const std::vector<changelog::Change>&) {
+    // Not a wait for a condition: the deliberately slow hook of the scenario.
     std::this_thread::sleep_for(++calls == 3 ? milliseconds(1500) : milliseconds(60));
     return Status::OK();
   });

@@ -131,8 +131,10 @@ Status RunPrimary(const PrimaryDaemonOptions& o) {
     clock->SleepFor(std::chrono::seconds(1), o.stop);
     if (o.stop->load()) break;
     const auto mirrors = server->Mirrors();
-    Status s = RecordDaemon(maint.get(), server->endpoint());
-    if (s.ok()) s = RecordMirrors(maint.get(), mirrors);
+    Status s = meta::RetryTransaction([&] {  // upserts: safe to run again after a deadlock
+      Status r = RecordDaemon(maint.get(), server->endpoint());
+      return r.ok() ? RecordMirrors(maint.get(), mirrors) : r;
+    });
     if (!s.ok() && s.code() == Code::kUnavailable) {
       auto c = meta::PgConn::Connect(o.conninfo);
       if (c.ok()) maint = std::move(c).value();

@@ -47,9 +47,11 @@ Status CheckTiling(uint64_t size, const std::vector<BlockRef>& blocks, uint32_t 
 
 template <typename F>
 Status NamespaceWriter::Mutate(const std::string& tenant, F&& body) {
-  Status st;
   last_committed_ = false;
-  for (int attempt = 0; attempt < 5; ++attempt) {
+  bool changed = false;
+  // A deadlock or serialization failure (Aborted) rolled everything back:
+  // run the whole transaction again on the same connection.
+  Status st = meta::RetryTransaction([&]() -> Status {
     log_.Reset(tenant);
     // In one round trip: serialize writers and take the next log position
     // (see change_recorder.h). The commit does not wait for its WAL flush,
@@ -58,21 +60,22 @@ Status NamespaceWriter::Mutate(const std::string& tenant, F&& body) {
     Result<meta::PgResult> head = c_->ExecScript(
         "BEGIN; SET LOCAL synchronous_commit = off;"
         " UPDATE write_lock SET head = head + 1 RETURNING head");
-    st = head.ok() ? body() : head.status();
-    if (st.ok() && log_.empty()) {  // nothing changed: give the position back
+    Status s = head.ok() ? body() : head.status();
+    if (s.ok() && log_.empty()) {  // nothing changed: give the position back
       c_->Rollback();
+      changed = false;
       return Status::OK();
     }
-    if (st.ok()) st = log_.Prepare(c_, static_cast<uint64_t>(head->GetInt(0, 0)));
-    if (st.ok() && before_commit_) before_commit_();
+    if (s.ok()) s = log_.Prepare(c_, static_cast<uint64_t>(head->GetInt(0, 0)));
+    if (s.ok() && before_commit_) before_commit_();
     // The log entry and the COMMIT in one round trip (the script stops at the
     // first error, leaving the transaction to roll back).
-    if (st.ok()) st = c_->RunScript(log_.AppendSql() + "; COMMIT");
-    if (st.ok()) break;
-    c_->Rollback();
-    if (!st.retryable()) return st;
-  }
-  if (!st.ok()) return st;
+    if (s.ok()) s = c_->RunScript(log_.AppendSql() + "; COMMIT");
+    if (!s.ok()) c_->Rollback();
+    changed = s.ok();
+    return s;
+  });
+  if (!st.ok() || !changed) return st;
   last_committed_ = true;
   if (after_commit_) after_commit_();
   // Committed and visible; now durable (and, with a synchronous standby,

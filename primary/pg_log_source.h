@@ -58,11 +58,15 @@ class PgLogSource : public sitelink::LogSource {
       : c_(std::move(c)), chunk_ops_(chunk_ops) {}
   Status Reconnect();
   // Runs `f` once more on a fresh connection if the connection was lost (the
-  // primary's PostgreSQL restarted); every caller is a read, so that is safe.
+  // primary's PostgreSQL restarted); every caller is a read or an idempotent
+  // DELETE, so that is safe. An aborted `f` (deadlock) runs again on the same
+  // connection (meta::RetryTransaction).
   template <typename F>
   auto Retry(F f) -> decltype(f()) {
-    auto r = f();
-    if (!r.ok() && r.status().code() == Code::kUnavailable && Reconnect().ok()) return f();
+    auto r = meta::RetryTransaction(f);
+    if (!r.ok() && r.status().code() == Code::kUnavailable && Reconnect().ok()) {
+      return meta::RetryTransaction(f);
+    }
     return r;
   }
 

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "sitelink/stream_test_util.h"
+#include "tests/harness/wait.h"
 
 namespace meridian::sitelink {
 namespace {
@@ -103,10 +104,10 @@ TEST_F(HostilePeerTest, OneKeyHoldsOneSessionHoweverManyConnectionsItOpens) {
     SendRaw(conns.back(), {Hello(static_cast<uint32_t>(i + 1), 0, 4), "raw"});
   }
   // Wait for the server to have seen the last HELLO (its name shows).
-  for (auto end = Clock::now() + 10s; Clock::now() < end && server->Mirrors().empty();) {
-    std::this_thread::sleep_for(20ms);
-  }
-  for (auto end = Clock::now() + 2s; Clock::now() < end;) std::this_thread::sleep_for(50ms);
+  (void)harness::WaitUntil([&] { return !server->Mirrors().empty(); }, 10s, "a HELLO to register");
+  // Not a wait for a condition: 2 s in which no second peer state and no
+  // third concurrent snapshot may appear.
+  std::this_thread::sleep_for(2s);
   EXPECT_LE(server->Mirrors().size(), 1u) << "one key, one peer state";
   EXPECT_GE(peak_.load(), 1) << "no snapshot was ever started: the test proves nothing";
   EXPECT_LE(peak_.load(), 2) << "more snapshots than max_snapshots read the source at once";
@@ -163,10 +164,12 @@ TEST_F(StreamTest, PositionsPastTheHeadAreRefusedAndNeverStored) {
   SendRaw(raw, {Control(Type::kHeartbeat, 3, 101)});
   SendRaw(raw, {Control(Type::kAck, 3, 60, 1)});  // a real one, to know they arrived
   uint64_t acked = 0;
-  for (auto end = Clock::now() + 5s; Clock::now() < end && acked != 60;) {
-    for (const auto& m : server->Mirrors()) acked = m.acked;
-    std::this_thread::sleep_for(20ms);
-  }
+  (void)harness::WaitUntil(
+      [&] {
+        for (const auto& m : server->Mirrors()) acked = m.acked;
+        return acked == 60;
+      },
+      5s, "the real ACK");
   EXPECT_EQ(acked, 60u) << "a position past what was sent was stored, or the real ack was lost";
 }
 

@@ -22,6 +22,7 @@
 #include "sitelink/stream_protocol.h"
 #include "sitelink/stream_server.h"
 #include "sitelink/stream_test_util.h"
+#include "tests/harness/wait.h"
 
 namespace meridian::sitelink {
 namespace {
@@ -154,7 +155,9 @@ TEST_F(StreamTest, NotifyDeliversLiveEntriesPromptly) {
   ASSERT_TRUE(client->Subscribe(0).ok());
   uint64_t pos = 0;
   ASSERT_TRUE(Drain(client.get(), &pos, 10, true));
-  std::this_thread::sleep_for(300ms);  // let the server go idle
+  // Not a wait for a condition (none is visible): time for the server to go
+  // idle, so that Notify() below must wake it.
+  std::this_thread::sleep_for(300ms);
   for (int round = 0; round < 3; ++round) {
     log.Append(5);
     const auto t0 = Clock::now();
@@ -359,7 +362,7 @@ TEST_F(StreamTest, SnapshotsAreSpooledOffTheServerThreadAndSurviveASilentMirror)
   EXPECT_EQ(Count(raw, Type::kSnapshotChunk, 800ms), 3);
   EXPECT_EQ(state_of("raw").snapshot_pos, 500u) << "the log after the snapshot must be held";
   // The source is done with all 200 chunks anyway; they wait in one file.
-  for (int i = 0; i < 60 && running.load() > 0; ++i) std::this_thread::sleep_for(50ms);
+  (void)harness::WaitUntil([&] { return running.load() == 0; }, 3s, "the source to finish");
   EXPECT_EQ(running.load(), 0) << "the source's snapshot waits for the mirror";
   EXPECT_EQ(produced.load(), 200);
   EXPECT_EQ(OpenFilesUnder(spool), 1);
@@ -377,7 +380,7 @@ TEST_F(StreamTest, SnapshotsAreSpooledOffTheServerThreadAndSurviveASilentMirror)
     }
     return true;
   };
-  for (int i = 0; i < 60 && raw_connected(); ++i) std::this_thread::sleep_for(50ms);
+  (void)harness::WaitUntil([&] { return !raw_connected(); }, 3s, "b to be marked disconnected");
   ASSERT_FALSE(raw_connected()) << "b was never marked disconnected";
   Header ack;
   ack.type = Type::kAck;
@@ -401,7 +404,8 @@ TEST_F(StreamTest, SnapshotsAreSpooledOffTheServerThreadAndSurviveASilentMirror)
   EXPECT_EQ(snapshots.load(), 1);
   // b goes away: its spool file is closed.
   raw.close();
-  for (int i = 0; i < 60 && OpenFilesUnder(spool) > 0; ++i) std::this_thread::sleep_for(50ms);
+  (void)harness::WaitUntil([&] { return OpenFilesUnder(spool) == 0; }, 3s,
+                           "the spool file to close");
   EXPECT_EQ(OpenFilesUnder(spool), 0) << "the spool of a vanished mirror is still open";
   EXPECT_EQ(state_of("raw").snapshot_pos, 0u) << "a vanished mirror still holds the log";
   // A mirror starting over gets the whole snapshot, in order.
@@ -417,9 +421,8 @@ TEST_F(StreamTest, SnapshotsAreSpooledOffTheServerThreadAndSurviveASilentMirror)
   EXPECT_TRUE(Drain(fresh.get(), &pos, 1000, true));
   // (The acknowledgements reach the server a moment after the client has
   // delivered everything.)
-  for (int i = 0; i < 40 && state_of("site-b").snapshot_pos != 0; ++i) {
-    std::this_thread::sleep_for(50ms);
-  }
+  (void)harness::WaitUntil([&] { return state_of("site-b").snapshot_pos == 0; }, 2s,
+                           "the snapshot's acknowledgement");
   EXPECT_EQ(state_of("site-b").snapshot_pos, 0u) << "installed: the log may go";
   server.reset();
   std::filesystem::remove_all(spool);
@@ -499,19 +502,24 @@ TEST_F(StreamTest, MirrorsReportsState) {
   uint64_t pos = 0;
   ASSERT_TRUE(Drain(client.get(), &pos, 1000, true));
   MirrorState m;
-  for (int i = 0; i < 50; ++i) {  // the last ACK is on its way
+  (void)harness::WaitUntil(  // the last ACK is on its way
+      [&] {
+        std::vector<MirrorState> all = server->Mirrors();
+        return all.size() != 1 || all[0].acked == 1000;
+      },
+      1s, "the last ACK");
+  {
     std::vector<MirrorState> all = server->Mirrors();
     ASSERT_EQ(all.size(), 1u);
     m = all[0];
-    if (m.acked == 1000) break;
-    std::this_thread::sleep_for(20ms);
   }
   EXPECT_EQ(m.name, "site-a");
   EXPECT_EQ(m.public_key, a_.public_key);
   EXPECT_EQ(m.acked, 1000u);
   EXPECT_TRUE(m.connected);
   client.reset();
-  for (int i = 0; i < 100 && server->Mirrors()[0].connected; ++i) std::this_thread::sleep_for(30ms);
+  (void)harness::WaitUntil([&] { return !server->Mirrors()[0].connected; }, 3s,
+                           "the server to notice the client is gone");
   m = server->Mirrors()[0];
   EXPECT_FALSE(m.connected);
   EXPECT_EQ(m.acked, 1000u);

@@ -82,6 +82,7 @@ class FakeLog : public LogSource {
     }
     MERIDIAN_RETURN_IF_ERROR(begin(pos));
     for (int i = 0; i < chunks; ++i) {
+      // Not a wait for a condition: a deliberately slow source.
       if (chunk_delay_.count() > 0) std::this_thread::sleep_for(chunk_delay_);
       MERIDIAN_RETURN_IF_ERROR(chunk("chunk:" + std::to_string(i)));
     }

@@ -15,6 +15,7 @@
 #include "meta/schema.h"
 #include "tests/harness/pg_cluster.h"
 #include "tests/harness/status_matchers.h"
+#include "tests/harness/wait.h"
 #include "vfs/block_cache.h"
 #include "vfs/filesystem.h"
 
@@ -32,6 +33,7 @@ TEST(BlockCacheTest, ConcurrentMissesLoadOnce) {
     ts.emplace_back([&, i] {
       auto d = cache.Get(7, [&]() -> Result<std::string> {
         ++loads;
+        // Not a wait for a condition: a slow load, so the other misses overlap it.
         std::this_thread::sleep_for(50ms);
         return std::string("seven");
       });
@@ -169,16 +171,19 @@ TEST_F(FileSystemTest, SequentialReadsAreExactAndFetchAhead) {
     ASSERT_OK_AND_ASSIGN(auto pieces, fs->Read(*f, off, 16 << 10));
     all += Join(pieces);
     if (off == 8 * kBlock) {  // mid-file: blocks ahead are fetched before being read
-      bool ahead = false;
-      for (int i = 0; i < 500 && !ahead; ++i) {  // the reader waits here; fetchers go on
-        std::this_thread::sleep_for(10ms);
-        MutexLock l(&src_.mu_);
-        ahead = src_.fetches_.count(10) == 1;
-      }
-      EXPECT_TRUE(ahead) << "no read-ahead of the next blocks";
+      // The reader waits here; fetchers go on.
+      EXPECT_TRUE(harness::WaitUntil(
+          [&] {
+            MutexLock l(&src_.mu_);
+            return src_.fetches_.count(10) == 1;
+          },
+          5s, "read-ahead to fetch block 10"))
+          << "no read-ahead of the next blocks";
     }
   }
   EXPECT_EQ(all, content_);
+  // Not a wait for a condition: a window in which a late duplicate fetch
+  // would show up (nothing is expected to change).
   std::this_thread::sleep_for(100ms);
   MutexLock l(&src_.mu_);
   for (const auto& [i, n] : src_.fetches_) EXPECT_EQ(n, 1) << "block " << i << " fetched twice";
@@ -203,6 +208,8 @@ TEST_F(FileSystemTest, RandomReadsFetchOnlyWhatTheyTouchWithinBoundedMemory) {
     ASSERT_EQ(Join(pieces), want) << off;
     EXPECT_LE(fs->cache_stats().bytes, 3 * kBlock);
   }
+  // Not a wait for a condition: time for any read-ahead in flight to land,
+  // so the count below includes it (it must stay within the bound).
   std::this_thread::sleep_for(200ms);
   // Blocks 0, 17, 2, 3, 20, 9, plus at most the one block after the header
   // read (a reader at offset 0 may be starting a sequential scan).

@@ -18,6 +18,7 @@
 #include "tests/harness/pg_cluster.h"
 #include "tests/harness/rgw_env.h"
 #include "tests/harness/status_matchers.h"
+#include "tests/harness/wait.h"
 
 namespace meridian::e2e {
 namespace {
@@ -264,14 +265,15 @@ class SiteBucketTest : public SiteFixture {
     return std::stoll(harness::PgQueryValue(db, sql).value_or("-1"));
   }
   void WaitReplicated(const Mirror& m) {
-    for (int i = 0; i < 300; ++i) {
-      if (Count(m.db.conninfo, "SELECT count(*) FROM replicated_blocks") ==
-              Count(primary_.meta_url, "SELECT count(*) FROM blocks") &&
-          Count(m.db.conninfo, "SELECT count(*) FROM replication_queue") == 0 &&
-          Count(m.db.conninfo, "SELECT count(*) FROM blocks") > 0) {
-        return;
-      }
-      std::this_thread::sleep_for(200ms);
+    if (harness::WaitUntil(
+            [&] {
+              return Count(m.db.conninfo, "SELECT count(*) FROM replicated_blocks") ==
+                         Count(primary_.meta_url, "SELECT count(*) FROM blocks") &&
+                     Count(m.db.conninfo, "SELECT count(*) FROM replication_queue") == 0 &&
+                     Count(m.db.conninfo, "SELECT count(*) FROM blocks") > 0;
+            },
+            60s, "every block replicated")) {
+      return;
     }
     FAIL() << "the mirror did not replicate every block";
   }
@@ -335,7 +337,7 @@ TEST_F(SiteBucketTest, ASiteBucketIsMarkedForItsSiteAndUpgradedWithoutLoss) {
   auto c = SpawnMirror(m1, "m1", {"--data=replicate", "--bucket=" + b1});
   ASSERT_OK(c.status());
   m1.proc = std::make_unique<Child>(std::move(c).value());
-  for (int i = 0; i < 100 && !MarkerOf(b1).ok(); ++i) std::this_thread::sleep_for(100ms);
+  (void)harness::WaitUntil([&] { return MarkerOf(b1).ok(); }, 10s, "the bucket marker");
   ASSERT_OK_AND_ASSIGN(objstore::Marker again, MarkerOf(b1));
   EXPECT_EQ(again.owner.site, "m1");
   RunResult heal = harness::Run({MeridianBin(), "heal", "--json", "--meta=" + m1.db.url});

@@ -18,6 +18,7 @@
 
 #include "fuse/mount.h"
 #include "tests/e2e/data_fixture.h"
+#include "tests/harness/wait.h"
 
 namespace meridian::e2e {
 namespace {
@@ -70,9 +71,12 @@ class CacheTest : public DataFixture {
     ASSERT_OK(c.status());
     if (node_procs_.size() <= static_cast<size_t>(i)) node_procs_.resize(i + 1);
     node_procs_[i] = std::make_unique<Child>(std::move(c).value());
-    for (int t = 0; t < 100; ++t) {
-      if (ReadFile(o.stdout_path).value_or("").find("listening on") != std::string::npos) return;
-      std::this_thread::sleep_for(100ms);
+    if (harness::WaitUntil(
+            [&] {
+              return ReadFile(o.stdout_path).value_or("").find("listening on") != std::string::npos;
+            },
+            10s, "the cache node to listen")) {
+      return;
     }
     FAIL() << "cache node " << i << " did not start: " << ReadFile(o.stderr_path).value_or("");
   }
@@ -111,7 +115,9 @@ class CacheTest : public DataFixture {
     }
   }
   int64_t PrimaryGets() {
-    std::this_thread::sleep_for(1500ms);  // radosgw logs asynchronously
+    // Not a wait for a condition: radosgw writes its request log asynchronously
+    // and shows no sign of being done: let it settle before counting.
+    std::this_thread::sleep_for(1500ms);
     const std::string bucket = primary_.bucket_url.substr(primary_.bucket_url.rfind('/') + 1);
     return CountRgwRequests(rgw_, "GET /" + bucket + "/", 200).value_or(-1);
   }
@@ -155,12 +161,13 @@ TEST_F(CacheTest, AWarmedModelIsServedByTheGroupWithoutThePrimary) {
     o.stderr_path = primary_.dir->Sub("mount.err");
     ASSERT_OK_AND_ASSIGN(Child mount, Child::Spawn(ReaderArgs(m, {"mount", mnt.path()}), o));
     RunResult sums;
-    for (int i = 0; i < 100; ++i) {
-      sums = harness::Run(
-          {"/bin/bash", "-c", "cd '" + mnt.path() + "/models/m1' && sha256sum " + "$(ls | sort)"});
-      if (sums.ok()) break;
-      std::this_thread::sleep_for(100ms);
-    }
+    (void)harness::WaitUntil(
+        [&] {
+          sums = harness::Run({"/bin/bash", "-c",
+                               "cd '" + mnt.path() + "/models/m1' && sha256sum " + "$(ls | sort)"});
+          return sums.ok();
+        },
+        10s, "the mount to serve the model");
     ASSERT_TRUE(sums.ok()) << sums.Describe() << ReadFile(o.stderr_path).value_or("");
     RunResult want =
         harness::Run({"/bin/bash", "-c", "cd '" + files_->path() + "' && sha256sum $(ls | sort)"});
@@ -290,6 +297,7 @@ TEST_F(CacheTest, KilledNodesDuringWarmupServeNoPartialBlockAndARerunCompletes) 
     o.env = primary_.env;
     auto w = Child::Spawn(argv, o);
     ASSERT_OK(w.status());
+    // Not a wait for a condition: the nodes die at some moment of the warm-up.
     std::this_thread::sleep_for(std::chrono::milliseconds(200 + 250 * round));
     for (int i = 0; i < 2; ++i) {
       ASSERT_OK(node_procs_[i]->Kill(SIGKILL));
@@ -318,7 +326,8 @@ TEST_F(CacheTest, ANodeStoppedWithSigtermCanBeRestartedAtOnce) {
   for (int round = 0; round < 4; ++round) {
     StartNode(m, 0, {metrics});
     if (HasFatalFailure()) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(250 + 450 * round));  // any moment
+    // Not a wait for a condition: SIGTERM at any moment of the node's work.
+    std::this_thread::sleep_for(std::chrono::milliseconds(250 + 450 * round));
     const auto start = std::chrono::steady_clock::now();
     ASSERT_OK(node_procs_[0]->Kill(SIGTERM));
     ASSERT_OK_AND_ASSIGN(auto ex, node_procs_[0]->Wait(10));

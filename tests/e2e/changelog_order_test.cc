@@ -57,6 +57,7 @@ TEST(ChangelogOrder, DelayedCommitsNeverOpenAGap) {
       primary::NamespaceWriter w(c->get());
       std::mt19937 rng(t);
       w.SetBeforeCommitHookForTest([&] {  // a commit that takes 0-15 ms to land
+        // Not a wait for a condition: the slow commit is the scenario.
         std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 16));
       });
       for (int i = 0; i < 40; ++i) {

@@ -52,6 +52,7 @@ TEST(CrashTest, KillNineDuringImportLosesNothingAcknowledged) {
     ASSERT_OK_AND_ASSIGN(TestVolume vol, MakeVolume(BucketKind::kFile, {"--block-size=256K"}));
     ASSERT_OK_AND_ASSIGN(Child child, vol.Spawn(import_args, vol.dir->Sub("committed.txt")));
     std::uniform_real_distribution<double> when(0.0, full_s * 1.1);
+    // Not a wait for a condition: SIGKILL at a random moment of the import.
     std::this_thread::sleep_for(std::chrono::duration<double>(when(rng)));
     ASSERT_OK(child.Kill(SIGKILL));
     ASSERT_OK(child.Wait().status());

@@ -13,6 +13,7 @@
 #include "objstore/object_store.h"
 #include "tests/e2e/site_fixture.h"
 #include "tests/harness/rgw_env.h"
+#include "tests/harness/wait.h"
 
 namespace meridian::e2e {
 
@@ -68,14 +69,18 @@ class DataFixture : public SiteFixture {
   void WaitReplicated(const Mirror& m, int timeout_s = 300) {
     const int64_t want = PrimaryBlocks();
     std::string got;
-    for (int i = 0; i < timeout_s * 5; ++i) {
-      got = harness::PgQueryValue(m.db.conninfo,
-                                  "SELECT (SELECT count(*) FROM blocks) || '/' ||"
-                                  " (SELECT count(*) FROM replicated_blocks r JOIN blocks b"
-                                  " USING (id)) || '/' || (SELECT count(*) FROM replication_queue)")
-                .value_or("?");
-      if (got == std::to_string(want) + "/" + std::to_string(want) + "/0") return;
-      std::this_thread::sleep_for(200ms);
+    if (harness::WaitUntil(
+            [&] {
+              got = harness::PgQueryValue(
+                        m.db.conninfo,
+                        "SELECT (SELECT count(*) FROM blocks) || '/' ||"
+                        " (SELECT count(*) FROM replicated_blocks r JOIN blocks b"
+                        " USING (id)) || '/' || (SELECT count(*) FROM replication_queue)")
+                        .value_or("?");
+              return got == std::to_string(want) + "/" + std::to_string(want) + "/0";
+            },
+            std::chrono::seconds(timeout_s), "every block replicated")) {
+      return;
     }
     FAIL() << "blocks/replicated/queued at the mirror: " << got << ", primary has " << want;
   }

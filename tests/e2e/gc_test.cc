@@ -9,6 +9,7 @@
 #include "common/block.h"
 #include "objstore/object_store.h"
 #include "tests/e2e/site_fixture.h"
+#include "tests/harness/wait.h"
 
 namespace meridian::e2e {
 namespace {
@@ -50,13 +51,14 @@ class GcTest : public SiteFixture {
   // Waits until the primary has recorded m1's acknowledgement of the head.
   void WaitAcked() {
     const std::string want = Head();
-    for (int i = 0; i < 100; ++i) {
-      if (harness::PgQueryValue(primary_.meta_url,
-                                "SELECT acked_pos FROM site_mirrors WHERE name = 'm1'")
-              .value_or("") == want) {
-        return;
-      }
-      std::this_thread::sleep_for(100ms);
+    if (harness::WaitUntil(
+            [&] {
+              return harness::PgQueryValue(primary_.meta_url,
+                                           "SELECT acked_pos FROM site_mirrors WHERE name = 'm1'")
+                         .value_or("") == want;
+            },
+            10s, "m1's acknowledgement")) {
+      return;
     }
     FAIL() << "m1 never acknowledged " << want;
   }
@@ -102,6 +104,7 @@ TEST_F(GcTest, ADeadMirrorHoldsBlocksOnlyUntilMaxWait) {
   ASSERT_TRUE(primary_.Run({"rm", "/t/w.bin"}).ok());
   nlohmann::json dry = Gc({"--max-wait=3600", "--dry-run"});
   EXPECT_EQ(dry["deleted"], 0) << dry;
+  // Not a wait for a condition: the freed blocks must become older than --max-wait=1.
   std::this_thread::sleep_for(1500ms);
   dry = Gc({"--max-wait=1", "--dry-run"});
   EXPECT_EQ(dry["deleted"], 3) << dry;
@@ -120,10 +123,12 @@ TEST_F(GcTest, ThePrimaryDaemonCollectsOnItsOwn) {
   ASSERT_TRUE(primary_.Run({"rm", "/t/w.bin"}).ok());
   ASSERT_TRUE(Verify(m).ok());
   int left = 3;
-  for (int i = 0; i < 100 && left > 0; ++i) {
-    std::this_thread::sleep_for(100ms);
-    left = Present(keys);
-  }
+  (void)harness::WaitUntil(
+      [&] {
+        left = Present(keys);
+        return left == 0;
+      },
+      10s, "the daemon's GC");
   EXPECT_EQ(left, 0) << "the primary daemon did not collect the freed blocks";
   EXPECT_EQ(harness::PgQueryValue(primary_.meta_url, "SELECT count(*) FROM deleted_blocks").value(),
             "0");

@@ -25,6 +25,7 @@
 #include "sitelink/keys.h"
 #include "sitelink/stream_protocol.h"
 #include "tests/e2e/site_fixture.h"
+#include "tests/harness/wait.h"
 
 namespace meridian::e2e {
 namespace {
@@ -37,14 +38,10 @@ nlohmann::json StatusJson(const TestVolume& v) {
   return r.ok() ? nlohmann::json::parse(r.out) : nlohmann::json::object();
 }
 
-// Waits up to `limit` for `pred` (polled every 100 ms).
+// Waits up to `limit` for `pred`.
 template <typename Pred>
-bool WaitFor(Pred pred, std::chrono::seconds limit) {
-  for (auto end = std::chrono::steady_clock::now() + limit; std::chrono::steady_clock::now() < end;
-       std::this_thread::sleep_for(100ms)) {
-    if (pred()) return true;
-  }
-  return pred();
+::testing::AssertionResult WaitFor(Pred pred, std::chrono::seconds limit) {
+  return harness::WaitUntil(pred, limit, "the condition");
 }
 
 bool MirrorConnected(const nlohmann::json& s) {
@@ -82,6 +79,7 @@ TEST_F(HostilePeerTest, StatusAtThePrimarySaysWhenItsDaemonIsNotRunning) {
   m.proc = std::make_unique<Child>(SpawnMirror(m, "m1").value());
   ASSERT_TRUE(WaitFor([&] { return MirrorConnected(StatusJson(primary_)); }, 30s));
   // An idle link stays "connected" (last_seen moves on with heartbeats).
+  // Not a wait for a condition: 3 s of idleness is the scenario.
   std::this_thread::sleep_for(3s);
   s = StatusJson(primary_);
   EXPECT_TRUE(MirrorConnected(s)) << s.dump();
@@ -198,7 +196,7 @@ void FuzzSiteLink(const std::string& endpoint, const sitelink::CurveKeyPair& key
       zmq::multipart_t in;
       while (in.recv(*c.s, ZMQ_DONTWAIT)) in.clear();  // whatever comes back
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 100));
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 100));  // not a wait: fuzz pace
   }
 }
 
@@ -227,7 +225,7 @@ void FuzzCache(const std::string& endpoint, const sitelink::CurveKeyPair& keys,
     zmq::multipart_t in;
     while (in.recv(s, ZMQ_DONTWAIT)) in.clear();
     ++*sent;
-    std::this_thread::sleep_for(std::chrono::microseconds(500 + rng() % 1000));
+    std::this_thread::sleep_for(std::chrono::microseconds(500 + rng() % 1000));  // not a wait: pace
   }
 }
 
@@ -290,6 +288,7 @@ TEST_F(HostilePeerTest, RandomMessagesFromAnAllowedKeyLeaveEverythingBoundedAndI
   int peak_connections = 0;
   uint64_t peak_rss = 0, peak_cache_rss = 0;
   std::set<std::string> stored;  // every site_mirrors row seen: "name|acked_pos"
+  // Not a wait for a condition: 20 s of attack, sampled every 20 ms.
   for (auto end = std::chrono::steady_clock::now() + 20s; std::chrono::steady_clock::now() < end;
        std::this_thread::sleep_for(20ms)) {
     peak_connections = std::max(peak_connections, connections());
@@ -321,7 +320,16 @@ TEST_F(HostilePeerTest, RandomMessagesFromAnAllowedKeyLeaveEverythingBoundedAndI
   ASSERT_TRUE(v.ok()) << v.Describe();
   EXPECT_TRUE(nlohmann::json::parse(v.out)["identical"].get<bool>()) << v.out;
   // What the primary stored of its peers: only validated values.
-  std::this_thread::sleep_for(1500ms);  // one more recording round
+  // One more recording round (about once a second): the daemon's row moves
+  // on twice, so a round that started after the attack has finished.
+  auto daemon_row = [&] {
+    return PgQueryValue(primary_.meta_url, "SELECT updated_at::text FROM site_daemon").value_or("");
+  };
+  for (int round = 0; round < 2; ++round) {
+    const std::string before = daemon_row();
+    (void)harness::WaitUntil([&] { return daemon_row() != before; }, 10s,
+                             "a recording round of the primary daemon");
+  }
   nlohmann::json s = StatusJson(primary_);
   const uint64_t head = std::stoull(Head());
   EXPECT_LE(s["mirrors"].size(), 2u) << s.dump();

@@ -20,6 +20,7 @@
 
 #include "fuse/mount.h"
 #include "tests/e2e/site_fixture.h"
+#include "tests/harness/wait.h"
 
 namespace meridian::e2e {
 namespace {
@@ -103,10 +104,10 @@ class MountTest : public SiteFixture {
     o.append = true;
     ASSERT_OK_AND_ASSIGN(auto c, Child::Spawn(args, o));
     mount_ = std::make_unique<Child>(std::move(c));
-    for (int i = 0; i < 100 && !fuse::IsMounted(mnt_->path()); ++i) {
-      ASSERT_TRUE(mount_->IsRunning()) << ReadFile(o.stderr_path).value_or("");
-      std::this_thread::sleep_for(100ms);
-    }
+    (void)harness::WaitUntil([&] { return fuse::IsMounted(mnt_->path()) || !mount_->IsRunning(); },
+                             10s, "the mount");
+    ASSERT_TRUE(fuse::IsMounted(mnt_->path()) || mount_->IsRunning())
+        << ReadFile(o.stderr_path).value_or("");
     ASSERT_TRUE(fuse::IsMounted(mnt_->path())) << ReadFile(o.stderr_path).value_or("");
   }
   std::string M() const { return mnt_->path() + "/models/m1"; }
@@ -231,15 +232,14 @@ TEST_F(MountTest, PrimaryChangesShowThroughTheMountWithoutRemount) {
   ASSERT_TRUE(Verify(mirror_).ok());  // the mirror has applied it
   const std::string new_sum = Sh("sha256sum < '" + next.Sub("config.json") + "'").out;
   std::string got, ls;
-  for (int i = 0; i < 100; ++i) {  // delivered at commit; allow the kernel a moment
-    got = Sh("sha256sum < '" + m + "/config.json'").out;
-    ls = Sh("ls '" + m + "'").out;
-    if (got == new_sum && ls.find("added.txt") != std::string::npos &&
-        ls.find("zero") == std::string::npos) {
-      break;
-    }
-    std::this_thread::sleep_for(100ms);
-  }
+  (void)harness::WaitUntil(  // delivered at commit; allow the kernel a moment
+      [&] {
+        got = Sh("sha256sum < '" + m + "/config.json'").out;
+        ls = Sh("ls '" + m + "'").out;
+        return got == new_sum && ls.find("added.txt") != std::string::npos &&
+               ls.find("zero") == std::string::npos;
+      },
+      10s, "the mount to show the new version");
   EXPECT_EQ(got, new_sum);
   EXPECT_NE(ls.find("added.txt"), std::string::npos) << ls;
   EXPECT_EQ(ls.find("zero"), std::string::npos) << ls;
@@ -285,12 +285,13 @@ TEST_F(MountTest, FstatOfAReplacedOpenFileAnswersWithLinkCountZero) {
   // The kernel keeps its cached attributes until the mount's invalidation
   // reaches it (delivered at commit): wait for the link count to change.
   int rc = 0, err = 0;
-  for (int i = 0; i < 100; ++i) {
-    rc = fstat(held, &st);
-    err = errno;
-    if (rc != 0 || st.st_nlink == 0) break;
-    std::this_thread::sleep_for(100ms);
-  }
+  (void)harness::WaitUntil(
+      [&] {
+        rc = fstat(held, &st);
+        err = errno;
+        return rc != 0 || st.st_nlink == 0;
+      },
+      10s, "the replaced file's link count to drop");
   ASSERT_EQ(rc, 0) << "fstat of the replaced file: " << std::strerror(err) << "\n" << MountLog();
   EXPECT_EQ(st.st_nlink, 0u);
   EXPECT_EQ(st.st_size, 612);  // the version it opened
@@ -298,12 +299,13 @@ TEST_F(MountTest, FstatOfAReplacedOpenFileAnswersWithLinkCountZero) {
   EXPECT_EQ(st.st_mode & 07777, 0640u);
   // The path shows the new version.
   EXPECT_EQ(Sh("stat -c %s '" + m + "/config.json'").out, "900\n");
-  for (int i = 0; i < 100; ++i) {
-    rc = fstat(dir, &st);
-    err = errno;
-    if (rc != 0 || st.st_nlink == 0) break;
-    std::this_thread::sleep_for(100ms);
-  }
+  (void)harness::WaitUntil(
+      [&] {
+        rc = fstat(dir, &st);
+        err = errno;
+        return rc != 0 || st.st_nlink == 0;
+      },
+      10s, "the removed directory's link count to drop");
   ASSERT_EQ(rc, 0) << "fstat of the removed directory: " << std::strerror(err);
   EXPECT_EQ(st.st_nlink, 0u);
   EXPECT_TRUE(S_ISDIR(st.st_mode));
@@ -366,11 +368,12 @@ TEST_F(MountTest, MmapAndRandomReadsOfSafetensorsReturnTheRightTensors) {
     const size_t p = body.find("\n" + name + " ");
     return p == std::string::npos ? -1.0 : std::stod(body.substr(p + name.size() + 2));
   };
-  for (int i = 0; i < 50; ++i) {  // gauges refresh once a second
-    body = Sh("curl -sf '" + url + "'").out;
-    if (gauge("meridian_mount_read_bytes") > 0) break;
-    std::this_thread::sleep_for(100ms);
-  }
+  (void)harness::WaitUntil(  // gauges refresh once a second
+      [&] {
+        body = Sh("curl -sf '" + url + "'").out;
+        return gauge("meridian_mount_read_bytes") > 0;
+      },
+      5s, "the mount's gauges");
   EXPECT_GT(gauge("meridian_mount_read_bytes"), 300000.0) << body;
   EXPECT_GT(gauge("meridian_mount_block_fetches"), 4.0) << body;
   EXPECT_EQ(gauge("meridian_mount_read_errors"), 0.0) << body;

@@ -14,6 +14,7 @@
 #include "tests/e2e/e2e_util.h"
 #include "tests/harness/pg_cluster.h"
 #include "tests/harness/status_matchers.h"
+#include "tests/harness/wait.h"
 
 namespace meridian::primary {
 namespace {
@@ -206,8 +207,8 @@ TEST_F(NamespaceTest, CommitterBatchesWaitingFilesAndIsolatesABadOne) {
       [&](const FileCommit& f, const Result<uint64_t>& r) {
         // The first commit waits for every submission: the rest queue up.
         if (first.exchange(false)) {
-          while (submitted.load() < total)
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          EXPECT_TRUE(harness::WaitUntil([&] { return submitted.load() >= total; },
+                                         std::chrono::seconds(60), "every submission"));
         }
         if (r.ok()) {
           ++ok;
@@ -368,6 +369,57 @@ TEST_F(NamespaceTest, ConcurrentWritersSerializeCleanly) {
                             "SELECT count(*) FROM inodes i WHERE ino <> 1 AND "
                             "NOT EXISTS (SELECT 1 FROM dentries d WHERE d.ino = i.ino)"));
   EXPECT_EQ(orphans, "0");
+}
+
+TEST_F(NamespaceTest, AWriterWhoseFirstAttemptDeadlocksCommitsExactlyOnce) {
+  // Another session takes the change log's table lock, then queues for the
+  // write lock the writer holds; the writer's change-log insert closes the
+  // cycle. The writer detects it (20 ms against the other's 10 s), is rolled
+  // back, and must run the whole mutation again on the same connection.
+  ASSERT_OK(conn_->Run("SET deadlock_timeout = '20ms'"));
+  ASSERT_OK_AND_ASSIGN(auto other, PgConn::Connect(db_.conninfo));
+  ASSERT_OK_AND_ASSIGN(auto observer, PgConn::Connect(db_.conninfo));
+  ASSERT_OK(other->Run("SET deadlock_timeout = '10s'"));
+  ASSERT_OK_AND_ASSIGN(std::string entries_before,
+                       harness::PgQueryValue(db_.conninfo, "SELECT count(*) FROM changelog"));
+  NamespaceWriter w(conn_.get());
+  int hook_runs = 0;
+  std::thread locker;
+  Status other_st;
+  w.SetBeforeCommitHookForTest([&] {
+    if (++hook_runs != 1) return;
+    locker = std::thread([&] {
+      other_st = other->RunScript("BEGIN; LOCK TABLE changelog IN SHARE MODE");
+      if (other_st.ok()) other_st = other->Run("UPDATE write_lock SET head = head");
+      other->Rollback();
+    });
+    const int pid = PQbackendPID(other->raw());
+    EXPECT_TRUE(harness::WaitUntil(
+        [&] {
+          auto r = observer->Exec("SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1",
+                                  {meta::Param::Int(pid)});
+          return r.ok() && r->rows() == 1 && r->Get(0, 0) == "Lock";
+        },
+        std::chrono::seconds(30), "the other session to queue for the write lock"));
+  });
+  auto ino = w.Mkdir("/t", NewAttr{}, /*parents=*/false);
+  if (locker.joinable()) locker.join();
+  ASSERT_OK(ino);
+  EXPECT_OK(other_st);
+  EXPECT_EQ(hook_runs, 2);  // deadlocked once, then committed
+  EXPECT_TRUE(w.last_committed());
+  ASSERT_OK_AND_ASSIGN(std::string entries_after,
+                       harness::PgQueryValue(db_.conninfo, "SELECT count(*) FROM changelog"));
+  EXPECT_EQ(std::stoi(entries_after), std::stoi(entries_before) + 1);  // one entry, no gap
+  ASSERT_OK_AND_ASSIGN(std::string head,
+                       harness::PgQueryValue(db_.conninfo, "SELECT head FROM write_lock"));
+  ASSERT_OK_AND_ASSIGN(std::string last,
+                       harness::PgQueryValue(db_.conninfo, "SELECT max(pos) FROM changelog"));
+  EXPECT_EQ(head, last);
+  Catalog cat(conn_.get());
+  ASSERT_OK_AND_ASSIGN(meta::Attr t, cat.Resolve("/t"));
+  EXPECT_EQ(t.ino, *ino);
+  EXPECT_FALSE(conn_->broken());
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 
 #include "tests/e2e/data_fixture.h"
 #include "tests/harness/tcp_proxy.h"
+#include "tests/harness/wait.h"
 
 namespace meridian::e2e {
 namespace {
@@ -26,7 +27,9 @@ TEST_F(ReplicateTest, EveryBlockArrivesVerifiedAndReadsAreCorrectThroughout) {
   const int mib =
       std::getenv("MERIDIAN_REPLICATE_MIB") ? std::atoi(getenv("MERIDIAN_REPLICATE_MIB")) : 2048;
   ImportModel(4, mib / 4);
-  std::this_thread::sleep_for(1500ms);  // radosgw writes its request log asynchronously
+  // Not a wait for a condition: radosgw writes its request log asynchronously
+  // and shows no sign of being done; let it settle before counting.
+  std::this_thread::sleep_for(1500ms);
   const int64_t writes_before = WritesToPrimaryBucket();
   StartPrimary();
   Mirror m = NewMirror("m1", ReplicatingArgs());
@@ -53,6 +56,8 @@ TEST_F(ReplicateTest, EveryBlockArrivesVerifiedAndReadsAreCorrectThroughout) {
   ASSERT_OK_AND_ASSIGN(std::string got,
                        primary_.CatSha256("/models/m1/shard0.safetensors", m.db.url));
   EXPECT_EQ(got, want);
+  // Not a wait for a condition: radosgw writes its request log asynchronously
+  // and shows no sign of being done; let it settle before counting.
   std::this_thread::sleep_for(1500ms);
   EXPECT_EQ(WritesToPrimaryBucket(), writes_before)
       << "something wrote to the primary's bucket while only the mirror was working";
@@ -67,6 +72,7 @@ TEST_F(ReplicateTest, KilledTenTimesWhileCopyingItCopiesNoBlockTwice) {
   const int64_t total = PrimaryBlocks();
   int interrupted = 0;  // kills that found copying unfinished
   for (int kill = 0; kill < 10; ++kill) {
+    // Not a wait for a condition: the kill lands at a random moment of the copy.
     std::this_thread::sleep_for(std::chrono::milliseconds(300 + rng() % 900));
     ASSERT_OK(m.proc->Kill(SIGKILL));
     ASSERT_OK(m.proc->Wait().status());
@@ -84,7 +90,9 @@ TEST_F(ReplicateTest, KilledTenTimesWhileCopyingItCopiesNoBlockTwice) {
   EXPECT_GE(interrupted, 5) << "the kills should land while blocks are still being copied";
   // The server's own count: one successful PUT per block into the mirror's
   // bucket (a PUT cut off by a kill is not an upload).
-  std::this_thread::sleep_for(1500ms);  // radosgw writes its request log asynchronously
+  // Not a wait for a condition: radosgw writes its request log asynchronously
+  // and shows no sign of being done; let it settle before counting.
+  std::this_thread::sleep_for(1500ms);
   const std::string bucket = mirror_bucket_.substr(mirror_bucket_.rfind('/') + 1);
   EXPECT_EQ(CountRgwRequests(rgw_, "PUT /" + bucket + "/" + primary_.name + "/", 200).value_or(-1),
             total);
@@ -149,12 +157,13 @@ TEST_F(ReplicateTest, AFreedBlockLeavesTheMirrorBucketAfterTheGrace) {
   ASSERT_TRUE(primary_.Run({"rm", "/models/m1/shard0.safetensors"}).ok());
   ExpectSameTree(m, "m1");
   const auto freed_at = std::chrono::steady_clock::now();
-  bool gone = false;
-  for (int i = 0; i < 150 && !gone; ++i) {
-    std::this_thread::sleep_for(200ms);
-    gone = true;
-    for (const auto& k : keys) gone = gone && bucket->Head(k).status().IsNotFound();
-  }
+  const bool gone = harness::WaitUntil(
+      [&] {
+        bool all = true;
+        for (const auto& k : keys) all = all && bucket->Head(k).status().IsNotFound();
+        return all;
+      },
+      30s, "the freed blocks to leave the mirror's bucket");
   EXPECT_TRUE(gone) << "freed blocks still in the mirror's bucket after 30 s";
   EXPECT_GE(std::chrono::steady_clock::now() - freed_at, 1500ms) << "deleted before the grace";
   // The rest of the model is untouched.
@@ -183,6 +192,8 @@ TEST_F(ReplicateTest, WithVisibilityDataNoFileShowsBeforeItsBlocks) {
   nlohmann::json s2;  // m2's status while it shows big.bin without all its data
   bool complete1 = false;
   for (int i = 0; i < 1200 && !complete1; ++i) {
+    // Not a wait for a condition: the sampling interval of this observation
+    // (each poll records what both mirrors show at that moment).
     std::this_thread::sleep_for(50ms);
     const auto at_primary = FileBlocks(primary_.meta_url, "big.bin");
     const auto ids1 = FileBlocks(m1.db.conninfo, "big.bin");
@@ -226,7 +237,12 @@ TEST_F(ReplicateTest, WithVisibilityDataASnapshotBootstrapHasEveryBlock) {
   StartPrimary({"--log-retention=2"});
   for (int i = 0; i < 12; ++i)
     ASSERT_TRUE(primary_.Run({"mkdir", "-p", "/models/d" + std::to_string(i)}).ok());
-  std::this_thread::sleep_for(2500ms);  // retention runs once a second
+  (void)harness::WaitUntil(  // retention runs once a second
+      [&] {
+        auto o = harness::PgQueryValue(primary_.meta_url, "SELECT min(pos) FROM changelog");
+        return o.ok() && !o->empty() && std::stoi(*o) > 2;
+      },
+      10s, "log retention to truncate the log");
   ASSERT_OK_AND_ASSIGN(auto oldest,
                        harness::PgQueryValue(primary_.meta_url, "SELECT min(pos) FROM changelog"));
   ASSERT_GT(std::stoi(oldest), 2) << "the log was not truncated";
@@ -330,7 +346,9 @@ TEST_F(ReplicateTest, AMirrorRefusesThePrimarysBucketAsItsOwn) {
   RunResult rm = primary_.Run({"rm", "/models/m1/config.json"});  // a freed block
   ASSERT_TRUE(rm.ok()) << rm.Describe();
   StartPrimary();
-  std::this_thread::sleep_for(1500ms);  // radosgw writes its request log asynchronously
+  // Not a wait for a condition: radosgw writes its request log asynchronously
+  // and shows no sign of being done; let it settle before counting.
+  std::this_thread::sleep_for(1500ms);
   const int64_t writes_before = WritesToPrimaryBucket();
   const std::string bucket = primary_.bucket_url.substr(primary_.bucket_url.rfind('/') + 1);
   const std::string port = rgw_.endpoint.substr(rgw_.endpoint.rfind(':') + 1);
@@ -361,6 +379,8 @@ TEST_F(ReplicateTest, AMirrorRefusesThePrimarysBucketAsItsOwn) {
     std::string err = ReadFile(primary_.dir->Sub("m1.err")).value();
     EXPECT_NE(err.find("is the primary's bucket"), std::string::npos) << alias[0] << ":\n" << err;
   }
+  // Not a wait for a condition: radosgw writes its request log asynchronously
+  // and shows no sign of being done; let it settle before counting.
   std::this_thread::sleep_for(1500ms);
   EXPECT_EQ(WritesToPrimaryBucket(), writes_before)
       << "a refused mirror wrote to or deleted from the primary's bucket";

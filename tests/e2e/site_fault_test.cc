@@ -26,6 +26,7 @@
 #include "tests/harness/pg_cluster.h"
 #include "tests/harness/status_matchers.h"
 #include "tests/harness/tcp_proxy.h"
+#include "tests/harness/wait.h"
 
 namespace meridian::e2e {
 namespace {
@@ -299,10 +300,10 @@ class SiteFaultTest : public ::testing::Test {
         o);
     ASSERT_OK(c.status());
     primary_proc_ = std::make_unique<Child>(std::move(c).value());
-    for (int i = 0; i < 150 && CountListening() == before; ++i) {
-      std::this_thread::sleep_for(100ms);
-      ASSERT_TRUE(primary_proc_->IsRunning()) << ReadFile(log_dir_.Sub("primary.log")).value();
-    }
+    (void)harness::WaitUntil(
+        [&] { return CountListening() != before || !primary_proc_->IsRunning(); }, 15s,
+        "the primary to listen");
+    ASSERT_TRUE(primary_proc_->IsRunning()) << ReadFile(log_dir_.Sub("primary.log")).value();
     std::string log = ReadFile(log_dir_.Sub("primary.log")).value();
     auto p = log.rfind("listening on ");
     ASSERT_NE(p, std::string::npos) << log;
@@ -346,7 +347,8 @@ class SiteFaultTest : public ::testing::Test {
           if (r.ok()) {
             ++ok_ops_;
           } else {
-            std::this_thread::sleep_for(50ms);  // no busy loop while the database is down
+            // Not a wait for a condition: no busy loop while the database is down.
+            std::this_thread::sleep_for(50ms);
           }
         }
       });
@@ -360,10 +362,14 @@ class SiteFaultTest : public ::testing::Test {
 
   // The primary's head, retried through outages.
   uint64_t Head() {
-    for (int i = 0; i < 300; ++i) {
-      auto h = harness::PgQueryValue(PrimaryConninfo(), "SELECT head FROM write_lock");
-      if (h.ok()) return std::stoull(*h);
-      std::this_thread::sleep_for(100ms);
+    Result<std::string> h = Status::Unavailable("not read yet");
+    if (harness::WaitUntil(
+            [&] {
+              h = harness::PgQueryValue(PrimaryConninfo(), "SELECT head FROM write_lock");
+              return h.ok();
+            },
+            30s, "the primary's database")) {
+      return std::stoull(*h);
     }
     ADD_FAILURE() << "cannot read the primary's head";
     return 0;
@@ -375,12 +381,8 @@ class SiteFaultTest : public ::testing::Test {
   }
   // Waits until the mirror has applied `pos`; false after `timeout`.
   bool WaitApplied(uint64_t pos, std::chrono::seconds timeout) {
-    auto until = Clock::now() + timeout;
-    while (Applied() < pos) {
-      if (Clock::now() > until) return false;
-      std::this_thread::sleep_for(50ms);
-    }
-    return true;
+    return harness::WaitUntil([&] { return Applied() >= pos; }, timeout,
+                              "the mirror to apply " + std::to_string(pos));
   }
 
   // verify reports identical, and every entry was applied exactly once.
@@ -424,11 +426,14 @@ TEST_F(SiteFaultTest, MirrorServesReadsThroughAPartitionAndCatchesUpAfter) {
   ASSERT_TRUE(primary_.Run({"import", tmp_->Sub("big"), "/s/big.bin"}).ok());
   ASSERT_OK_AND_ASSIGN(std::string want_sha, harness::Sha256File(tmp_->Sub("big")));
   StartWriters(3);
+  // Not a wait for a condition: 3 s of load through the proxy.
   std::this_thread::sleep_for(3s);
   ASSERT_TRUE(WaitApplied(Head(), 30s)) << "the mirror does not follow through the proxy";
 
   proxy->SetPartitioned(true);
-  std::this_thread::sleep_for(1s);  // what the mirror had received is applied
+  // Not a wait for a condition (none is visible from outside): time for what
+  // the mirror had received to be applied before the position is frozen.
+  std::this_thread::sleep_for(1s);
   const uint64_t frozen = Applied();
   const uint64_t head_at_partition = Head();
   RunResult ls0 = as_mirror_.Run({"ls", "-l", "/a"});
@@ -446,6 +451,7 @@ TEST_F(SiteFaultTest, MirrorServesReadsThroughAPartitionAndCatchesUpAfter) {
     EXPECT_EQ(sha, want_sha);
     EXPECT_EQ(Applied(), frozen) << "the mirror advanced through a partition";
     ++reads;
+    // Not a wait for a condition: the pace of reads through the partition.
     std::this_thread::sleep_for(1500ms);
   }
   const uint64_t head_before_heal = Head();
@@ -458,10 +464,11 @@ TEST_F(SiteFaultTest, MirrorServesReadsThroughAPartitionAndCatchesUpAfter) {
   const double catch_up_s = Seconds(heal);
   EXPECT_TRUE(caught_up) << "no catch-up within 60 s of healing; applied " << Applied() << " of "
                          << head_before_heal;
-  std::this_thread::sleep_for(2s);  // and it follows live changes again
+  // Not a wait for a condition: 2 s of following live changes again.
+  std::this_thread::sleep_for(2s);
   // A cut link (connections reset, new ones refused) for a few seconds, too.
   proxy->SetPartitioned(true, /*cut=*/true);
-  std::this_thread::sleep_for(4s);
+  std::this_thread::sleep_for(4s);  // not a wait for a condition: how long the cut lasts
   proxy->SetPartitioned(false);
   const uint64_t head_before_cut_heal = Head();
   heal = Clock::now();
@@ -486,7 +493,7 @@ TEST_F(SiteFaultTest, PrimaryDaemonKilledAndRestartedOnTheSamePortUnderLoad) {
   StartWriters(3);
   std::vector<std::string> timings;
   for (int sig : {SIGKILL, SIGTERM, SIGKILL, SIGTERM}) {
-    std::this_thread::sleep_for(2s);
+    std::this_thread::sleep_for(2s);  // not a wait for a condition: 2 s of load per round
     ASSERT_OK(primary_proc_->Kill(sig));
     ASSERT_OK_AND_ASSIGN(ExitStatus st, primary_proc_->Wait(20));
     if (sig == SIGTERM) {
@@ -494,7 +501,8 @@ TEST_F(SiteFaultTest, PrimaryDaemonKilledAndRestartedOnTheSamePortUnderLoad) {
     } else {
       EXPECT_EQ(st.signal, SIGKILL);
     }
-    std::this_thread::sleep_for(500ms);  // writers keep committing with no daemon
+    // Not a wait for a condition: writers keep committing with no daemon.
+    std::this_thread::sleep_for(500ms);
     StartPrimary(first_endpoint);
     ASSERT_EQ(endpoint_, first_endpoint);
     auto restarted = Clock::now();
@@ -530,26 +538,24 @@ TEST_F(SiteFaultTest, PrimaryDatabaseRestartedAndCrashedUnderLoad) {
         "SELECT count(*) FROM pg_stat_activity WHERE query = 'LISTEN meridian_changelog'");
     return n.ok() && *n != "0";
   };
-  std::this_thread::sleep_for(2s);
-  ASSERT_TRUE(listening()) << "no LISTEN connection before any fault";
+  ASSERT_TRUE(harness::WaitUntil(listening, 10s, "the daemon's LISTEN"))
+      << "no LISTEN connection before any fault";
   ASSERT_TRUE(WaitApplied(Head(), 30s));
   std::vector<std::string> timings;
   for (bool crash : {false, true}) {
     const int ok_before = ok_ops_;
     if (crash) {
       ASSERT_OK(pg.KillServer());
-      std::this_thread::sleep_for(1s);  // writers fail meanwhile
+      std::this_thread::sleep_for(1s);  // not a wait for a condition: writers fail meanwhile
     }
     ASSERT_OK(pg.Restart());
     auto restarted = Clock::now();
-    bool relistened = false;
-    while (!(relistened = listening()) && Seconds(restarted) < 15) {
-      std::this_thread::sleep_for(100ms);
-    }
+    const bool relistened = harness::WaitUntil(listening, 15s, "the daemon to LISTEN again");
     EXPECT_TRUE(relistened) << "the primary daemon did not LISTEN again after the database's "
                             << (crash ? "crash" : "restart");
     const double relisten_s = Seconds(restarted);
-    std::this_thread::sleep_for(2s);  // writers commit again
+    (void)harness::WaitUntil([&] { return ok_ops_.load() > ok_before; }, 30s,
+                             "writers to commit again");
     EXPECT_GT(ok_ops_.load(), ok_before) << "no write succeeded after the database came back";
     const uint64_t head = Head();
     ASSERT_TRUE(WaitApplied(head, 30s))
@@ -587,7 +593,7 @@ TEST_F(SiteFaultTest, PrimaryDatabaseCrashWithAsyncCommitKeepsTheMirrorConsisten
   StartWriters(3);
   std::string evidence;
   for (int round = 0; round < 2; ++round) {
-    std::this_thread::sleep_for(3s);
+    std::this_thread::sleep_for(3s);  // not a wait for a condition: 3 s of load, then a crash
     ASSERT_OK(pg.KillServer());
     const uint64_t applied_at_crash = Applied();
     ASSERT_OK(pg.Restart());
@@ -601,7 +607,7 @@ TEST_F(SiteFaultTest, PrimaryDatabaseCrashWithAsyncCommitKeepsTheMirrorConsisten
         << " that the primary lost in its database crash; those positions will be reused for "
            "different changes";
   }
-  std::this_thread::sleep_for(2s);
+  std::this_thread::sleep_for(2s);  // not a wait for a condition: load after the last crash
   StopWriters();
   ASSERT_TRUE(primary_.Run({"mkdir", "-p", "/after/crash"}).ok());
   ExpectIdenticalExactlyOnce();

@@ -15,6 +15,7 @@
 #include "tests/e2e/e2e_util.h"
 #include "tests/harness/pg_cluster.h"
 #include "tests/harness/status_matchers.h"
+#include "tests/harness/wait.h"
 
 namespace meridian::e2e {
 
@@ -46,13 +47,15 @@ class SiteFixture : public ::testing::Test {
                                      "--allow=" + keys_->Sub("allow")};
     args.insert(args.end(), extra.begin(), extra.end());
     MERIDIAN_ASSIGN_OR_RETURN(Child c, v.Spawn(args, v.dir->Sub("primary.out")));
-    for (int i = 0; i < 100 && endpoint->empty(); ++i) {
-      std::this_thread::sleep_for(100ms);
-      std::string out = c.ReadStdout();
-      if (auto p = out.find("listening on "); p != std::string::npos) {
-        *endpoint = out.substr(p + 13, out.find('\n', p) - p - 13);
-      }
-    }
+    (void)harness::WaitUntil(
+        [&] {
+          std::string out = c.ReadStdout();
+          if (auto p = out.find("listening on "); p != std::string::npos) {
+            *endpoint = out.substr(p + 13, out.find('\n', p) - p - 13);
+          }
+          return !endpoint->empty();
+        },
+        10s, "the primary's address");
     if (endpoint->empty()) return Status::Unavailable("primary did not start: " + c.ReadStderr());
     return c;
   }

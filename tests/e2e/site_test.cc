@@ -21,6 +21,7 @@
 #include "tests/e2e/site_fixture.h"
 #include "tests/harness/pg_cluster.h"
 #include "tests/harness/status_matchers.h"
+#include "tests/harness/wait.h"
 
 namespace meridian::e2e {
 namespace {
@@ -54,6 +55,7 @@ TEST_F(SiteTest, ConcurrentWritersAndMirrorKilledTwentyTimesEndIdentical) {
   int kills = 0;
   auto until = std::chrono::steady_clock::now() + 60s;
   while (std::chrono::steady_clock::now() < until || kills < 20) {
+    // Not a wait for a condition: the kill lands at a random moment.
     std::this_thread::sleep_for(std::chrono::milliseconds(500 + rng() % 2000));
     ASSERT_OK(m.proc->Kill(SIGKILL));
     ASSERT_OK(m.proc->Wait().status());
@@ -76,8 +78,15 @@ TEST_F(SiteTest, ConcurrentWritersAndMirrorKilledTwentyTimesEndIdentical) {
                                              "SELECT applied_pos || ' ' || applied_changes"
                                              " FROM site_state"));
   EXPECT_EQ(counts, Head() + " " + Head()) << "an entry was applied twice or skipped";
-  // The primary knows where its mirror is.
-  std::this_thread::sleep_for(1500ms);
+  // The primary knows where its mirror is (it records that about once a second).
+  (void)harness::WaitUntil(
+      [&] {
+        return harness::PgQueryValue(primary_.meta_url,
+                                     "SELECT string_agg(name || ' ' || acked_pos, ',')"
+                                     " FROM site_mirrors")
+                   .value_or("") == "m1 " + Head();
+      },
+      10s, "the primary to record its mirror's position");
   RunResult st = primary_.Run({"status", "--json"});
   ASSERT_TRUE(st.ok()) << st.Describe();
   auto s = nlohmann::json::parse(st.out);
@@ -137,7 +146,12 @@ TEST_F(SiteTest, AMirrorBehindTheRetainedLogBootstrapsFromASnapshot) {
         primary_.Run({"mkdir", "-p", "/a/d" + std::to_string(i % 7) + "/e" + std::to_string(i)})
             .ok());
   }
-  std::this_thread::sleep_for(2500ms);  // retention runs once a second
+  (void)harness::WaitUntil(  // retention runs once a second
+      [&] {
+        auto o = harness::PgQueryValue(primary_.meta_url, "SELECT min(pos) FROM changelog");
+        return o.ok() && !o->empty() && std::stoi(*o) > 2;
+      },
+      10s, "log retention to truncate the log");
   ASSERT_OK_AND_ASSIGN(auto oldest,
                        harness::PgQueryValue(primary_.meta_url, "SELECT min(pos) FROM changelog"));
   ASSERT_GT(std::stoi(oldest), 2) << "the log was not truncated";
@@ -213,11 +227,12 @@ TEST_F(SiteTest, StatusAtAMirrorShowsItsLagAndLink) {
   };
   // Live: what the daemon recorded about its link (about once a second).
   nlohmann::json s;
-  for (int i = 0; i < 100; ++i) {
-    s = status();
-    if (s.value("connected", false)) break;
-    std::this_thread::sleep_for(100ms);
-  }
+  (void)harness::WaitUntil(
+      [&] {
+        s = status();
+        return s.value("connected", false);
+      },
+      10s, "the mirror to record its link as connected");
   EXPECT_EQ(s["role"], "mirror");
   EXPECT_EQ(s["site"], "m1");
   EXPECT_TRUE(s["daemon_running"].get<bool>()) << s;
@@ -259,7 +274,6 @@ TEST_F(SiteTest, DaemonsServePrometheusMetrics) {
   Mirror m = NewMirror("m1", {"--metrics=127.0.0.1:0"});
   ASSERT_TRUE(primary_.Run({"mkdir", "-p", "/a/b/c"}).ok());
   ASSERT_TRUE(Verify(m).ok());
-  std::this_thread::sleep_for(1500ms);  // gauges refresh about once a second
   auto scrape = [](const std::string& log) -> std::string {
     auto p = log.find("metrics on ");
     if (p == std::string::npos) return "no metrics address in: " + log;
@@ -267,6 +281,16 @@ TEST_F(SiteTest, DaemonsServePrometheusMetrics) {
     return harness::Run({"curl", "-sf", url}).out;
   };
   const std::string head = Head();
+  (void)harness::WaitUntil(  // gauges refresh about once a second
+      [&] {
+        std::string p = scrape(primary_proc_->ReadStderr());
+        std::string q = scrape(ReadFile(primary_.dir->Sub("m1.err")).value_or(""));
+        return p.find("meridian_mirror_acked_position{mirror=\"m1\"} " + head) != p.npos &&
+               p.find("meridian_mirror_lag_entries{mirror=\"m1\"} 0") != p.npos &&
+               q.find("meridian_mirror_applied_position " + head) != q.npos &&
+               q.find("meridian_mirror_connected 1") != q.npos;
+      },
+      10s, "the gauges to show the mirror caught up");
   std::string pm = scrape(primary_proc_->ReadStderr());
   EXPECT_NE(pm.find("meridian_changelog_head_position " + head), std::string::npos) << pm;
   EXPECT_NE(pm.find("meridian_mirror_acked_position{mirror=\"m1\"} " + head), std::string::npos)
@@ -292,7 +316,8 @@ TEST_F(SiteTest, APrimaryStoppedWithSigtermCanBeRestartedAtOnceOnItsPorts) {
   for (int round = 0; round < 4; ++round) {
     ASSERT_TRUE(primary_.Run({"mkdir", "-p", "/r/" + std::to_string(round)}).ok());
     ASSERT_TRUE(Verify(m).ok());
-    std::this_thread::sleep_for(std::chrono::milliseconds(250 + 450 * round));  // any moment
+    // Not a wait for a condition: SIGTERM at any moment of the daemon's work.
+    std::this_thread::sleep_for(std::chrono::milliseconds(250 + 450 * round));
     const auto start = std::chrono::steady_clock::now();
     ASSERT_OK(primary_proc_->Kill(SIGTERM));
     ASSERT_OK_AND_ASSIGN(auto ex, primary_proc_->Wait(10));
@@ -320,7 +345,8 @@ TEST_F(SiteTest, AMirrorStoppedWithSigtermExitsAtOnce) {
   for (int round = 0; round < 3; ++round) {
     ASSERT_TRUE(primary_.Run({"mkdir", "-p", "/r/" + std::to_string(round)}).ok());
     ASSERT_TRUE(Verify(m).ok());
-    std::this_thread::sleep_for(std::chrono::milliseconds(250 + 300 * round));  // any moment
+    // Not a wait for a condition: SIGTERM at any moment of the daemon's work.
+    std::this_thread::sleep_for(std::chrono::milliseconds(250 + 300 * round));
     const auto start = std::chrono::steady_clock::now();
     ASSERT_OK(m.proc->Kill(SIGTERM));
     ASSERT_OK_AND_ASSIGN(auto ex, m.proc->Wait(10));
@@ -365,14 +391,16 @@ TEST_F(SiteTest, MetricsAnswerWhileSlowClientsHoldConnections) {
           ++closed_by_server;
           break;
         }
+        // Not a wait for a condition: the slow client's pace (1 byte/s).
         for (int t = 0; t < 10 && !stop.load(); ++t) std::this_thread::sleep_for(100ms);
       }
       close(fd);
     });
   }
-  for (int i = 0; i < 50 && connected.load() < 3; ++i) std::this_thread::sleep_for(20ms);
+  (void)harness::WaitUntil([&] { return connected.load() >= 3; }, 1s, "3 slow clients");
   ASSERT_EQ(connected.load(), 3);
-  std::this_thread::sleep_for(1500ms);  // the server has taken them, bytes trickling
+  // Not a wait for a condition: the server holds them a while, bytes trickling.
+  std::this_thread::sleep_for(1500ms);
   // Scrapes while they trickle: each answers at once.
   for (int i = 0; i < 5; ++i) {
     const auto start = std::chrono::steady_clock::now();
@@ -385,7 +413,8 @@ TEST_F(SiteTest, MetricsAnswerWhileSlowClientsHoldConnections) {
   }
   // And the slow clients are dropped: a request must arrive within its
   // timeout (the server closes; a send then fails), bounded here by 20 s.
-  for (int i = 0; i < 200 && closed_by_server.load() < 3; ++i) std::this_thread::sleep_for(100ms);
+  (void)harness::WaitUntil([&] { return closed_by_server.load() >= 3; }, 20s,
+                           "the server to drop the slow clients");
   EXPECT_EQ(closed_by_server.load(), 3);
   stop = true;
   for (auto& t : slow) t.join();

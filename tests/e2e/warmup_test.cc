@@ -11,6 +11,7 @@
 
 #include "replicator/in_flight.h"
 #include "tests/e2e/data_fixture.h"
+#include "tests/harness/wait.h"
 
 namespace meridian::e2e {
 namespace {
@@ -77,7 +78,8 @@ TEST_F(WarmupTest, AWarmedModelIsReadWithoutTouchingThePrimarysBucket) {
   EXPECT_EQ(Check(m, "/models/other")["all_local"], false);
 
   // Reading every warmed file at the mirror: right bytes, no GET on the
-  // primary's bucket (radosgw logs asynchronously: settle before counting).
+  // primary's bucket (radosgw logs asynchronously: settle before counting;
+  // not a wait for a condition, radosgw shows no sign of being done).
   std::this_thread::sleep_for(1500ms);
   const int64_t gets = GetsFromPrimaryBucket();
   for (const auto& f : ModelFiles()) {
@@ -85,6 +87,8 @@ TEST_F(WarmupTest, AWarmedModelIsReadWithoutTouchingThePrimarysBucket) {
     ASSERT_OK_AND_ASSIGN(std::string got, primary_.CatSha256("/models/m1/" + f, m.db.url));
     EXPECT_EQ(got, want) << f;
   }
+  // Not a wait for a condition: radosgw writes its request log asynchronously
+  // and shows no sign of being done; let it settle before counting.
   std::this_thread::sleep_for(1500ms);
   EXPECT_EQ(GetsFromPrimaryBucket(), gets) << "reads of a warmed model went to the primary";
 
@@ -99,10 +103,12 @@ TEST_F(WarmupTest, AWarmedModelIsReadWithoutTouchingThePrimarysBucket) {
   ASSERT_TRUE(bg.ok()) << bg.Describe();
   EXPECT_NE(bg.out.find("in the background as pid"), std::string::npos) << bg.out;
   std::string result;
-  for (int i = 0; i < 300 && result.find("\"ok\"") == std::string::npos; ++i) {
-    std::this_thread::sleep_for(100ms);
-    result = ReadFile(log).value_or("");
-  }
+  (void)harness::WaitUntil(
+      [&] {
+        result = ReadFile(log).value_or("");
+        return result.find("\"ok\"") != std::string::npos;
+      },
+      30s, "the background warm-up's result");
   EXPECT_NE(result.find("\"ok\":true"), std::string::npos) << result;
   RunResult bad = Warmup(m, {"--background", "--log=" + log, "/models/nope"});
   EXPECT_EQ(bad.exit_code, 1) << bad.Describe();
@@ -123,7 +129,9 @@ TEST_F(WarmupTest, AWarmedModelIsReadWithoutTouchingThePrimarysBucket) {
 TEST_F(WarmupTest, WarmupsBesideTheCopierFetchEachBlockOnce) {
   ImportModel(4, 20);
   StartPrimary();
-  std::this_thread::sleep_for(1500ms);  // radosgw logs asynchronously
+  // Not a wait for a condition: radosgw writes its request log asynchronously
+  // and shows no sign of being done; let it settle before counting.
+  std::this_thread::sleep_for(1500ms);
   const int64_t gets_before = BlockGetsFromPrimaryBucket();
   const int64_t blocks = PrimaryBlocks();
   ASSERT_GT(blocks, 20);
@@ -143,6 +151,8 @@ TEST_F(WarmupTest, WarmupsBesideTheCopierFetchEachBlockOnce) {
                                                           "SELECT max(copies) || '/' ||"
                                                           " sum(copies) FROM replicated_blocks"));
   EXPECT_EQ(copies, "1/" + std::to_string(blocks)) << "max/sum of copies per block";
+  // Not a wait for a condition: radosgw writes its request log asynchronously
+  // and shows no sign of being done; let it settle before counting.
   std::this_thread::sleep_for(1500ms);
   EXPECT_EQ(BlockGetsFromPrimaryBucket() - gets_before, blocks)
       << "blocks fetched from the primary's bucket more than once";
@@ -169,6 +179,7 @@ TEST_F(WarmupTest, AClaimOfADeadCopierDoesNotHoldTheBlock) {
   ExpectSameTree(m, "m1");
   RunResult w;
   std::thread t = WarmupAsync(m, {"/models/m1"}, &w);
+  // Not a wait for a condition: 3 s in which the held block must not be fetched.
   std::this_thread::sleep_for(3s);
   // Neither the copier nor the warm-up fetched it meanwhile; the rest is there.
   nlohmann::json held = Check(m, "/models/m1/config.json");

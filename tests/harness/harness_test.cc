@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +17,7 @@
 #include "tests/harness/process.h"
 #include "tests/harness/rgw_env.h"
 #include "tests/harness/status_matchers.h"
+#include "tests/harness/wait.h"
 
 namespace meridian::harness {
 namespace {
@@ -30,13 +32,38 @@ bool AliveProcess(int pid) {
 }
 
 template <typename Pred>
-bool WaitFor(Pred pred, double seconds) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return true;
+::testing::AssertionResult WaitFor(Pred pred, int seconds) {
+  return WaitUntil(pred, std::chrono::seconds(seconds), "the condition");
+}
+
+TEST(WaitUntilTest, ReturnsOnceTrueAndOtherwiseNamesWhatAndHowLong) {
+  using std::chrono::milliseconds;
+  std::atomic<bool> flag{false};
+  std::thread setter([&] {
+    std::this_thread::sleep_for(milliseconds(100));  // not a wait: the event comes later
+    flag = true;
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(WaitUntil([&] { return flag.load(); }, std::chrono::seconds(10), "the flag"));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5)) << "waited too long";
+  setter.join();
+
+  int polls = 0;
+  const auto t1 = std::chrono::steady_clock::now();
+  ::testing::AssertionResult r = WaitUntil(
+      [&] {
+        ++polls;
+        return false;
+      },
+      milliseconds(300), "a thing that never happens");
+  EXPECT_FALSE(r);
+  EXPECT_GE(std::chrono::steady_clock::now() - t1, milliseconds(300));
+  EXPECT_NE(std::string(r.message()).find("waiting for a thing that never happens"),
+            std::string::npos)
+      << r.message();
+  EXPECT_NE(std::string(r.message()).find("timed out after "), std::string::npos) << r.message();
+  EXPECT_GE(polls, 5) << "it polls with backoff, not once";
+  EXPECT_LE(polls, 60) << "it busy-loops";
 }
 
 TEST(PgClusterTest, StartQueryRestartKill) {

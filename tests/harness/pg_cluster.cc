@@ -24,6 +24,7 @@
 
 #include "tests/harness/process.h"
 #include "tests/harness/rgw_env.h"
+#include "tests/harness/wait.h"
 
 namespace meridian::harness {
 namespace {
@@ -239,7 +240,7 @@ Status PgCluster::StartServer() {
     } else if (std::chrono::steady_clock::now() > deadline) {
       why = "postgres did not accept connections within 60 s";
     } else {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));  // the poll step of this wait
       continue;
     }
     auto after = ReadFile(log);
@@ -298,13 +299,9 @@ Status PgCluster::KillServer() {
     if (!st.ok()) return st.status().With("waiting for the killed postgres");
     server_.reset();
   }
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   for (int v : victims) {
-    while (Alive(v)) {
-      if (std::chrono::steady_clock::now() > deadline) {
-        return Status::Internal("pid " + std::to_string(v) + " survived SIGKILL for 10 s");
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (!WaitUntil([&] { return !Alive(v); }, std::chrono::seconds(10), "a killed backend")) {
+      return Status::Internal("pid " + std::to_string(v) + " survived SIGKILL for 10 s");
     }
   }
   running_ = false;
