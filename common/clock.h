@@ -1,10 +1,10 @@
 // Time, behind one narrow interface so that timers can be tested without
 // waiting for them (STYLE.md: every I/O dependency, the clock included, is
 // injected through an Options struct).
-//
+
 // NowUnixNs(): wall-clock time as stored in metadata and the change log,
 // nanoseconds since the Unix epoch.
-//
+
 // Clock: what a daemon's timers read. Now() is monotonic (deadlines, retry
 // pauses, tick intervals); WallNow() is the wall clock (times shown or
 // stored). SleepUntil() waits for Now() to reach a point or for a stop flag.
@@ -13,7 +13,7 @@
 // null. FakeClock stands still until a test calls Advance(), and wakes the
 // sleepers whose deadline that passes: a test of a 10-second timer takes no
 // time and does not depend on the machine's speed.
-//
+
 // Thread-safety: every method of both implementations may be called from any
 // thread at any time.
 #pragma once
@@ -21,12 +21,12 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <thread>
+
+#include "common/mutex.h"
 
 namespace meridian {
 
@@ -88,66 +88,70 @@ class FakeClock final : public Clock {
   FakeClock() : wall_(std::chrono::system_clock::now()) {}
 
   SteadyTime Now() const override {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     return steady_;
   }
   WallTime WallNow() const override {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     return wall_;
   }
   // Blocks until Advance() reaches `until` or *stop is set. A stop flag set
   // without Advance() is noticed within a millisecond of real time.
   void SleepUntil(SteadyTime until, const std::atomic<bool>* stop) override {
-    std::unique_lock<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     auto it = deadlines_.insert(until);
     ++sleeps_;
-    changed_.notify_all();
+    changed_.NotifyAll();
     while (steady_ < until && !(stop && stop->load())) {
-      changed_.wait_for(l, std::chrono::milliseconds(1));
+      changed_.WaitFor(&mu_, std::chrono::milliseconds(1));
     }
     deadlines_.erase(it);
-    changed_.notify_all();
+    changed_.NotifyAll();
   }
 
   // Moves both clocks forward by `d` and wakes every sleeper that is due.
   void Advance(std::chrono::nanoseconds d) {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     steady_ += std::chrono::duration_cast<std::chrono::steady_clock::duration>(d);
     wall_ += std::chrono::duration_cast<std::chrono::system_clock::duration>(d);
-    changed_.notify_all();
+    changed_.NotifyAll();
   }
 
   // Threads inside SleepUntil() right now; the earliest deadline among them
   // (nullopt: none), which tests compare with Now() to see how long a timer is.
   int sleepers() const {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     return static_cast<int>(deadlines_.size());
   }
   std::optional<SteadyTime> EarliestDeadline() const {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     if (deadlines_.empty()) return std::nullopt;
     return *deadlines_.begin();
   }
   // SleepUntil() calls so far.
   uint64_t sleeps() const {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     return sleeps_;
   }
   // Waits (real time, at most `limit`) until SleepUntil() has been entered
   // more than `n` times in all; false on timeout. With sleeps() read before
   // an action, says "the code under test is waiting on this clock again".
   bool WaitForSleepsPast(uint64_t n, std::chrono::milliseconds limit = std::chrono::seconds(20)) {
-    std::unique_lock<std::mutex> l(mu_);
-    return changed_.wait_for(l, limit, [&] { return sleeps_ > n; });
+    MutexLock l(&mu_);
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (sleeps_ <= n) {
+      if (!changed_.WaitUntil(&mu_, until)) return sleeps_ > n;
+    }
+    return true;
   }
 
  private:
-  mutable std::mutex mu_;
-  std::condition_variable changed_;
-  SteadyTime steady_{std::chrono::hours(1)};  // GUARDED_BY(mu_)
-  WallTime wall_;                             // GUARDED_BY(mu_)
-  std::multiset<SteadyTime> deadlines_;       // GUARDED_BY(mu_): of the sleepers
-  uint64_t sleeps_ = 0;                       // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  CondVar changed_;
+  SteadyTime steady_ GUARDED_BY(mu_){std::chrono::hours(1)};
+  WallTime wall_ GUARDED_BY(mu_);
+  std::multiset<SteadyTime> deadlines_ GUARDED_BY(mu_);  // of the sleepers
+  uint64_t sleeps_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace meridian

@@ -1,31 +1,30 @@
 // In-memory stand-ins for both ends of the site link (sitelink/stream.h), for
 // testing the daemons' logic without sockets or timing: a test scripts what
 // the "primary" sends and reads back what the daemon asked for.
-//
+
 // FakeLink is the mirror's side: its Connector() goes into
 // MirrorSiteOptions::connect; every StreamClient it makes delivers the events
 // the test Push()es, in order, and records Subscribe / Ack / SetVolume calls.
 // FakePrimaryLink is the primary's side: its Starter() goes into
 // PrimaryDaemonOptions::start_server; the server it starts reports the
 // MirrorStates the test sets and counts Notify() and Mirrors() calls.
-//
+
 // Both are shared state that outlives the clients and servers they make (a
 // daemon destroys those when it stops), so a test can inspect them after
 // Run() returned. Test-only: linked into tests, never into the daemons.
-//
+
 // Thread-safety: every method may be called from any thread.
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "common/mutex.h"
 #include "sitelink/stream.h"
 
 namespace meridian::sitelink {
@@ -73,17 +72,17 @@ class FakeLink {
 
  private:
   struct State {
-    mutable std::mutex mu;
-    std::condition_variable changed;
-    std::deque<Result<StreamClient::Event>> events;  // GUARDED_BY(mu)
-    std::vector<Call> calls;                         // GUARDED_BY(mu)
-    std::vector<Status> connect_failures;            // GUARDED_BY(mu)
-    std::function<void(uint64_t)> on_ack;            // GUARDED_BY(mu)
-    StreamClient::Options options;                   // GUARDED_BY(mu)
-    bool connected = true;                           // GUARDED_BY(mu)
-    uint64_t primary_head = 0;                       // GUARDED_BY(mu)
-    int connects = 0;                                // GUARDED_BY(mu)
-    uint64_t next_calls = 0;                         // GUARDED_BY(mu)
+    mutable Mutex mu;
+    CondVar changed;
+    std::deque<Result<StreamClient::Event>> events GUARDED_BY(mu);
+    std::vector<Call> calls GUARDED_BY(mu);
+    std::vector<Status> connect_failures GUARDED_BY(mu);
+    std::function<void(uint64_t)> on_ack GUARDED_BY(mu);
+    StreamClient::Options options GUARDED_BY(mu);
+    bool connected GUARDED_BY(mu) = true;
+    uint64_t primary_head GUARDED_BY(mu) = 0;
+    int connects GUARDED_BY(mu) = 0;
+    uint64_t next_calls GUARDED_BY(mu) = 0;
   };
   class Client;
   std::shared_ptr<State> state_;
@@ -111,15 +110,15 @@ class FakePrimaryLink {
 
  private:
   struct State {
-    mutable std::mutex mu;
-    std::condition_variable changed;
-    std::vector<MirrorState> mirrors;  // GUARDED_BY(mu)
-    StreamServer::Options options;     // GUARDED_BY(mu)
-    LogSource* source = nullptr;       // GUARDED_BY(mu)
-    int starts = 0;                    // GUARDED_BY(mu)
-    bool running = false;              // GUARDED_BY(mu)
-    uint64_t notifies = 0;             // GUARDED_BY(mu)
-    uint64_t mirrors_calls = 0;        // GUARDED_BY(mu)
+    mutable Mutex mu;
+    CondVar changed;
+    std::vector<MirrorState> mirrors GUARDED_BY(mu);
+    StreamServer::Options options GUARDED_BY(mu);
+    LogSource* source GUARDED_BY(mu) = nullptr;
+    int starts GUARDED_BY(mu) = 0;
+    bool running GUARDED_BY(mu) = false;
+    uint64_t notifies GUARDED_BY(mu) = 0;
+    uint64_t mirrors_calls GUARDED_BY(mu) = 0;
   };
   class Server;
   std::shared_ptr<State> state_;
