@@ -4,11 +4,13 @@
 # throwaway PostgreSQL per test binary, one radosgw for the run) and stop them
 # even when a test fails. Then the FAST tests again, built with
 # AddressSanitizer + UndefinedBehaviorSanitizer and with ThreadSanitizer
-# (scripts/sanitize.sh; docs/testing.md says which tests and why).
+# (scripts/sanitize.sh; docs/testing.md says which tests and why). First of
+# all, scripts/check_sql.sh.
 #   scripts/test.sh               everything (what CI runs)
 #   scripts/test.sh -R NAME ...   ctest arguments: only those tests, no sanitizer runs
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/check_sql.sh  # SQL only in meta/, primary/, mirror/ (seconds; before the long build)
 scripts/install-deps.sh --test
 scripts/build.sh
 (cd build && ctest --output-on-failure --timeout 900 -j "$(nproc)" "$@")
