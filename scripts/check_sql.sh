@@ -20,7 +20,14 @@ EXCLUDE=(
 keywords='SELECT|INSERT INTO|UPDATE [a-z_]+( [a-z]+)? SET|DELETE FROM|WITH( RECURSIVE)? [a-z_]+( ?\([a-z_, ]*\))? AS|BEGIN|COMMIT|ROLLBACK|LISTEN|NOTIFY|CREATE (TABLE|INDEX|SEQUENCE|DATABASE)|DROP (TABLE|INDEX|DATABASE)|ALTER TABLE|TRUNCATE|PREPARE'
 pattern="\"[[:space:]]*(${keywords})([[:space:]\"]|$)"
 
-mapfile -t files < <(git ls-files '*.cc' |
+list_cc() {  # tracked files; every .cc outside build trees when not a git checkout
+  if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    git ls-files '*.cc'
+  else
+    find . -name '*.cc' -not -path './build*' | sed 's|^\./||'
+  fi
+}
+mapfile -t files < <(list_cc |
   grep -Ev '^(meta|primary|mirror|tests|bench)/' | grep -Ev '_test\.cc$' || true)
 status=0
 for f in "${files[@]}"; do
