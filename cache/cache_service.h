@@ -1,4 +1,4 @@
-// The site cache service (issue 5): a group of cache nodes on a site's
+// The site cache service (cache-mode sites): a group of cache nodes on a site's
 // machines, each a DiskCache (cache/disk_cache.h) behind a ZeroMQ server,
 // shared by every reader on the site. A block lives on one node, chosen by
 // rendezvous hashing of its id over the group's endpoints, so adding a node
@@ -55,6 +55,9 @@ struct CacheServerOptions {
   // Reads a block's stored bytes from the origin (the primary's bucket).
   std::function<Result<std::string>(const BlockRef&)> fetch;  // REQUIRED
   int threads = 16;                                           // request workers
+  // Tests only: runs on a worker before it sends each reply; a
+  // zmq::error_t it throws ends that worker as a socket error would.
+  std::function<void()> before_reply_for_test;
 };
 
 struct CacheServerStats {
@@ -74,6 +77,10 @@ class CacheServer {
   // The bound endpoint, e.g. "tcp://127.0.0.1:41234".
   std::string endpoint() const;
   CacheServerStats stats() const;
+  // OK while every worker and the broker run; otherwise the first ZeroMQ
+  // error that ended one (also logged). The owner decides (`meridian cache`
+  // exits with it, so that its supervisor restarts a whole node).
+  Status status() const;
 
  private:
   struct Impl;

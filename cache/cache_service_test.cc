@@ -71,8 +71,8 @@ class Origin {
 
 // One cache node: a DiskCache in a temp dir behind a CacheServer.
 struct TestNode {
-  TestNode(Origin* origin, const CurveKeyPair& keys, std::vector<std::string> allowed,
-           int threads) {
+  TestNode(Origin* origin, const CurveKeyPair& keys, std::vector<std::string> allowed, int threads,
+           std::function<void()> before_reply = nullptr) {
     auto c = DiskCache::Open({.dirs = {dir.path()}});
     EXPECT_TRUE(c.ok()) << c.status().ToString();
     if (!c.ok()) return;
@@ -83,6 +83,7 @@ struct TestNode {
     o.allowed_keys = std::move(allowed);
     o.cache = cache.get();
     o.threads = threads;
+    o.before_reply_for_test = std::move(before_reply);
     o.fetch = [this, origin](const BlockRef& ref) {
       ++fetches;
       return origin->Fetch(ref);
@@ -579,6 +580,27 @@ TEST_F(CacheServiceTest, ServerStopsCleanlyWithARequestInFlight) {
   node->server.reset();  // waits for the fetch in hand, then drops its reply
   t.join();
   EXPECT_EQ(got.code(), Code::kUnavailable) << got.ToString();
+}
+
+// A worker that hits a ZeroMQ error does not end silently: the error is
+// logged and comes back from CacheServer::status() (the owner's to act on).
+TEST_F(CacheServiceTest, AWorkersZmqErrorReachesTheServersStatus) {
+  std::atomic<int> replies{0};
+  TestNode node(&origin_, server_keys_, {client_keys_.public_key}, /*threads=*/1, [&] {
+    if (replies++ == 1) throw zmq::error_t(EHOSTUNREACH);
+  });
+  ASSERT_TRUE(node.server != nullptr);
+  auto group = OpenGroup({node.endpoint()}, milliseconds(500));
+  ASSERT_TRUE(group);
+  Block b = AddBlock(9);
+  EXPECT_EQ(group->Get(b.ref).value_or(""), b.stored);
+  EXPECT_TRUE(node.server->status().ok()) << node.server->status().ToString();
+  // The second reply fails: its worker (the only one) ends, the request times out.
+  EXPECT_EQ(group->Get(b.ref).status().code(), Code::kUnavailable);
+  const Status st = node.server->status();
+  EXPECT_EQ(st.code(), Code::kIOError) << st.ToString();
+  EXPECT_NE(st.message().find("worker stopped"), std::string::npos) << st.ToString();
+  EXPECT_NE(st.message().find(node.endpoint()), std::string::npos) << st.ToString();
 }
 
 TEST_F(CacheServiceTest, BadOptionsAreRejected) {

@@ -4,7 +4,7 @@
 //
 // What it holds: a block's STORED bytes, exactly the object in the primary's
 // bucket (what VerifyStoredBlock checks), keyed by block id. Blocks are
-// immutable (ARCHITECTURE invariant 4), so an id is only ever cached with one
+// immutable (docs/architecture.md invariant 4), so an id is only ever cached with one
 // content and a cached block never needs to be invalidated, only evicted.
 //
 // On-disk layout, per configured directory DIR:

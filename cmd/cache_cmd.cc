@@ -93,6 +93,7 @@ int RunCache(const std::vector<std::string>& args) {
   // port and cache directories at once, so it can be restarted at once.
   for (auto next = std::chrono::steady_clock::now(); !stop->load();) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (Status st = (*server)->status(); !st.ok()) return Fail("cache", st);
     if (!metrics || std::chrono::steady_clock::now() < next) continue;
     next = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
     const auto c = (*cache)->stats();

@@ -14,8 +14,6 @@
 
 #include "common/redact.h"
 #include "common/text.h"
-#include "meta/schema.h"
-#include "replicator/replicator.h"
 #include "sitelink/keys.h"
 
 DECLARE_string(key);           // site_cmds.cc
@@ -33,6 +31,10 @@ DEFINE_bool(json, false, "print a machine-readable JSON result on stdout");
 DEFINE_int32(threads, 8, "parallel block transfers");
 
 namespace meridian::cli {
+namespace {
+constexpr char kNoCacheKey[] =
+    "pass --key with a key pair on the cache nodes' --allow list (meridian keygen)";
+}  // namespace
 
 Result<std::string> MetaUrl() {
   std::string url = FLAGS_meta;
@@ -48,98 +50,35 @@ Result<std::string> MetaUrl() {
   return url;
 }
 
-objstore::Options StoreOptions(const std::string& endpoint) {
-  objstore::Options o;
-  o.endpoint = !FLAGS_endpoint.empty() ? FLAGS_endpoint : endpoint;
-  o.region = FLAGS_region;
-  o.path_style = FLAGS_path_style;
-  return o;  // credentials come from AWS_* in the environment, never from flags
+site::BucketAccess Access() {
+  site::BucketAccess a;
+  a.endpoint = FLAGS_endpoint;
+  a.region = FLAGS_region;
+  a.path_style = FLAGS_path_style;
+  return a;
 }
+
+objstore::Options StoreOptions(const std::string& endpoint) { return Access().For(endpoint); }
 
 Result<std::unique_ptr<objstore::ObjectStore>> OpenPrimaryBucket(const meta::VolumeConfig& v,
                                                                  const std::string& url) {
-  objstore::Options o = StoreOptions(v.endpoint);
-  if (v.role == "mirror") {
-    auto env = [](const char* name) -> std::string {
-      const char* s = std::getenv(name);
-      return s ? s : "";
-    };
-    o.access_key = env("MERIDIAN_PRIMARY_AWS_ACCESS_KEY_ID");
-    o.secret_key = env("MERIDIAN_PRIMARY_AWS_SECRET_ACCESS_KEY");
-    o.session_token = env("MERIDIAN_PRIMARY_AWS_SESSION_TOKEN");
-  }
-  return objstore::Open(url.empty() ? v.bucket : url, o);
-}
-
-Result<SiteData> LoadSiteData(meta::PgConn* replica) {
-  auto r = replica->Exec(
-      "SELECT mode, bucket, visibility, fill_on_read, primary_bucket, cache_group, cache_key"
-      " FROM site_data");
-  SiteData d;
-  if (!r.ok() && r.status().IsNotFound()) return d;  // schema before v3
-  if (!r.ok()) return r.status();
-  if (r->rows() == 0) return d;
-  d.mode = r->Get(0, 0);
-  d.bucket = r->Get(0, 1);
-  d.visibility = r->Get(0, 2);
-  d.fill_on_read = r->Get(0, 3) == "t";
-  d.primary_bucket = r->Get(0, 4);
-  d.cache_group = r->Get(0, 5);
-  d.cache_key = r->Get(0, 6);
-  return d;
-}
-
-Status RecordSiteData(meta::PgConn* replica, const SiteData& d) {
-  MERIDIAN_RETURN_IF_ERROR(meta::Migrate(replica));
-  return replica->Run(
-      "INSERT INTO site_data (mode, bucket, visibility, fill_on_read, primary_bucket,"
-      " cache_group, cache_key) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (singleton)"
-      " DO UPDATE SET mode = $1, bucket = $2, visibility = $3, fill_on_read = $4,"
-      " primary_bucket = $5, cache_group = $6, cache_key = $7, updated_at = now()",
-      {meta::Param::Text(d.mode), meta::Param::Text(d.bucket), meta::Param::Text(d.visibility),
-       meta::Param::Text(d.fill_on_read ? "true" : "false"), meta::Param::Text(d.primary_bucket),
-       meta::Param::Text(d.cache_group), meta::Param::Text(d.cache_key)});
+  return site::OpenPrimaryBucket(v, Access(), url);
 }
 
 Result<Volume> OpenVolume(bool with_store) {
-  Volume v;
-  MERIDIAN_ASSIGN_OR_RETURN(v.conninfo, MetaUrl());
-  MERIDIAN_ASSIGN_OR_RETURN(v.conn, meta::PgConn::Connect(v.conninfo));
-  MERIDIAN_ASSIGN_OR_RETURN(v.config, meta::LoadVolume(v.conn.get()));
-  if (!with_store) return v;
-  if (v.config.role != "mirror") {
-    MERIDIAN_ASSIGN_OR_RETURN(auto store, OpenPrimaryBucket(v.config));
-    // The volume's own bucket. A formatted volume has a marker; one without
-    // is a volume from before markers, which its first writer upgrades.
-    objstore::ClaimOptions claim;
-    claim.owner = {v.config.name, v.config.uuid, objstore::kRolePrimary, ""};
-    claim.adopt_unmarked = true;
-    auto claimed = objstore::ClaimBeforeWrites(std::move(store), claim);
-    v.writable = claimed.get();
-    v.store = std::move(claimed);
-    return v;
-  }
-  MERIDIAN_ASSIGN_OR_RETURN(SiteData site, LoadSiteData(v.conn.get()));
-  MERIDIAN_ASSIGN_OR_RETURN(v.store, OpenPrimaryBucket(v.config, site.primary_bucket));
-  if (site.mode == "replicate" && !site.bucket.empty()) {
-    MERIDIAN_ASSIGN_OR_RETURN(auto local, objstore::Open(site.bucket, StoreOptions("")));
-    MERIDIAN_ASSIGN_OR_RETURN(auto claim,
-                              replicator::SiteBucketClaim(v.conn.get(), v.config, "", v.store.get(),
-                                                          FLAGS_force_nonempty));
-    auto claimed = objstore::ClaimBeforeWrites(std::move(local), claim);
-    v.writable = claimed.get();
-    v.local = std::move(claimed);
-    v.fill_on_read = site.fill_on_read;
-  }
-  if (site.mode == "cache") {
-    auto group = OpenCacheGroup(site);
-    if (group.ok()) {
-      v.cache = std::move(group).value();
-    } else {  // still correct, only slower: say so once
-      std::cerr << "meridian: not using this site's cache group ("
-                << MessageText(group.status().message())
-                << "); reading from the primary's bucket\n";
-    }
+  site::VolumeOptions o;
+  MERIDIAN_ASSIGN_OR_RETURN(o.conninfo, MetaUrl());
+  o.with_store = with_store;
+  o.access = Access();
+  o.force_nonempty = FLAGS_force_nonempty;
+  o.cache_keys = []() -> Result<sitelink::CurveKeyPair> {
+    if (FLAGS_key.empty()) return Status::InvalidArgument(kNoCacheKey);
+    return LoadKeyFile(FLAGS_key);
+  };
+  MERIDIAN_ASSIGN_OR_RETURN(Volume v, site::OpenVolume(o));
+  if (!v.cache_error.ok()) {  // still correct, only slower: say so once
+    std::cerr << "meridian: not using this site's cache group ("
+              << MessageText(v.cache_error.message()) << "); reading from the primary's bucket\n";
   }
   return v;
 }
@@ -209,45 +148,9 @@ std::vector<std::string> SplitList(const std::string& s) {
 }
 
 Result<std::unique_ptr<cache::CacheGroup>> OpenCacheGroup(const SiteData& site) {
-  if (FLAGS_key.empty()) {
-    return Status::InvalidArgument(
-        "pass --key with a key pair on the cache nodes' --allow list (meridian keygen)");
-  }
+  if (FLAGS_key.empty()) return Status::InvalidArgument(kNoCacheKey);
   MERIDIAN_ASSIGN_OR_RETURN(auto keys, LoadKeyFile(FLAGS_key));
-  cache::CacheGroupOptions o;
-  o.nodes = SplitList(site.cache_group);
-  o.server_public_key = site.cache_key;
-  o.public_key = keys.public_key;
-  o.secret_key = keys.secret_key;
-  return cache::CacheGroup::Open(o);
-}
-
-namespace {
-
-// A site's cache group as a Reader's data source.
-class CacheGroupSource : public vfs::BlockSource {
- public:
-  explicit CacheGroupSource(cache::CacheGroup* group) : group_(group) {}
-  Result<std::string> Fetch(const BlockRef& ref, const std::string&) override {
-    return group_->Get(ref);
-  }
-  std::string Describe() const override { return group_->Describe(); }
-
- private:
-  cache::CacheGroup* group_;
-};
-
-}  // namespace
-
-std::vector<vfs::BlockSource*> Volume::Sources() {
-  if (owned_sources.empty()) {
-    if (cache) owned_sources.push_back(std::make_unique<CacheGroupSource>(cache.get()));
-    if (local) owned_sources.push_back(std::make_unique<vfs::StoreSource>(local.get()));
-    if (store) owned_sources.push_back(std::make_unique<vfs::StoreSource>(store.get()));
-  }
-  std::vector<vfs::BlockSource*> out;
-  for (auto& s : owned_sources) out.push_back(s.get());
-  return out;
+  return site::OpenCacheGroup(site, keys);
 }
 
 Result<sitelink::CurveKeyPair> LoadKeyFile(const std::string& path) {

@@ -14,14 +14,13 @@
 #include <string>
 #include <vector>
 
-#include "cache/cache_service.h"
 #include "common/status.h"
 #include "meta/catalog.h"
 #include "meta/pg.h"
-#include "objstore/marker.h"
+#include "meta/site_settings.h"
 #include "objstore/object_store.h"
+#include "site/volume.h"
 #include "sitelink/stream.h"
-#include "vfs/reader.h"
 
 DECLARE_string(meta);
 DECLARE_string(endpoint);
@@ -53,63 +52,28 @@ inline constexpr char kCacheListenDefault[] = "tcp://0.0.0.0:7100";
 // Registered commands, in help order.
 const std::vector<Command>& Commands();
 
-// An opened volume: metadata connection, its config, and its bucket(s).
-struct Volume {
-  std::string conninfo;
-  std::unique_ptr<meta::PgConn> conn;
-  meta::VolumeConfig config;
-  std::unique_ptr<objstore::ObjectStore> store;  // the primary's bucket; null unless asked for
-  // At a mirror with --data replicate: the site's own bucket (site_data).
-  std::unique_ptr<objstore::ObjectStore> local;
-  // The bucket this process may write: `store` at the primary, `local` at a
-  // replicating mirror (null otherwise). It is claimed (objstore/marker.h)
-  // before its first write; writers call writable->Claim() up front to fail
-  // before doing any work.
-  objstore::ClaimedStore* writable = nullptr;
-  bool fill_on_read = false;  // store blocks read from the primary's bucket in `local`
-  // At a mirror with --data cache, when this process has a key (--key).
-  std::unique_ptr<cache::CacheGroup> cache;
-  // Where reads look, in order: the site's cache group or own bucket first,
-  // then the primary's bucket.
-  std::vector<vfs::BlockSource*> Sources();
-  std::vector<std::unique_ptr<vfs::BlockSource>> owned_sources;  // behind Sources()
-  // The store a Reader fills on read (null: none).
-  objstore::ObjectStore* Fill() const { return fill_on_read ? local.get() : nullptr; }
-};
+// An opened volume and its read sources (site/volume.h).
+using site::Volume;
+// The site's data settings (meta/site_settings.h), under the names the verbs use.
+using meta::LoadSiteData;
+using meta::SiteData;
 
 // The --meta value (or MERIDIAN_META), or an error saying how to give one.
 Result<std::string> MetaUrl();
+// Bucket access from --endpoint, --region and --path-style.
+site::BucketAccess Access();
 // Object store options from flags and AWS_* environment.
 objstore::Options StoreOptions(const std::string& endpoint);
-// Opens the volume at --meta; with_store also opens its bucket(s), the one
-// this process may write behind a claim (Volume::writable; --force-nonempty
-// lets a mirror site's claim adopt an unmarked bucket that holds objects). At a
-// mirror the primary's bucket is read with MERIDIAN_PRIMARY_AWS_ACCESS_KEY_ID /
-// _SECRET_ACCESS_KEY / _SESSION_TOKEN when set (e.g. read-only credentials),
-// else with the AWS_* ones; the site's own bucket always with AWS_*.
+// site::OpenVolume with the flags: --meta, bucket access, --force-nonempty
+// and, at a cache-mode mirror, the key pair in --key. A cache group that
+// cannot be used is said once on stderr; reads then go to the primary's bucket.
 Result<Volume> OpenVolume(bool with_store);
-// Opens the primary's bucket as a mirror site reads it (see OpenVolume).
-// `url`: where this site reaches that bucket (mirror --primary-bucket); ""
-// = the URL the volume records.
+// site::OpenPrimaryBucket with the flags' bucket access.
 Result<std::unique_ptr<objstore::ObjectStore>> OpenPrimaryBucket(const meta::VolumeConfig& v,
                                                                  const std::string& url = "");
-// A mirror's data set-up (site_data), recorded by `meridian mirror` at start
-// for the readers and `status` at the site.
-struct SiteData {
-  std::string mode = "metadata";  // --data
-  std::string bucket;             // this site's bucket ("" unless replicate)
-  std::string visibility = "metadata";
-  bool fill_on_read = false;
-  std::string primary_bucket;  // --primary-bucket ("" = the volume's URL)
-  std::string cache_group;     // --data cache: node endpoints, comma-separated
-  std::string cache_key;       // --data cache: the nodes' public key (Z85)
-};
-Result<SiteData> LoadSiteData(meta::PgConn* replica);
 // The flag the daemons stop on: installs SIGTERM and SIGINT handlers that
 // set it (idempotent) and returns it. Async-signal-safe (a lock-free atomic).
 std::atomic<bool>* StopOnSignals();
-// Migrates the replica's schema and records `d`.
-Status RecordSiteData(meta::PgConn* replica, const SiteData& d);
 // The site's cache group, as a client with the key pair in --key.
 Result<std::unique_ptr<cache::CacheGroup>> OpenCacheGroup(const SiteData& site);
 // --background for long-running verbs (warmup, mount). Forks BEFORE

@@ -24,6 +24,7 @@ int RunCache(const std::vector<std::string>&);
 int RunMount(const std::vector<std::string>&);
 int RunUmount(const std::vector<std::string>&);
 
+// The command table (check_sizes: data table).
 const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
       {"format",

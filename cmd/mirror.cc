@@ -1,23 +1,20 @@
-// meridian mirror: the mirror-site daemon. Flags -> mirror::MirrorSiteOptions
-// -> MirrorSite::Run() (mirror/site.h). --meta is the mirror's OWN replica
+// meridian mirror: the mirror-site daemon. Flags -> site::MirrorDaemonOptions
+// -> site::RunMirror() (site/mirror_daemon.h). --meta is the mirror's OWN replica
 // database; --key is shared with `meridian primary` (defined in site_cmds.cc).
 #include <glog/logging.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
+#include <chrono>
 #include <iostream>
-#include <mutex>
 #include <set>
-#include <thread>
 
 #include "cmd/cli.h"
 #include "cmd/metrics.h"
 #include "common/path.h"
 #include "common/site_name.h"
 #include "mirror/site.h"
-#include "replicator/daemon.h"
-#include "replicator/gate.h"
+#include "site/mirror_daemon.h"
 #include "sitelink/keys.h"
 
 DECLARE_string(key);
@@ -91,9 +88,8 @@ std::string HostName() {
   return buf;
 }
 
-}  // namespace
-
-int RunMirror(const std::vector<std::string>& args) {
+// The flags' checks that need no I/O; kExitOk or the usage error's exit code.
+int CheckMirrorFlags(const std::vector<std::string>& args) {
   if (!args.empty()) return Usage("mirror", "takes no arguments");
   if (FLAGS_primary.empty()) {
     return Usage("mirror",
@@ -120,7 +116,12 @@ int RunMirror(const std::vector<std::string>& args) {
   if (FLAGS_data != "metadata" && FLAGS_data != "replicate" && FLAGS_data != "cache") {
     return Usage("mirror", "--data must be metadata, replicate or cache, not '" + FLAGS_data + "'");
   }
-  std::string cache_key;
+  return kExitOk;
+}
+
+// --data and the flags that go with it -> the site's data settings
+// (kExitOk), or the exit code of the usage error or failure printed.
+int MirrorDataFlags(meta::SiteData* d) {
   if (FLAGS_data == "cache") {
     if (FLAGS_cache_group.empty() || FLAGS_cache_key.empty()) {
       return Usage("mirror",
@@ -129,7 +130,7 @@ int RunMirror(const std::vector<std::string>& args) {
     }
     auto k = sitelink::LoadPublicKey(FLAGS_cache_key);
     if (!k.ok()) return Fail("mirror", k.status().With("--cache-key"));
-    cache_key = *k;
+    d->cache_key = *k;
   } else if (!FLAGS_cache_group.empty()) {
     return Usage("mirror", "--cache-group is only used with --data cache");
   }
@@ -148,6 +149,51 @@ int RunMirror(const std::vector<std::string>& args) {
   if (!replicate && (FLAGS_visibility == "data" || FLAGS_fill_on_read)) {
     return Usage("mirror", "--visibility data and --fill-on-read need --data replicate --bucket");
   }
+  d->mode = FLAGS_data;
+  d->visibility = FLAGS_visibility;
+  d->fill_on_read = FLAGS_fill_on_read;
+  d->primary_bucket = FLAGS_primary_bucket;
+  d->cache_group = FLAGS_cache_group;
+  return kExitOk;
+}
+
+// The gauges of docs/metrics.md from the daemon's stats (once a tick).
+void SetMirrorMetrics(MetricsServer* metrics, const mirror::MirrorSiteStats& st,
+                      const replicator::ReplicatorStats* repl) {
+  double now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  double lag = st.caught_up || st.applied_time_ns == 0 ? 0 : now - st.applied_time_ns / 1e9;
+  metrics->Set("meridian_mirror_applied_position", "last change-log position applied",
+               st.applied_pos);
+  metrics->Set("meridian_mirror_applied_entries", "entries applied, ever", st.applied_changes);
+  metrics->Set("meridian_mirror_lag_seconds",
+               "age of the last applied commit while behind, 0 when caught up", std::max(0.0, lag));
+  metrics->Set("meridian_mirror_connected", "1 while the site link is up", st.connected);
+  metrics->Set("meridian_mirror_primary_head_position", "newest position the primary announced",
+               st.primary_head);
+  metrics->Set("meridian_mirror_lag_entries", "entries behind the primary's announced head",
+               st.primary_head > st.applied_pos ? st.primary_head - st.applied_pos : 0);
+  metrics->Set("meridian_mirror_snapshots", "snapshots installed by this process", st.snapshots);
+  metrics->Set("meridian_mirror_rejected_frames", "frames that failed to decode",
+               st.rejected_frames);
+  if (repl == nullptr) return;
+  metrics->Set("meridian_replicator_copied_blocks", "blocks copied into this site's bucket",
+               repl->copied);
+  metrics->Set("meridian_replicator_copied_bytes", "stored bytes copied", repl->copied_bytes);
+  metrics->Set("meridian_replicator_present_blocks",
+               "blocks found intact in this site's bucket, not copied again",
+               repl->already_present);
+  metrics->Set("meridian_replicator_failed_attempts", "copies that failed (retried)", repl->failed);
+  metrics->Set("meridian_replicator_gc_deleted_blocks",
+               "freed blocks deleted from this site's bucket", repl->gc_deleted);
+}
+
+}  // namespace
+
+int RunMirror(const std::vector<std::string>& args) {
+  if (int rc = CheckMirrorFlags(args); rc != kExitOk) return rc;
+  site::MirrorDaemonOptions o;
+  if (int rc = MirrorDataFlags(&o.data); rc != kExitOk) return rc;
   auto bwlimit = ParseSize(FLAGS_bwlimit);
   if (!bwlimit.ok()) return Usage("mirror", "--bwlimit: " + bwlimit.status().message());
   auto include = ParseInclude(FLAGS_include);
@@ -158,153 +204,43 @@ int RunMirror(const std::vector<std::string>& args) {
   if (!server_key.ok()) return Fail("mirror", server_key.status().With("--primary-key"));
   auto keys = LoadKeyFile(FLAGS_key);
   if (!keys.ok()) return Fail("mirror", keys.status().With("--key"));
-
-  std::string site_bucket;  // --bucket, normalised (NormalizeBucketUrl)
-  if (replicate) {
+  if (o.data.mode == "replicate") {
     auto b = objstore::NormalizeBucketUrl(FLAGS_bucket);
     if (!b.ok()) return Fail("mirror", b.status().With("--bucket"));
-    site_bucket = *b;
+    o.data.bucket = *b;
   }
-  {  // What readers and `status` at this site need to know (site_data).
-    auto c = meta::PgConn::Connect(*url);
-    if (!c.ok()) return Fail("mirror", c.status().With("connecting to the replica (--meta)"));
-    SiteData d;
-    d.mode = FLAGS_data;
-    d.bucket = site_bucket;
-    d.visibility = FLAGS_visibility;
-    d.fill_on_read = FLAGS_fill_on_read;
-    d.primary_bucket = FLAGS_primary_bucket;
-    d.cache_group = FLAGS_cache_group;
-    d.cache_key = cache_key;
-    if (Status s = RecordSiteData(c->get(), d); !s.ok()) {
-      return Fail("mirror", s.With("recording this site's data set-up in the replica"));
-    }
-  }
-  mirror::MirrorSiteOptions o;
-  o.replica_conninfo = *url;
-  o.primary = FLAGS_primary;
-  o.primary_public_key = *server_key;
-  o.keys = *keys;
-  o.site_name = site_name;
-  o.include = *include;
-  o.enqueue_blocks = replicate && FLAGS_visibility == "metadata";
-  o.status_file = FLAGS_status_file;
-  o.stop = StopOnSignals();
-  std::atomic<bool>* stop = o.stop;
-  if (!FLAGS_json) {
-    std::cerr << MessageText("mirror " + o.site_name + ": following " + o.primary + " into " +
-                             meta::RedactConninfo(o.replica_conninfo))
-              << "\n";
-  }
-  // This site's bucket (--data replicate): the replication thread and, with
-  // --visibility data, the applier's gate copy into it.
-  std::unique_ptr<objstore::ObjectStore> target;
-  auto open_source = [](const meta::VolumeConfig& v) {
-    return OpenPrimaryBucket(v, FLAGS_primary_bucket);
-  };
-  replicator::ReplicatorOptions copy;
-  copy.threads = FLAGS_threads;
-  copy.bwlimit = *bwlimit;
-  copy.delete_grace = std::chrono::seconds(FLAGS_delete_grace);
-  copy.stop = stop;
-  std::shared_ptr<replicator::DataGate> gate;
-  if (replicate) {
-    auto t = objstore::Open(site_bucket, StoreOptions(""));
-    if (!t.ok()) return Fail("mirror", t.status().With("--bucket"));
-    target = std::move(t).value();
-    if (Status s = target->CreateBucket(); !s.ok()) {
-      return Fail("mirror", s.With("creating --bucket " + target->Describe()));
-    }
-    if (FLAGS_visibility == "data") {
-      gate = std::make_shared<replicator::DataGate>(replicator::DataGateOptions{
-          *url, open_source, target.get(), o.site_name, FLAGS_force_nonempty, copy, stop});
-      o.before_apply = [gate](const std::vector<changelog::Change>& changes) {
-        return gate->MakeLocal(changes);
-      };
-    }
-  }
-  mirror::MirrorSite site(o);
-  std::mutex repl_mu;
-  replicator::ReplicatorStats repl_stats;  // GUARDED_BY(repl_mu)
+  o.site.replica_conninfo = *url;
+  o.site.primary = FLAGS_primary;
+  o.site.primary_public_key = *server_key;
+  o.site.keys = *keys;
+  o.site.site_name = FLAGS_name.empty() ? HostName() : FLAGS_name;
+  o.site.include = *include;
+  o.site.status_file = FLAGS_status_file;
+  o.site.stop = StopOnSignals();
+  o.access = Access();
+  o.force_nonempty = FLAGS_force_nonempty;
+  o.threads = FLAGS_threads;
+  o.bwlimit = *bwlimit;
+  o.delete_grace = std::chrono::seconds(FLAGS_delete_grace);
   auto started = MetricsServer::StartIfAsked(FLAGS_metrics);
   if (!started.ok()) return Fail("mirror", started.status());
   std::unique_ptr<MetricsServer> metrics = std::move(started).value();
-  std::thread exporter;
   if (metrics) {
-    exporter = std::thread([&] {
-      while (!stop->load()) {
-        mirror::MirrorSiteStats st = site.stats();
-        double now =
-            std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-                .count();
-        double lag = st.caught_up || st.applied_time_ns == 0 ? 0 : now - st.applied_time_ns / 1e9;
-        metrics->Set("meridian_mirror_applied_position", "last change-log position applied",
-                     st.applied_pos);
-        metrics->Set("meridian_mirror_applied_entries", "entries applied, ever",
-                     st.applied_changes);
-        metrics->Set("meridian_mirror_lag_seconds",
-                     "age of the last applied commit while behind, 0 when caught up",
-                     std::max(0.0, lag));
-        metrics->Set("meridian_mirror_connected", "1 while the site link is up", st.connected);
-        metrics->Set("meridian_mirror_primary_head_position",
-                     "newest position the primary announced", st.primary_head);
-        metrics->Set("meridian_mirror_lag_entries", "entries behind the primary's announced head",
-                     st.primary_head > st.applied_pos ? st.primary_head - st.applied_pos : 0);
-        metrics->Set("meridian_mirror_snapshots", "snapshots installed by this process",
-                     st.snapshots);
-        metrics->Set("meridian_mirror_rejected_frames", "frames that failed to decode",
-                     st.rejected_frames);
-        if (replicate) {
-          std::lock_guard<std::mutex> l(repl_mu);
-          metrics->Set("meridian_replicator_copied_blocks", "blocks copied into this site's bucket",
-                       repl_stats.copied);
-          metrics->Set("meridian_replicator_copied_bytes", "stored bytes copied",
-                       repl_stats.copied_bytes);
-          metrics->Set("meridian_replicator_present_blocks",
-                       "blocks found intact in this site's bucket, not copied again",
-                       repl_stats.already_present);
-          metrics->Set("meridian_replicator_failed_attempts", "copies that failed (retried)",
-                       repl_stats.failed);
-          metrics->Set("meridian_replicator_gc_deleted_blocks",
-                       "freed blocks deleted from this site's bucket", repl_stats.gc_deleted);
-        }
-        // In slices, so that a stopped mirror exits (and can restart) at once.
-        for (int i = 0; i < 10 && !stop->load(); ++i) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
-      }
-    });
-  }
-  // Replication: its own thread and replica connection, next to the applier.
-  std::thread copier;
-  Status repl_status;  // set by the copier thread before it ends
-  if (replicate) {
-    replicator::ReplicationOptions ro;
-    ro.replica_conninfo = *url;
-    ro.open_source = open_source;
-    ro.target = target.get();
-    ro.site_name = o.site_name;
-    ro.force_nonempty = FLAGS_force_nonempty;
-    ro.replicator = copy;
-    ro.gc_interval = std::chrono::milliseconds(
-        std::clamp<int64_t>(int64_t{FLAGS_delete_grace} * 500, 1000, 60000));
-    ro.stop = stop;
-    ro.on_stats = [&](const replicator::ReplicatorStats& s) {
-      std::lock_guard<std::mutex> l(repl_mu);
-      repl_stats = s;
+    o.on_tick = [&metrics](const mirror::MirrorSiteStats& st,
+                           const replicator::ReplicatorStats* repl) {
+      SetMirrorMetrics(metrics.get(), st, repl);
     };
-    copier = std::thread([ro, &repl_status] {
-      repl_status = replicator::RunReplication(ro);
-      if (!repl_status.ok()) *ro.stop = true;  // the whole daemon stops and says why
-    });
   }
-  Status s = site.Run();
-  *stop = true;
-  if (copier.joinable()) copier.join();
-  if (exporter.joinable()) exporter.join();
-  if (s.ok() && !repl_status.ok()) s = repl_status.With("replicating blocks");
-  if (FLAGS_json) std::cout << mirror::StatusJson(o, site.stats()) << std::endl;
+  if (FLAGS_json) {
+    o.on_exit = [site = o.site](const mirror::MirrorSiteStats& st) {
+      std::cout << mirror::StatusJson(site, st) << std::endl;
+    };
+  } else {
+    std::cerr << MessageText("mirror " + o.site.site_name + ": following " + o.site.primary +
+                             " into " + meta::RedactConninfo(o.site.replica_conninfo))
+              << "\n";
+  }
+  Status s = site::RunMirror(std::move(o));
   return s.ok() ? kExitOk : Fail("mirror", s);
 }
-
 }  // namespace meridian::cli

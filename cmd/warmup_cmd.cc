@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "cmd/cli.h"
-#include "replicator/replicator.h"
+#include "warmup/warm_loop.h"
 #include "warmup/warm_set.h"
 
 DECLARE_int32(threads);
@@ -57,68 +57,6 @@ Result<std::vector<std::string>> WarmPaths(const std::vector<std::string>& args)
   return paths;
 }
 
-// Runs fn(i) for i in [0, n) on `threads` threads; returns how many failed
-// and the first error.
-std::pair<uint64_t, Status> ParallelFor(size_t n, int threads,
-                                        const std::function<Status(size_t)>& fn);
-
-struct LocalCount {
-  uint64_t local = 0;    // there, of the right length (and with --verify, checksum)
-  uint64_t damaged = 0;  // there, but truncated, too long or (--verify) corrupt
-};
-
-// How many of `set`'s blocks are in `bucket`, as --check sees it: a HEAD of
-// each whose size must be the block's stored length (cheap); with --verify,
-// a read of each checked against its SHA-256.
-Result<LocalCount> CountLocal(objstore::ObjectStore* bucket, const std::string& volume,
-                              const warmup::PathSet& set) {
-  std::atomic<uint64_t> local{0}, damaged{0};
-  auto [failed, err] = ParallelFor(set.blocks.size(), FLAGS_threads, [&](size_t i) -> Status {
-    const BlockRef& b = set.blocks[i];
-    const std::string key = BlockKey(volume, b.id);
-    auto h = bucket->Head(key);
-    if (!h.ok()) return h.status().IsNotFound() ? Status::OK() : h.status();
-    if (h->size != b.stored_length) {
-      ++damaged;
-      return Status::OK();
-    }
-    if (FLAGS_verify) {
-      auto data = bucket->Get(key);
-      if (!data.ok()) return data.status().IsNotFound() ? Status::OK() : data.status();
-      if (!VerifyStoredBlock(b, *data, "block " + std::to_string(b.id)).ok()) {
-        ++damaged;
-        return Status::OK();
-      }
-    }
-    ++local;
-    return Status::OK();
-  });
-  if (failed > 0) return err.With("checking " + set.path + " in " + bucket->Describe());
-  return LocalCount{local.load(), damaged.load()};
-}
-
-std::pair<uint64_t, Status> ParallelFor(size_t n, int threads,
-                                        const std::function<Status(size_t)>& fn) {
-  std::atomic<size_t> next{0};
-  std::atomic<uint64_t> failed{0};
-  std::mutex mu;
-  Status first;
-  auto worker = [&] {
-    for (size_t i; (i = next++) < n;) {
-      Status s = fn(i);
-      if (s.ok()) continue;
-      ++failed;
-      std::lock_guard<std::mutex> l(mu);
-      if (first.ok()) first = s;
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int t = 1; t < std::min<int>(threads, static_cast<int>(n)); ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& t : pool) t.join();
-  return {failed.load(), first};
-}
-
 // The progress line on a terminal: files, bytes, rate, ETA (at most ~10 a
 // second; `final` always prints).
 void PrintProgress(const warmup::WarmProgress& p, bool final = false) {
@@ -138,80 +76,142 @@ void PrintProgress(const warmup::WarmProgress& p, bool final = false) {
   if (final) std::fputc('\n', stderr);
 }
 
-// Cache mode: warm, --check or --evict every block through the group.
+// Cache mode: warm, --check or --evict every block through the group
+// (warmup/warm_loop.h), a line per path and the summary.
 int WarmCacheGroup(cache::CacheGroup* group, const std::vector<warmup::PathSet>& sets) {
   const auto start = Clock::now();
   nlohmann::json per_path = nlohmann::json::array();
   bool all = true;
-  uint64_t failed_total = 0;
-  Status first;
   const bool tty = isatty(STDERR_FILENO) && FLAGS_progress && !FLAGS_json;
-  warmup::WarmProgress progress(sets);
-  for (size_t si = 0; si < sets.size(); ++si) {
+  warmup::CacheWarmOptions o;
+  o.action = FLAGS_check   ? warmup::CacheAction::kCheck
+             : FLAGS_evict ? warmup::CacheAction::kEvict
+                           : warmup::CacheAction::kWarm;
+  o.verify = FLAGS_verify;
+  o.threads = FLAGS_threads;
+  if (tty) o.on_progress = [](const warmup::WarmProgress& p) { PrintProgress(p); };
+  auto on_path = [&](size_t si, const warmup::CachePathResult& r) {
     const warmup::PathSet& s = sets[si];
-    std::atomic<uint64_t> yes{0}, damaged{0};
-    auto one = [&](const BlockRef& ref) -> Status {
-      if (FLAGS_check) {
-        MERIDIAN_ASSIGN_OR_RETURN(auto has, group->Has(ref, FLAGS_verify));
-        if (has == cache::DiskCache::Presence::kIntact) ++yes;
-        if (has == cache::DiskCache::Presence::kDamaged) ++damaged;
-        return Status::OK();
-      }
-      if (FLAGS_evict) {
-        MERIDIAN_ASSIGN_OR_RETURN(bool gone, group->Evict(ref));
-        if (gone) ++yes;
-        return Status::OK();
-      }
-      MERIDIAN_RETURN_IF_ERROR(group->Warm(ref));
-      ++yes;
-      return Status::OK();
-    };
-    auto [failed, err] = ParallelFor(s.blocks.size(), FLAGS_threads, [&](size_t i) -> Status {
-      Status st = one(s.blocks[i]);
-      progress.BlockDone(si, i);
-      if (tty) PrintProgress(progress);
-      return st;
-    });
-    failed_total += failed;
-    if (first.ok() && !err.ok()) first = err;
-    const double pct = s.blocks.empty() ? 100.0 : 100.0 * yes.load() / s.blocks.size();
-    if (FLAGS_check) all = all && yes.load() == s.blocks.size();
+    const double pct = s.blocks.empty() ? 100.0 : 100.0 * r.done / s.blocks.size();
+    if (FLAGS_check) all = all && r.done == s.blocks.size();
     const char* field = FLAGS_check   ? "local_blocks"
                         : FLAGS_evict ? "evicted_blocks"
                                       : "warm_blocks";
     nlohmann::json entry = {{"files", s.files},
                             {"blocks", s.blocks.size()},
                             {"bytes", s.bytes},
-                            {field, yes.load()},
+                            {field, r.done},
                             {"local_percent", FLAGS_evict ? 0.0 : pct},
-                            {"failed", failed}};
-    if (FLAGS_check) entry["damaged_blocks"] = damaged.load();
+                            {"failed", r.failed}};
+    if (FLAGS_check) entry["damaged_blocks"] = r.damaged;
     PutName(entry, "path", s.path);
     per_path.push_back(std::move(entry));
     if (!FLAGS_json) {
       std::printf("%6.1f%%  %llu/%llu blocks %s  %s  %s%s\n", pct,
-                  static_cast<unsigned long long>(yes.load()),
+                  static_cast<unsigned long long>(r.done),
                   static_cast<unsigned long long>(s.blocks.size()),
                   FLAGS_check   ? "cached"
                   : FLAGS_evict ? "evicted"
                                 : "warm",
                   HumanBytes(s.bytes).c_str(), ListName(s.path).c_str(),
-                  damaged.load() == 0 ? ""
-                                      : ("  (" + std::to_string(damaged.load()) +
+                  r.damaged == 0 ? ""
+                                 : ("  (" + std::to_string(r.damaged) +
+                                    " damaged: run warmup without --check to repair)")
+                                       .c_str());
+    }
+  };
+  warmup::WarmProgress progress(sets);
+  const warmup::CacheWarmResult res = warmup::WarmCacheGroup(group, sets, o, &progress, on_path);
+  if (tty) PrintProgress(progress, /*final=*/true);
+  const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  if (FLAGS_json) {
+    nlohmann::json j = {{"paths", per_path}, {"failed", res.failed}, {"seconds", secs}};
+    if (FLAGS_check) j["all_local"] = all;
+    if (!res.first_error.ok()) j["error"] = JsonText(res.first_error.message());
+    PrintJson(j);
+  }
+  if (res.failed > 0) {
+    return Fail("warmup", res.first_error.With(std::to_string(res.failed) + " block(s) failed"));
+  }
+  return all ? kExitOk : kExitError;
+}
+
+// Replicate mode: copy every block into the site's bucket (warmup/warm_loop.h)
+// and print the summary.
+int WarmBucket(Volume* vol, const std::vector<warmup::PathSet>& sets, uint64_t bwlimit) {
+  const auto start = Clock::now();
+  uint64_t total_blocks = 0, total_bytes = 0;
+  for (const auto& s : sets) {
+    total_blocks += s.blocks.size();
+    total_bytes += s.bytes;
+  }
+  warmup::BucketWarmOptions o;
+  o.conn = vol->conn.get();
+  o.conninfo = vol->conninfo;
+  o.source = vol->store.get();
+  o.target = vol->local.get();
+  o.volume = vol->config.name;
+  o.threads = FLAGS_threads;
+  o.bwlimit = bwlimit;
+  const bool tty = isatty(STDERR_FILENO) && FLAGS_progress && !FLAGS_json;
+  if (tty) o.on_progress = [](const warmup::WarmProgress& p) { PrintProgress(p); };
+  auto warmer = warmup::BucketWarmer::Open(o);
+  if (!warmer.ok()) return Fail("warmup", warmer.status());
+  warmup::WarmProgress progress(sets);
+  const Status st = (*warmer)->Run(sets, &progress);
+  if (tty) PrintProgress(progress, /*final=*/true);
+  const auto stats = (*warmer)->stats();
+  const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  if (FLAGS_json) {
+    nlohmann::json j = {{"blocks", total_blocks},
+                        {"bytes", total_bytes},
+                        {"copied_blocks", stats.copied},
+                        {"copied_bytes", stats.copied_bytes},
+                        {"already_local", stats.already_present},
+                        {"failed_attempts", stats.failed},
+                        {"seconds", secs},
+                        {"ok", st.ok()}};
+    if (!st.ok()) j["error"] = JsonText(st.message());
+    PrintJson(j);
+  } else {
+    std::cerr << "warmup: " << total_blocks << " blocks (" << HumanBytes(total_bytes) << ") under "
+              << sets.size() << " path(s): " << stats.copied << " copied ("
+              << HumanBytes(stats.copied_bytes) << "), " << stats.already_present
+              << " already local, in " << secs << " s\n";
+  }
+  return st.ok() ? kExitOk : Fail("warmup", st);
+}
+
+// Replicate mode --check: what is local now, per path.
+int CheckBucket(Volume* vol, const std::vector<warmup::PathSet>& sets) {
+  nlohmann::json per_path = nlohmann::json::array();
+  bool all = true;
+  for (const auto& s : sets) {
+    auto local =
+        warmup::CountLocal(vol->local.get(), vol->config.name, s, FLAGS_threads, FLAGS_verify);
+    if (!local.ok()) return Fail("warmup", local.status());
+    const double pct = s.blocks.empty() ? 100.0 : 100.0 * local->local / s.blocks.size();
+    all = all && local->local == s.blocks.size();
+    nlohmann::json one = {{"files", s.files},
+                          {"blocks", s.blocks.size()},
+                          {"bytes", s.bytes},
+                          {"local_blocks", local->local},
+                          {"damaged_blocks", local->damaged},
+                          {"local_percent", pct}};
+    PutName(one, "path", s.path);
+    per_path.push_back(std::move(one));
+    if (!FLAGS_json) {
+      std::printf("%6.1f%%  %llu/%llu blocks  %s  %s%s\n", pct,
+                  static_cast<unsigned long long>(local->local),
+                  static_cast<unsigned long long>(s.blocks.size()), HumanBytes(s.bytes).c_str(),
+                  ListName(s.path).c_str(),
+                  local->damaged == 0 ? ""
+                                      : ("  (" + std::to_string(local->damaged) +
                                          " damaged: run warmup without --check to repair)")
                                             .c_str());
     }
   }
-  if (tty) PrintProgress(progress, /*final=*/true);
-  const double secs = std::chrono::duration<double>(Clock::now() - start).count();
-  if (FLAGS_json) {
-    nlohmann::json j = {{"paths", per_path}, {"failed", failed_total}, {"seconds", secs}};
-    if (FLAGS_check) j["all_local"] = all;
-    if (!first.ok()) j["error"] = JsonText(first.message());
-    PrintJson(j);
-  }
-  if (failed_total > 0)
-    return Fail("warmup", first.With(std::to_string(failed_total) + " block(s) failed"));
+  if (FLAGS_json) PrintJson({{"paths", per_path}, {"all_local", all}});
   return all ? kExitOk : kExitError;
 }
 
@@ -254,12 +254,9 @@ int RunWarmup(const std::vector<std::string>& args) {
                  "--evict applies to cache-mode sites; a replicating site keeps every block");
   }
   std::vector<warmup::PathSet> sets;
-  uint64_t total_blocks = 0, total_bytes = 0;
   for (const auto& p : *paths) {
     auto s = warmup::ResolveWarmSet(vol->conn.get(), p);
     if (!s.ok()) return Fail("warmup", s.status());
-    total_blocks += s->blocks.size();
-    total_bytes += s->bytes;
     sets.push_back(std::move(s).value());
   }
   // The site's bucket, claimed before the first copy (marker.h).
@@ -275,84 +272,7 @@ int RunWarmup(const std::vector<std::string>& args) {
     }
     return WarmCacheGroup(vol->cache.get(), sets);
   }
-  const auto start = Clock::now();
-  nlohmann::json per_path = nlohmann::json::array();
-  Status st;
-  if (!FLAGS_check) {
-    replicator::ReplicatorOptions o;
-    o.source = vol->store.get();
-    o.target = vol->local.get();
-    o.volume = vol->config.name;
-    o.threads = FLAGS_threads;
-    o.bwlimit = *bwlimit;
-    // Shared with the mirror daemon's copier and any other warm-up at the
-    // site: a block one of them is fetching is not fetched again.
-    auto in_flight = replicator::InFlight::Open(vol->conninfo);
-    if (!in_flight.ok()) return Fail("warmup", in_flight.status());
-    o.in_flight = in_flight->get();
-    replicator::Replicator r(vol->conn.get(), o);
-    const bool tty = isatty(STDERR_FILENO) && FLAGS_progress && !FLAGS_json;
-    warmup::WarmProgress progress(sets);
-    uint64_t before = 0;
-    for (const auto& s : sets) {
-      st = r.MakePresent(s.blocks, nullptr, /*referenced_only=*/true, /*max_attempts=*/4,
-                         [&](uint64_t done) {
-                           progress.FirstBlocksDone(before + done);
-                           if (tty) PrintProgress(progress);
-                         });
-      before += s.blocks.size();
-      if (!st.ok()) break;
-    }
-    if (tty) PrintProgress(progress, /*final=*/true);
-    const auto stats = r.stats();
-    const double secs = std::chrono::duration<double>(Clock::now() - start).count();
-    if (FLAGS_json) {
-      nlohmann::json j = {{"blocks", total_blocks},
-                          {"bytes", total_bytes},
-                          {"copied_blocks", stats.copied},
-                          {"copied_bytes", stats.copied_bytes},
-                          {"already_local", stats.already_present},
-                          {"failed_attempts", stats.failed},
-                          {"seconds", secs},
-                          {"ok", st.ok()}};
-      if (!st.ok()) j["error"] = JsonText(st.message());
-      PrintJson(j);
-    } else {
-      std::cerr << "warmup: " << total_blocks << " blocks (" << HumanBytes(total_bytes)
-                << ") under " << sets.size() << " path(s): " << stats.copied << " copied ("
-                << HumanBytes(stats.copied_bytes) << "), " << stats.already_present
-                << " already local, in " << secs << " s\n";
-    }
-    return st.ok() ? kExitOk : Fail("warmup", st);
-  }
-  // --check: what is local now, per path.
-  bool all = true;
-  for (const auto& s : sets) {
-    auto local = CountLocal(vol->local.get(), vol->config.name, s);
-    if (!local.ok()) return Fail("warmup", local.status());
-    const double pct = s.blocks.empty() ? 100.0 : 100.0 * local->local / s.blocks.size();
-    all = all && local->local == s.blocks.size();
-    nlohmann::json one = {{"files", s.files},
-                          {"blocks", s.blocks.size()},
-                          {"bytes", s.bytes},
-                          {"local_blocks", local->local},
-                          {"damaged_blocks", local->damaged},
-                          {"local_percent", pct}};
-    PutName(one, "path", s.path);
-    per_path.push_back(std::move(one));
-    if (!FLAGS_json) {
-      std::printf("%6.1f%%  %llu/%llu blocks  %s  %s%s\n", pct,
-                  static_cast<unsigned long long>(local->local),
-                  static_cast<unsigned long long>(s.blocks.size()), HumanBytes(s.bytes).c_str(),
-                  ListName(s.path).c_str(),
-                  local->damaged == 0 ? ""
-                                      : ("  (" + std::to_string(local->damaged) +
-                                         " damaged: run warmup without --check to repair)")
-                                            .c_str());
-    }
-  }
-  if (FLAGS_json) PrintJson({{"paths", per_path}, {"all_local", all}});
-  return all ? kExitOk : kExitError;
+  return FLAGS_check ? CheckBucket(&*vol, sets) : WarmBucket(&*vol, sets, *bwlimit);
 }
 
 }  // namespace meridian::cli

@@ -4,7 +4,7 @@
 // at format time); consecutive blocks form 64 MiB chunks (chunk number =
 // index * block_size / 64 MiB), the unit `stat` reports. Each block is stored as one object whose
 // key is derived from a block id that the metadata store hands out once and never reuses, so a key
-// is never written with different bytes (ARCHITECTURE invariant 4). Optionally
+// is never written with different bytes (docs/architecture.md invariant 4). Optionally
 // the block is zstd-compressed; a block that does not shrink is stored raw.
 // The SHA-256 of the STORED bytes is kept in metadata and checked on every read
 // before a byte is returned. The full grammar is in docs/block-format.md.

@@ -3,7 +3,7 @@
 // A name is one directory entry: 1..255 bytes, no '/', no NUL, not "." or "..".
 // A path is '/'-separated names from the volume root; repeated '/' and "."
 // components are ignored, ".." is refused (no escapes, no surprises). The first
-// component of a path names its tenant (top-level directory): ARCHITECTURE
+// component of a path names its tenant (top-level directory): docs/architecture.md
 // invariant 6 keeps renames and links inside one tenant.
 // Thread-safety: free functions, no shared state.
 #pragma once

@@ -9,6 +9,7 @@ namespace meridian::meta {
 namespace {
 
 // Append-only: never edit a migration that has shipped; add a new one.
+// (check_sizes: data table)
 const std::vector<std::string>& Migrations() {
   static const std::vector<std::string> kMigrations = {
       // v1: volume, inodes, dentries, blocks, block GC queue, write serializer, change log.

@@ -37,6 +37,37 @@ Status ForSlices(size_t n, F&& fn) {
   return Status::OK();
 }
 
+// Step 2 of ApplyNet: up[b, e) as they are now, one bulk upsert.
+Status UpsertInodes(meta::PgConn* c, const std::vector<const changelog::UpsertInode*>& up, size_t b,
+                    size_t e) {
+  std::vector<int64_t> ino, kind, mode, uid, gid, size, mtime, ctime, nlink;
+  std::vector<std::optional<std::string>> target;
+  for (size_t i = b; i < e; ++i) {
+    const changelog::UpsertInode& o = *up[i];
+    ino.push_back(static_cast<int64_t>(o.ino));
+    kind.push_back(o.kind);
+    mode.push_back(o.mode);
+    uid.push_back(o.uid);
+    gid.push_back(o.gid);
+    size.push_back(static_cast<int64_t>(o.size));
+    mtime.push_back(o.mtime_ns);
+    ctime.push_back(o.ctime_ns);
+    nlink.push_back(o.nlink);
+    target.push_back(o.kind == 3 ? std::optional<std::string>(o.target) : std::nullopt);
+  }
+  return c->Run(
+      "INSERT INTO inodes (ino, kind, mode, uid, gid, size, mtime_ns, ctime_ns, nlink, target)"
+      " SELECT * FROM unnest($1::bigint[], $2::smallint[], $3::integer[], $4::integer[],"
+      " $5::integer[], $6::bigint[], $7::bigint[], $8::bigint[], $9::integer[], $10::bytea[])"
+      " ON CONFLICT (ino) DO UPDATE SET kind = EXCLUDED.kind, mode = EXCLUDED.mode,"
+      " uid = EXCLUDED.uid, gid = EXCLUDED.gid, size = EXCLUDED.size,"
+      " mtime_ns = EXCLUDED.mtime_ns, ctime_ns = EXCLUDED.ctime_ns, nlink = EXCLUDED.nlink,"
+      " target = EXCLUDED.target",
+      {Param::IntArray(ino), Param::IntArray(kind), Param::IntArray(mode), Param::IntArray(uid),
+       Param::IntArray(gid), Param::IntArray(size), Param::IntArray(mtime), Param::IntArray(ctime),
+       Param::IntArray(nlink), Param::BytesArray(target)});
+}
+
 Status Applier::ApplyNet(const NetChanges& net, uint64_t first_pos) {
   std::vector<const changelog::UpsertInode*> up_inodes;
   std::vector<int64_t> del_inodes;
@@ -70,34 +101,8 @@ Status Applier::ApplyNet(const NetChanges& net, uint64_t first_pos) {
         {Param::IntArray(parents), Param::BytesArray(names)});
   }));
   // 2. Inodes as they are now, and 3. the block lists that were replaced.
-  MERIDIAN_RETURN_IF_ERROR(ForSlices(up_inodes.size(), [&](size_t b, size_t e) {
-    std::vector<int64_t> ino, kind, mode, uid, gid, size, mtime, ctime, nlink;
-    std::vector<std::optional<std::string>> target;
-    for (size_t i = b; i < e; ++i) {
-      const changelog::UpsertInode& o = *up_inodes[i];
-      ino.push_back(static_cast<int64_t>(o.ino));
-      kind.push_back(o.kind);
-      mode.push_back(o.mode);
-      uid.push_back(o.uid);
-      gid.push_back(o.gid);
-      size.push_back(static_cast<int64_t>(o.size));
-      mtime.push_back(o.mtime_ns);
-      ctime.push_back(o.ctime_ns);
-      nlink.push_back(o.nlink);
-      target.push_back(o.kind == 3 ? std::optional<std::string>(o.target) : std::nullopt);
-    }
-    return c_->Run(
-        "INSERT INTO inodes (ino, kind, mode, uid, gid, size, mtime_ns, ctime_ns, nlink, target)"
-        " SELECT * FROM unnest($1::bigint[], $2::smallint[], $3::integer[], $4::integer[],"
-        " $5::integer[], $6::bigint[], $7::bigint[], $8::bigint[], $9::integer[], $10::bytea[])"
-        " ON CONFLICT (ino) DO UPDATE SET kind = EXCLUDED.kind, mode = EXCLUDED.mode,"
-        " uid = EXCLUDED.uid, gid = EXCLUDED.gid, size = EXCLUDED.size,"
-        " mtime_ns = EXCLUDED.mtime_ns, ctime_ns = EXCLUDED.ctime_ns, nlink = EXCLUDED.nlink,"
-        " target = EXCLUDED.target",
-        {Param::IntArray(ino), Param::IntArray(kind), Param::IntArray(mode), Param::IntArray(uid),
-         Param::IntArray(gid), Param::IntArray(size), Param::IntArray(mtime),
-         Param::IntArray(ctime), Param::IntArray(nlink), Param::BytesArray(target)});
-  }));
+  MERIDIAN_RETURN_IF_ERROR(ForSlices(
+      up_inodes.size(), [&](size_t b, size_t e) { return UpsertInodes(c_, up_inodes, b, e); }));
   std::vector<int64_t> replaced;
   std::vector<meta::BlockRow> block_rows;
   for (const auto* o : up_inodes) {

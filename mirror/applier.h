@@ -1,6 +1,6 @@
 // Applier: applies the primary's change log to a mirror site's replica.
 //
-// Contract (ARCHITECTURE invariant 3): the replica always equals the primary's
+// Contract (docs/architecture.md invariant 3): the replica always equals the primary's
 // namespace as of some log position. Apply() runs one replica transaction per
 // call that applies the changes in order AND advances `site_state.applied_pos`
 // to the last one, so a crash anywhere leaves the replica at the old position

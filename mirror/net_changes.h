@@ -6,7 +6,7 @@
 // (an upsert or a delete, never an increment; changelog/entry.h), so the state
 // of a row after a run of changes is its last op in that run. The applier
 // applies the whole run in one transaction, so no reader can tell the
-// difference between row-by-row and net application (invariant 3 is about
+// difference between row-by-row and net application (docs/architecture.md invariant 3 is about
 // transaction boundaries, which stay the same).
 //
 // Subtleties kept here so the applier does not have to know them:

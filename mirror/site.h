@@ -1,5 +1,5 @@
 // MirrorSite: the core of the `meridian mirror` daemon. It keeps a mirror
-// site's PostgreSQL replica a prefix of the primary's namespace (ARCHITECTURE
+// site's PostgreSQL replica a prefix of the primary's namespace (docs/architecture.md
 // invariant 3) by following the primary's change log over the site link.
 //
 // Run() migrates the replica's schema, refuses a database whose volume role is
@@ -7,7 +7,7 @@
 // the primary for everything after it. Each batch is decoded and checked
 // (changelog/codec.h) BEFORE anything touches the replica: a frame that does
 // not decode is logged, never applied nor acknowledged, and the stream is
-// re-requested from the applied position (invariant 7). A good batch is
+// re-requested from the applied position (docs/architecture.md invariant 7). A good batch is
 // applied in one replica transaction together with the cursor
 // (mirror/applier.h), then acknowledged. When the primary no longer holds the
 // log after our position it sends a snapshot at some position s; its chunks

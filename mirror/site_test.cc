@@ -4,11 +4,11 @@
 // MirrorSite threads applying it to replica databases (real PostgreSQL).
 //
 // Checks: a replica converges to the primary after a burst and follows live
-// changes (invariant 3); a restart resumes exactly once (applied_changes ==
+// changes (docs/architecture.md invariant 3); a restart resumes exactly once (applied_changes ==
 // head); a selective mirror holds exactly its tenants; a key that is not on the
 // allow-list receives nothing; a mirror behind the log's retention bootstraps
-// from a snapshot; corrupt frames never reach the replica (invariant 7); a
-// replica refuses writes (invariant 5) and a primary is never used as one.
+// from a snapshot; corrupt frames never reach the replica (docs/architecture.md invariant 7); a
+// replica refuses writes (docs/architecture.md invariant 5) and a primary is never used as one.
 #include "mirror/site.h"
 
 #include <gtest/gtest.h>

@@ -12,7 +12,7 @@
 // - Order: the position comes from `write_lock.head`, which every mutation
 //   increments first: the row lock makes writers commit one at a time, and a
 //   rolled-back transaction rolls its increment back too, so positions are
-//   gapless and in commit order (ARCHITECTURE invariant 2).
+//   gapless and in commit order (docs/architecture.md invariant 2).
 // - Durability: the transaction commits with synchronous_commit=off, so the
 //   write lock is released as soon as its commit record is in the WAL
 //   buffers, not after a WAL flush. A commit record follows every record of

@@ -54,11 +54,11 @@ struct FileJob {
   std::atomic<size_t> remaining{0};
   std::atomic<bool> failed{false};
   std::mutex mu;  // guards error
-  std::string error;
+  Status error;   // the first block's failure, with its code and retryable bit
   ~FileJob() {
     if (fd >= 0) close(fd);
   }
-  void Fail(const std::string& why) {
+  void Fail(const Status& why) {
     std::lock_guard<std::mutex> l(mu);
     if (!failed.exchange(true)) error = why;
   }
@@ -162,96 +162,300 @@ class DestIndex {
   std::map<std::string, std::map<std::string, meta::Attr>> dirs_;
 };
 
-}  // namespace
+// Calls on_progress about twice a second on its own thread until Stop().
+class ProgressTicker {
+ public:
+  explicit ProgressTicker(std::function<void()> tick)
+      : thread_([this, tick = std::move(tick)] {
+          std::unique_lock<std::mutex> l(mu_);
+          while (running_) {
+            cv_.wait_for(l, std::chrono::milliseconds(500));
+            tick();
+          }
+        }) {}
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      running_ = false;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
 
-Importer::Importer(std::string conninfo, meta::VolumeConfig volume, objstore::ObjectStore* store,
-                   ImportOptions options)
-    : conninfo_(std::move(conninfo)),
-      volume_(std::move(volume)),
-      store_(store),
-      options_(std::move(options)) {}
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool running_ = true;  // GUARDED_BY(mu_)
+  std::thread thread_;   // last: starts once the rest is set up
+};
 
-Result<ImportStats> Importer::Run(const std::string& local, const std::string& dest_in) {
-  auto start = std::chrono::steady_clock::now();
+// One Importer::Run, phase by phase: Prepare (destination, scan), Tree
+// (directories, symlinks), Files (block workers, committer, producer).
+class ImportRun {
+ public:
+  ImportRun(const std::string& conninfo, const meta::VolumeConfig& volume,
+            objstore::ObjectStore* store, const ImportOptions& options)
+      : conninfo_(conninfo), volume_(volume), store_(store), options_(options) {}
+
+  Status Prepare(const std::string& local, const std::string& dest_in);
+  Status Tree();
+  Result<ImportStats> Files();
+
+ private:
+  void NoteError(const std::string& what, const Status& s);
+  void Committed(const std::string& path) {  // REQUIRES: mu_
+    if (options_.on_committed) options_.on_committed(path);
+  }
+  ImportProgress Progress() const;
+  void Work();
+  void StoreBlock(FileJob& job, size_t index, std::string* raw, std::string* enc);
+  void Finish(FileJob& job);
+  Status QueueFiles();
+  Status QueueFile(const Entry& e);
+  Status FlushGroup();
+
+  const std::string& conninfo_;
+  const meta::VolumeConfig& volume_;
+  objstore::ObjectStore* const store_;
+  const ImportOptions& options_;
+  const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  std::unique_ptr<meta::PgConn> main_conn_;
+  std::unique_ptr<meta::Catalog> cat_;
+  std::unique_ptr<NamespaceWriter> writer_;
+  std::string dest_;
+  std::vector<Entry> entries_;
+  std::mutex mu_;      // guards stats_ and serializes on_committed
+  ImportStats stats_;  // GUARDED_BY(mu_) once the workers run
+  ImportProgress progress_;
+  std::atomic<uint64_t> files_done_{0}, bytes_done_{0}, stored_{0}, imported_bytes_{0};
+  std::unique_ptr<BatchCommitter> committer_;
+  std::unique_ptr<BoundedQueue<Task>> queue_;
+  // What is at each destination already (to skip unchanged files): each
+  // directory's entries listed once, not one path walk per file.
+  std::unique_ptr<DestIndex> existing_;
+  // Files are opened and given block ids a group at a time: one round trip
+  // for the ids of many small files.
+  std::vector<std::shared_ptr<FileJob>> group_;
+  size_t group_blocks_ = 0;
+};
+
+void ImportRun::NoteError(const std::string& what, const Status& s) {
+  std::lock_guard<std::mutex> l(mu_);
+  ++stats_.failed;
+  stats_.errors.push_back(what + ": " + s.ToString());
+  stats_.failures.push_back({what, s});
+}
+
+ImportProgress ImportRun::Progress() const {
+  ImportProgress p = progress_;
+  p.files_done = files_done_;
+  p.bytes_done = bytes_done_;
+  p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  return p;
+}
+
+Status ImportRun::Prepare(const std::string& local, const std::string& dest_in) {
   MERIDIAN_ASSIGN_OR_RETURN(auto dest_parts, SplitPath(dest_in));
-  std::string dest = JoinPath(dest_parts);
-  MERIDIAN_ASSIGN_OR_RETURN(auto main_conn, meta::PgConn::Connect(conninfo_));
-  meta::Catalog cat(main_conn.get());
-  NamespaceWriter writer(main_conn.get());
-
+  dest_ = JoinPath(dest_parts);
+  MERIDIAN_ASSIGN_OR_RETURN(main_conn_, meta::PgConn::Connect(conninfo_));
+  cat_ = std::make_unique<meta::Catalog>(main_conn_.get());
+  writer_ = std::make_unique<NamespaceWriter>(main_conn_.get());
   // A single file or symlink imported onto an existing directory lands inside it.
   struct stat st;
   if (lstat(local.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) {
-    auto d = cat.Resolve(dest);
+    auto d = cat_->Resolve(dest_);
     if (d.ok() && d->kind == meta::FileKind::kDir) {
-      dest = (dest == "/" ? "" : dest) + "/" + fs::path(local).filename().string();
+      dest_ = (dest_ == "/" ? "" : dest_) + "/" + fs::path(local).filename().string();
     }
   }
-  std::vector<Entry> entries;
-  std::vector<ImportStats::Special> special;
-  MERIDIAN_RETURN_IF_ERROR(Scan(local, dest, &entries, &special));
-  if (entries.size() == 1 && entries[0].kind != Entry::kDir) {  // like mkdir -p of its parent
-    MERIDIAN_ASSIGN_OR_RETURN(auto parts, SplitPath(dest));
+  MERIDIAN_RETURN_IF_ERROR(Scan(local, dest_, &entries_, &stats_.special));
+  if (entries_.size() == 1 && entries_[0].kind != Entry::kDir) {  // like mkdir -p of its parent
+    MERIDIAN_ASSIGN_OR_RETURN(auto parts, SplitPath(dest_));
     parts.pop_back();
-    MERIDIAN_RETURN_IF_ERROR(writer.Mkdir(JoinPath(parts), NewAttr{0755}, /*parents=*/true)
+    MERIDIAN_RETURN_IF_ERROR(writer_->Mkdir(JoinPath(parts), NewAttr{0755}, /*parents=*/true)
                                  .status()
-                                 .With("creating the parent of " + dest));
+                                 .With("creating the parent of " + dest_));
   }
+  return Status::OK();
+}
 
-  ImportStats stats;
-  stats.special = std::move(special);
-  std::mutex mu;  // guards stats and serializes on_committed
-  auto note_error = [&](const std::string& what, const Status& s) {
-    std::lock_guard<std::mutex> l(mu);
-    ++stats.failed;
-    stats.errors.push_back(what + ": " + s.ToString());
-  };
-  auto committed = [&](const std::string& path) {
-    if (options_.on_committed) options_.on_committed(path);
-  };
-
-  // Directories first (parents precede children in `entries`), then symlinks.
-  for (const Entry& e : entries) {
+// Directories first (parents precede children in `entries`), then symlinks.
+Status ImportRun::Tree() {
+  for (const Entry& e : entries_) {
     if (e.kind == Entry::kDir) {
-      auto r = writer.Mkdir(e.dest, AttrOf(e.st), /*parents=*/true);
+      auto r = writer_->Mkdir(e.dest, AttrOf(e.st), /*parents=*/true);
       if (!r.ok()) {
-        if (e.dest == dest) return r.status().With("creating destination " + dest);
-        note_error(e.dest, r.status());
+        if (e.dest == dest_) return r.status().With("creating destination " + dest_);
+        NoteError(e.dest, r.status());
       } else {
-        ++stats.dirs;
+        ++stats_.dirs;
       }
     }
   }
-  for (const Entry& e : entries) {
+  for (const Entry& e : entries_) {
     if (e.kind != Entry::kSymlink) continue;
     std::string target(4096, '\0');
     ssize_t n = readlink(e.src.c_str(), target.data(), target.size());
     if (n < 0) {
-      note_error(e.dest, Status::IOError(ErrnoText("readlink " + e.src)));
+      NoteError(e.dest, Status::IOError(ErrnoText("readlink " + e.src)));
       continue;
     }
     target.resize(n);
-    auto r = writer.Symlink(e.dest, target, AttrOf(e.st), /*replace=*/true);
+    auto r = writer_->Symlink(e.dest, target, AttrOf(e.st), /*replace=*/true);
     if (!r.ok()) {
-      note_error(e.dest, r.status());
+      NoteError(e.dest, r.status());
     } else {
-      ++stats.symlinks;
-      std::lock_guard<std::mutex> l(mu);
-      committed(e.dest);
+      ++stats_.symlinks;
+      std::lock_guard<std::mutex> l(mu_);
+      Committed(e.dest);
     }
   }
+  return Status::OK();
+}
 
-  // Files: block tasks through a bounded queue.
-  ImportProgress progress;
-  for (const Entry& e : entries) {
+// A worker: reads, encodes and stores one block; the last block of a file
+// hands it on (Finish). A failure keeps its Status (code, retryable) for the
+// file's error.
+void ImportRun::StoreBlock(FileJob& job, size_t index, std::string* raw, std::string* enc) {
+  const uint32_t bs = volume_.block_size;
+  uint64_t off = static_cast<uint64_t>(index) * bs;
+  size_t want = std::min<uint64_t>(bs, job.entry.st.st_size - off);
+  raw->resize(want);
+  ssize_t got = pread(job.fd, raw->data(), want, static_cast<off_t>(off));
+  if (got != static_cast<ssize_t>(want)) {
+    job.Fail(Status::IOError(got < 0 ? ErrnoText("reading " + job.entry.src)
+                                     : job.entry.src + " changed size while being imported"));
+    return;
+  }
+  BlockRef ref =
+      EncodeBlock(job.ids[index], static_cast<uint32_t>(index), *raw, volume_.compression, enc);
+  Status s = store_->Put(BlockKey(volume_.name, ref.id), *enc);
+  if (!s.ok()) {
+    job.Fail(s.With("storing block " + std::to_string(index)));
+    return;
+  }
+  job.refs[index] = ref;
+  stored_ += enc->size();
+  bytes_done_ += want;
+}
+
+void ImportRun::Work() {
+  std::string raw, enc;
+  Task task;
+  while (queue_->Pop(&task)) {
+    FileJob& job = *task.job;
+    size_t nblocks = job.ids.size();
+    if (nblocks > 0 && !job.failed) StoreBlock(job, task.index, &raw, &enc);
+    if (nblocks == 0 || job.remaining.fetch_sub(1) == 1) Finish(job);
+    task = Task{};
+  }
+}
+
+void ImportRun::Finish(FileJob& job) {
+  Status s;
+  if (job.failed) {
+    std::lock_guard<std::mutex> l(job.mu);
+    s = job.error;
+  } else if (struct stat now; fstat(job.fd, &now) != 0 || now.st_size != job.entry.st.st_size ||
+                              MtimeNs(now) != MtimeNs(job.entry.st)) {
+    s = Status::IOError(job.entry.src + " changed while being imported: run import again");
+  }
+  if (!s.ok()) {
+    files_done_++;
+    NoteError(job.entry.dest, s);
+    return;
+  }
+  committer_->Submit({job.entry.dest, AttrOf(job.entry.st),
+                      static_cast<uint64_t>(job.entry.st.st_size), job.refs});
+}
+
+Status ImportRun::FlushGroup() {
+  if (group_.empty()) return Status::OK();
+  auto ids = writer_->AllocateBlockIds(group_blocks_);
+  if (!ids.ok() && ids.status().code() == Code::kUnavailable) return ids.status();
+  size_t next = 0;
+  for (auto& job : group_) {
+    const size_t n = job->refs.size();
+    if (!ids.ok()) {
+      NoteError(job->entry.dest, ids.status());
+      files_done_++;
+      continue;
+    }
+    job->ids.assign(ids->begin() + next, ids->begin() + next + n);
+    next += n;
+    job->remaining = n;
+    if (n == 0) queue_->Push(Task{job, 0});
+    for (size_t i = 0; i < n; ++i) queue_->Push(Task{job, i});
+  }
+  group_.clear();
+  group_blocks_ = 0;
+  return Status::OK();
+}
+
+// Skips an unchanged file, or opens it and adds it to the group. Returns
+// only the errors that stop the import (the main connection lost).
+Status ImportRun::QueueFile(const Entry& e) {
+  auto have = existing_->Find(e.dest);
+  if (!have.ok()) {
+    if (have.status().code() == Code::kUnavailable) return have.status();
+    NoteError(e.dest, have.status());
+    files_done_++;
+    return Status::OK();
+  }
+  if (*have && (*have)->kind == meta::FileKind::kFile &&
+      (*have)->size == static_cast<uint64_t>(e.st.st_size) && (*have)->mtime_ns == MtimeNs(e.st)) {
+    std::lock_guard<std::mutex> l(mu_);
+    ++stats_.skipped;
+    files_done_++;
+    bytes_done_ += e.st.st_size;
+    return Status::OK();
+  }
+  auto job = std::make_shared<FileJob>();
+  job->entry = e;
+  // The file read must be the file scanned: not a symlink or FIFO swapped in
+  // since, not rewritten in between.
+  job->fd = open(e.src.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+  struct stat now;
+  if (job->fd < 0 || fstat(job->fd, &now) != 0) {
+    NoteError(e.dest, Status::IOError(ErrnoText("cannot open " + e.src)));
+    files_done_++;
+    return Status::OK();
+  }
+  if (!S_ISREG(now.st_mode) || now.st_dev != e.st.st_dev || now.st_ino != e.st.st_ino ||
+      now.st_size != e.st.st_size || MtimeNs(now) != MtimeNs(e.st)) {
+    NoteError(e.dest, Status::IOError(e.src + " changed since it was listed: run import again"));
+    files_done_++;
+    return Status::OK();
+  }
+  const uint32_t bs = volume_.block_size;
+  const size_t nblocks = (static_cast<uint64_t>(e.st.st_size) + bs - 1) / bs;
+  job->refs.resize(nblocks);
+  group_.push_back(std::move(job));
+  group_blocks_ += nblocks;
+  if (group_.size() >= kGroupFiles || group_blocks_ >= kGroupBlocks) return FlushGroup();
+  return Status::OK();
+}
+
+// The producer: every file into the queue. An error means the main
+// connection failed: stop producing.
+Status ImportRun::QueueFiles() {
+  existing_ = std::make_unique<DestIndex>(cat_.get());
+  for (const Entry& e : entries_) {
+    if (e.kind != Entry::kFile) continue;
+    MERIDIAN_RETURN_IF_ERROR(QueueFile(e));
+  }
+  return FlushGroup();
+}
+
+// Files: block tasks through a bounded queue.
+Result<ImportStats> ImportRun::Files() {
+  for (const Entry& e : entries_) {
     if (e.kind == Entry::kFile) {
-      ++progress.files_total;
-      progress.bytes_total += e.st.st_size;
+      ++progress_.files_total;
+      progress_.bytes_total += e.st.st_size;
     }
   }
-  std::atomic<uint64_t> files_done{0}, bytes_done{0}, stored{0}, imported_bytes{0};
   const int threads = std::clamp(options_.threads, 1, 64);
-  const uint32_t bs = volume_.block_size;
   // The committer's connection before any work: one that is refused (e.g. by
   // max_connections) fails the import up front.
   auto commit_conn = meta::PgConn::Connect(conninfo_);
@@ -262,194 +466,59 @@ Result<ImportStats> Importer::Run(const std::string& local, const std::string& d
   }
   // Files whose blocks are all stored are committed in batches, on the
   // committer's own thread (primary/batch_committer.h).
-  BatchCommitter committer(commit_conn->get(), bs,
-                           [&](const FileCommit& f, const Result<uint64_t>& r) {
-                             files_done++;
-                             if (!r.ok()) {
-                               note_error(f.path, r.status());
-                               return;
-                             }
-                             imported_bytes += f.size;
-                             std::lock_guard<std::mutex> l(mu);
-                             ++stats.files;
-                             committed(f.path);
-                           });
-  BoundedQueue<Task> queue(static_cast<size_t>(threads));
-  std::vector<std::thread> workers;
-
-  auto finish = [&](FileJob& job) {
-    Status s;
-    if (job.failed) {
-      std::lock_guard<std::mutex> l(job.mu);
-      s = Status::IOError(job.error);
-    } else if (struct stat now; fstat(job.fd, &now) != 0 || now.st_size != job.entry.st.st_size ||
-                                MtimeNs(now) != MtimeNs(job.entry.st)) {
-      s = Status::IOError(job.entry.src + " changed while being imported: run import again");
-    }
-    if (!s.ok()) {
-      files_done++;
-      note_error(job.entry.dest, s);
-      return;
-    }
-    committer.Submit({job.entry.dest, AttrOf(job.entry.st),
-                      static_cast<uint64_t>(job.entry.st.st_size), job.refs});
-  };
-
-  for (int t = 0; t < threads; ++t) {
-    workers.emplace_back([&] {
-      std::string raw, enc;
-      Task task;
-      while (queue.Pop(&task)) {
-        FileJob& job = *task.job;
-        size_t nblocks = job.ids.size();
-        if (nblocks > 0 && !job.failed) {
-          uint64_t off = static_cast<uint64_t>(task.index) * bs;
-          size_t want = std::min<uint64_t>(bs, job.entry.st.st_size - off);
-          raw.resize(want);
-          ssize_t got = pread(job.fd, raw.data(), want, static_cast<off_t>(off));
-          if (got != static_cast<ssize_t>(want)) {
-            job.Fail(got < 0 ? ErrnoText("reading " + job.entry.src)
-                             : job.entry.src + " changed size while being imported");
-          } else {
-            BlockRef ref = EncodeBlock(job.ids[task.index], static_cast<uint32_t>(task.index), raw,
-                                       volume_.compression, &enc);
-            Status s = store_->Put(BlockKey(volume_.name, ref.id), enc);
-            if (!s.ok()) {
-              job.Fail("storing block " + std::to_string(task.index) + ": " + s.ToString());
-            } else {
-              job.refs[task.index] = ref;
-              stored += enc.size();
-              bytes_done += want;
-            }
-          }
+  committer_ = std::make_unique<BatchCommitter>(
+      commit_conn->get(), volume_.block_size, [&](const FileCommit& f, const Result<uint64_t>& r) {
+        files_done_++;
+        if (!r.ok()) {
+          NoteError(f.path, r.status());
+          return;
         }
-        if (nblocks == 0 || job.remaining.fetch_sub(1) == 1) finish(job);
-        task = Task{};
-      }
-    });
-  }
-
-  std::atomic<bool> running{true};
-  std::mutex tick_mu;
-  std::condition_variable tick_cv;
-  std::thread ticker([&] {
-    std::unique_lock<std::mutex> l(tick_mu);
-    while (running) {
-      tick_cv.wait_for(l, std::chrono::milliseconds(500));
-      if (!options_.on_progress) continue;
-      ImportProgress p = progress;
-      p.files_done = files_done;
-      p.bytes_done = bytes_done;
-      p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      options_.on_progress(p);
-    }
+        imported_bytes_ += f.size;
+        std::lock_guard<std::mutex> l(mu_);
+        ++stats_.files;
+        Committed(f.path);
+      });
+  queue_ = std::make_unique<BoundedQueue<Task>>(static_cast<size_t>(threads));
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) workers.emplace_back([this] { Work(); });
+  ProgressTicker ticker([this] {
+    if (options_.on_progress) options_.on_progress(Progress());
   });
-
-  Status fatal;  // the main connection failed: stop producing
-  // What is at each destination already (to skip unchanged files): each
-  // directory's entries listed once, not one path walk per file.
-  DestIndex existing(&cat);
-  // Files are opened and given block ids a group at a time: one round trip
-  // for the ids of many small files.
-  std::vector<std::shared_ptr<FileJob>> group;
-  size_t group_blocks = 0;
-  auto flush_group = [&]() -> Status {
-    if (group.empty()) return Status::OK();
-    auto ids = writer.AllocateBlockIds(group_blocks);
-    if (!ids.ok() && ids.status().code() == Code::kUnavailable) return ids.status();
-    size_t next = 0;
-    for (auto& job : group) {
-      const size_t n = job->refs.size();
-      if (!ids.ok()) {
-        note_error(job->entry.dest, ids.status());
-        files_done++;
-        continue;
-      }
-      job->ids.assign(ids->begin() + next, ids->begin() + next + n);
-      next += n;
-      job->remaining = n;
-      if (n == 0) queue.Push(Task{job, 0});
-      for (size_t i = 0; i < n; ++i) queue.Push(Task{job, i});
-    }
-    group.clear();
-    group_blocks = 0;
-    return Status::OK();
-  };
-  for (const Entry& e : entries) {
-    if (e.kind != Entry::kFile) continue;
-    auto have = existing.Find(e.dest);
-    if (!have.ok()) {
-      if (have.status().code() == Code::kUnavailable) {
-        fatal = have.status();
-        break;
-      }
-      note_error(e.dest, have.status());
-      files_done++;
-      continue;
-    }
-    if (*have && (*have)->kind == meta::FileKind::kFile &&
-        (*have)->size == static_cast<uint64_t>(e.st.st_size) &&
-        (*have)->mtime_ns == MtimeNs(e.st)) {
-      std::lock_guard<std::mutex> l(mu);
-      ++stats.skipped;
-      files_done++;
-      bytes_done += e.st.st_size;
-      continue;
-    }
-    auto job = std::make_shared<FileJob>();
-    job->entry = e;
-    // The file read must be the file scanned: not a symlink or FIFO swapped in
-    // since, not rewritten in between.
-    job->fd = open(e.src.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-    struct stat now;
-    if (job->fd < 0 || fstat(job->fd, &now) != 0) {
-      note_error(e.dest, Status::IOError(ErrnoText("cannot open " + e.src)));
-      files_done++;
-      continue;
-    }
-    if (!S_ISREG(now.st_mode) || now.st_dev != e.st.st_dev || now.st_ino != e.st.st_ino ||
-        now.st_size != e.st.st_size || MtimeNs(now) != MtimeNs(e.st)) {
-      note_error(e.dest, Status::IOError(e.src + " changed since it was listed: run import again"));
-      files_done++;
-      continue;
-    }
-    const size_t nblocks = (static_cast<uint64_t>(e.st.st_size) + bs - 1) / bs;
-    job->refs.resize(nblocks);
-    group.push_back(std::move(job));
-    group_blocks += nblocks;
-    if (group.size() >= kGroupFiles || group_blocks >= kGroupBlocks) {
-      if (Status s = flush_group(); !s.ok()) {
-        fatal = s;
-        break;
-      }
-    }
-  }
-  if (fatal.ok()) fatal = flush_group();
-  queue.Close();
+  Status fatal = QueueFiles();
+  queue_->Close();
   for (auto& w : workers) w.join();
-  committer.Close();
-  {
-    std::lock_guard<std::mutex> l(tick_mu);
-    running = false;
-  }
-  tick_cv.notify_all();
-  ticker.join();
+  committer_->Close();
+  ticker.Stop();
 
   if (!fatal.ok()) {
-    return fatal.With("import stopped after committing " + std::to_string(stats.files) +
+    return fatal.With("import stopped after committing " + std::to_string(stats_.files) +
                       " files (run it again to continue)");
   }
-  stats.bytes = imported_bytes;
-  stats.stored_bytes = stored;
-  stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  stats_.bytes = imported_bytes_;
+  stats_.stored_bytes = stored_;
+  stats_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   if (options_.on_progress) {
-    ImportProgress p = progress;
-    p.files_done = files_done;
-    p.bytes_done = bytes_done;
-    p.seconds = stats.seconds;
+    ImportProgress p = Progress();
+    p.seconds = stats_.seconds;
     options_.on_progress(p);
   }
-  return stats;
+  return std::move(stats_);
+}
+
+}  // namespace
+
+Importer::Importer(std::string conninfo, meta::VolumeConfig volume, objstore::ObjectStore* store,
+                   ImportOptions options)
+    : conninfo_(std::move(conninfo)),
+      volume_(std::move(volume)),
+      store_(store),
+      options_(std::move(options)) {}
+
+Result<ImportStats> Importer::Run(const std::string& local, const std::string& dest) {
+  ImportRun run(conninfo_, volume_, store_, options_);
+  MERIDIAN_RETURN_IF_ERROR(run.Prepare(local, dest));
+  MERIDIAN_RETURN_IF_ERROR(run.Tree());
+  return run.Files();
 }
 
 }  // namespace meridian::primary

@@ -1,6 +1,6 @@
 // Importer: copies a local file tree into the volume (`meridian import`).
 //
-// Contract (ARCHITECTURE invariant 1): a file becomes visible only after every
+// Contract (docs/architecture.md invariant 1): a file becomes visible only after every
 // one of its blocks is durable in the bucket, in one metadata transaction; a
 // crash at any point leaves each file either fully imported or untouched
 // (uploaded-but-uncommitted blocks are orphans that cost space, never
@@ -40,7 +40,15 @@ struct ImportStats {
   uint64_t bytes = 0;         // raw bytes of the files imported
   uint64_t stored_bytes = 0;  // bytes written to the bucket (after compression)
   double seconds = 0;
-  std::vector<std::string> errors;  // one line per failed entry
+  // Each failed entry: its volume path and why, with the Status's code and
+  // retryable bit as the step that failed (a worker's block upload, the
+  // commit, ...) returned it.
+  struct Failure {
+    std::string path;
+    Status status;
+  };
+  std::vector<Failure> failures;
+  std::vector<std::string> errors;  // the same, one line each: "path: status"
   // FIFOs, sockets and device nodes under the source directory: a volume
   // holds files, directories and symlinks only, so they are skipped, listed
   // here (in path order) and not counted as failures.

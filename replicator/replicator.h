@@ -7,7 +7,7 @@
 // any referenced block that is neither queued nor replicated (after a
 // snapshot, or when a site switches to replicate). A block counts as
 // replicated (replicated_blocks) only once bytes whose length and SHA-256
-// match the block's metadata are in the mirror's bucket (ARCHITECTURE
+// match the block's metadata are in the mirror's bucket (docs/architecture.md
 // invariant 4): bytes are verified after the download and before the upload,
 // and a block already in the mirror's bucket is verified, not copied again.
 // Progress is committed after every round, so a restart never copies a

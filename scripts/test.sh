@@ -12,6 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/check_sql.sh  # SQL only in meta/, primary/, mirror/ (seconds; before the long build)
 scripts/install-deps.sh --test
+scripts/check_sizes.sh   # files <= 800 lines, functions <= 120 (docs/testing.md)
+scripts/check_docs.sh   # invariants cited exist in docs/architecture.md; no issue numbers
 scripts/build.sh
 (cd build && ctest --output-on-failure --timeout 900 -j "$(nproc)" "$@")
 if [ $# -eq 0 ]; then

@@ -1,6 +1,7 @@
 // Public CURVE helpers of the site link, shared with the cache protocol
-// (cache/cache_service.cc): key checks and the ZAP handler that turns CURVE's
-// "anyone who knows the server key" into "only the allow-listed keys".
+// (cache/cache_server.cc, cache/cache_group.cc): key checks and the ZAP
+// handler that turns CURVE's "anyone who knows the server key" into "only the
+// allow-listed keys".
 //
 // A ZapHandler binds inproc://zeromq.zap.01 in the server's context (this must
 // happen before the CURVE server socket binds) and answers every ZAP request

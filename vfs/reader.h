@@ -4,7 +4,7 @@
 // bucket; for a mirror later: cache group, local bucket, primary bucket). A
 // source that lacks the block (NotFound) or holds bad bytes is skipped for the
 // next; every block is checked against its SHA-256 before a byte is handed
-// out, so wrong bytes are never returned (ARCHITECTURE invariant 4). Sequential
+// out, so wrong bytes are never returned (docs/architecture.md invariant 4). Sequential
 // reads fetch up to `readahead` blocks in parallel and deliver them in order.
 //
 // Fill on read (`mirror --fill-on-read`): with a `fill` store, a block that

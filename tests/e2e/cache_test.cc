@@ -1,4 +1,4 @@
-// Cache-mode mirror sites (issue 5) against radosgw: two `meridian cache`
+// Cache-mode mirror sites (`mirror --data cache`) against radosgw: two `meridian cache`
 // nodes form the site's cache group; `mirror --data cache` points readers at
 // it. A warmed 2 GiB model is read with zero requests to the primary's bucket;
 // blocks split between the nodes; concurrent warm-ups and readers fetch each

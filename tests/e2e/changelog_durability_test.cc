@@ -1,4 +1,4 @@
-// ARCHITECTURE invariant 1 (acknowledged means durable) and "a mirror is a
+// docs/architecture.md invariant 1 (acknowledged means durable) and "a mirror is a
 // prefix of the primary" under the write path of docs/metadata.md: writers
 // commit with synchronous_commit=off under the write lock and flush the WAL
 // after releasing it; the log source ships only what it has made durable.

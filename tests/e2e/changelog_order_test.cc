@@ -1,4 +1,4 @@
-// ARCHITECTURE invariant 2: the change log is gapless and in commit order
+// docs/architecture.md invariant 2: the change log is gapless and in commit order
 // under concurrent writers. First shows the trap is real on this PostgreSQL (a
 // BIGSERIAL read by "seq > cursor" skips a row that commits late), then runs
 // the real writers with randomly delayed commits while a tailer that reads

@@ -1,6 +1,6 @@
 // Bytes flipped in a block directly in the bucket make `cat` fail with a
-// checksum error; wrong bytes are never returned (issue 2, "Must show" 4;
-// ARCHITECTURE invariant 4). On a file:// bucket and on radosgw.
+// checksum error; wrong bytes are never returned (verified reads,
+// docs/architecture.md invariant 4). On a file:// bucket and on radosgw.
 #include <gtest/gtest.h>
 
 #include <fstream>

@@ -1,6 +1,6 @@
-// kill -9 of `meridian import` at 25 random moments (issue 2, "Must show" 3):
+// kill -9 of `meridian import` at 25 random moments (crash safety of import):
 // every file the import reported as committed reads back correct, and no file
-// is ever visible with missing or wrong blocks (ARCHITECTURE invariant 1).
+// is ever visible with missing or wrong blocks (docs/architecture.md invariant 1).
 #include <gtest/gtest.h>
 #include <signal.h>
 

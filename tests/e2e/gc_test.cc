@@ -1,4 +1,4 @@
-// Block GC at the primary (issue 4): a freed block leaves the primary's
+// Block GC at the primary (gated on mirrors): a freed block leaves the primary's
 // bucket only once every registered mirror has applied the change that freed
 // it (a lagging mirror still lists the block and may read it there), or once
 // it has waited --max-wait; and `meridian primary` collects on its own.

@@ -1,6 +1,6 @@
 // Import of a generated model directory (one 1 GiB file, 200 small files,
 // nested directories, a symlink), then `cat` of every file: identical sha256,
-// on a file:// bucket and on radosgw (issue 2, "Must show" 2).
+// on a file:// bucket and on radosgw (the import/cat round trip).
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>

@@ -63,6 +63,30 @@ class ImporterTest : public ::testing::Test {
   meta::VolumeConfig vol;
 };
 
+// A worker thread's failure crosses into Run's result with its Status: the
+// store's code and retryable bit, not only its text.
+TEST_F(ImporterTest, AWorkersErrorKeepsItsCodeAndRetryableBit) {
+  harness::TempDir src("meridian-importer");
+  ASSERT_OK(WriteRandomFile(src.Sub("a"), 3 * (64 << 10), 1));
+  ASSERT_OK(WriteRandomFile(src.Sub("b"), 3 * (64 << 10), 2));
+  auto mem = objstore::NewMemStore();
+  FailOnePut store(mem.get());
+  store.fail_at = 1;  // a block of the first file, on one of four workers
+  primary::ImportOptions opts;
+  opts.threads = 4;
+  primary::Importer importer(db.conninfo, vol, &store, opts);
+  ASSERT_OK_AND_ASSIGN(primary::ImportStats stats, importer.Run(src.path(), "/w"));
+  EXPECT_EQ(stats.files, 1u);
+  ASSERT_EQ(stats.failures.size(), 1u);
+  const primary::ImportStats::Failure& f = stats.failures[0];
+  EXPECT_EQ(f.status.code(), Code::kUnavailable) << f.status.ToString();
+  EXPECT_TRUE(f.status.retryable()) << f.status.ToString();
+  EXPECT_NE(f.status.message().find("storing block"), std::string::npos) << f.status.ToString();
+  EXPECT_NE(f.status.message().find("injected failure"), std::string::npos) << f.status.ToString();
+  ASSERT_EQ(stats.errors.size(), 1u);
+  EXPECT_EQ(stats.errors[0], f.path + ": " + f.status.ToString());
+}
+
 TEST_F(ImporterTest, AFailedBlockUploadNeverCommitsItsFile) {
   harness::TempDir src("meridian-importer");
   // Three files of 4 blocks each, one thread: Put 6 is a middle block of

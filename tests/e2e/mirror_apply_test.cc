@@ -1,4 +1,4 @@
-// The change log reproduces the primary exactly (ARCHITECTURE invariant 3):
+// The change log reproduces the primary exactly (docs/architecture.md invariant 3):
 // mutations made through the primary's writer (a batch of files included),
 // read back from the log and applied to a separate replica, give the same
 // tree; applying again changes nothing (counted); batches that overlap after a "crash" apply

@@ -1,4 +1,4 @@
-// A mirror mounted read-only through a real kernel FUSE mount (issue 6):
+// A mirror mounted read-only through a real kernel FUSE mount (`meridian mount`):
 // every file reads back bit-exact and the usual tools (find, ls -lR, du,
 // tar, cp -a, stat, readlink, getfattr) see the source tree; every write
 // fails with EROFS; a change at the primary shows through the mount once the

@@ -1,4 +1,4 @@
-// Mirror data (issue 4) against radosgw: `meridian mirror --data replicate`
+// Mirror data (replicate mode) against radosgw: `meridian mirror --data replicate`
 // copies every block (2 GiB of model files by default) into the mirror's own
 // bucket, verified, and reads at the mirror are right while it copies; ten
 // SIGKILLs while copying copy no block twice; `heal` repairs a corrupt block

@@ -1,5 +1,5 @@
 // Primary and mirror sites as real processes over a real CURVE site link
-// (issue 3): concurrent writers at the primary while the mirror is killed
+// (the change log to a mirror): concurrent writers at the primary while the mirror is killed
 // with SIGKILL again and again; at the end `verify` finds the sites identical
 // and every entry was applied exactly once. Also: unauthorized mirrors get
 // nothing, --include carries exactly its tenant, replicas refuse writes, and a

@@ -1,4 +1,4 @@
-// `meridian warmup` at a replicating mirror (issue 5, replicate mode): after
+// `meridian warmup` at a replicating mirror (warm-up, replicate mode): after
 // warming a model, reading all of it at the mirror makes zero requests to the
 // primary's bucket (counted in radosgw's request log); --check reports what
 // is really in the site's bucket, per path; --file takes a list; warmup

@@ -281,6 +281,81 @@ struct TcpProxy::Impl {
     return Clock::time_point::max();
   }
 
+  // What to poll for: the wake and listening fds, then each connection's
+  // sides that have something to do (*owners: conn and side, 0=cfd 1=sfd).
+  void PollSet(bool part, std::vector<pollfd>* fds, std::vector<std::pair<Conn*, int>>* owners) {
+    fds->clear();
+    owners->clear();
+    fds->push_back({wake_fd, POLLIN, 0});
+    fds->push_back({listen_fd, POLLIN, 0});
+    for (Conn& c : conns) {
+      if (c.dead) continue;
+      short ce = 0, se = 0;
+      if (!part) {
+        if (c.connecting) {
+          se |= POLLOUT;
+        } else if (c.answer_503) {
+          ce |= POLLIN;
+        } else if (c.sfd >= 0) {
+          if (!c.up.src_eof && c.up.queued < kMaxQueued) ce |= POLLIN;
+          if (!c.down.src_eof && c.down.queued < kMaxQueued) se |= POLLIN;
+          if (c.up.want_out) se |= POLLOUT;
+          if (c.down.want_out) ce |= POLLOUT;
+        }
+      }
+      // Not interested: not polled at all (no POLLHUP/POLLERR spinning while held).
+      fds->push_back({ce ? c.cfd : -1, ce, 0});
+      owners->push_back({&c, 0});
+      if (c.sfd >= 0) {
+        fds->push_back({se ? c.sfd : -1, se, 0});
+        owners->push_back({&c, 1});
+      }
+    }
+  }
+
+  // Accepts every pending connection (refused while partitioned with cut).
+  void AcceptAll() {
+    for (;;) {
+      int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) break;
+      ++accepted;
+      bool refuse;
+      {
+        std::lock_guard<std::mutex> l(mu);
+        refuse = partitioned && cut;
+      }
+      if (refuse) {
+        Reset(fd);
+        continue;
+      }
+      SetNoDelay(fd);
+      conns.emplace_back();
+      conns.back().cfd = fd;
+      DrawFaults(conns.back());
+    }
+  }
+
+  // Writes what is due on every connection; returns when next to look.
+  Clock::time_point Deliver(bool part, Clock::time_point now) {
+    Clock::time_point next = now + std::chrono::seconds(1);
+    for (Conn& c : conns) {
+      if (c.dead || part || c.connecting || c.sfd < 0) continue;
+      if (!c.up.want_out) {
+        next = std::min(next, WriteFrom(c, c.up, c.sfd, bucket_up, now, bytes_up));
+      }
+      if (!c.down.want_out && !c.dead) {
+        next = std::min(next, WriteFrom(c, c.down, c.cfd, bucket_down, now, bytes_down));
+      }
+      if (!c.dead && c.up.src_eof && c.down.src_eof && c.up.q.empty() && c.down.q.empty()) {
+        close(c.cfd);
+        close(c.sfd);
+        c.cfd = c.sfd = -1;
+        c.dead = true;
+      }
+    }
+    return next;
+  }
+
   void Loop() {
     std::vector<pollfd> fds;
     std::vector<std::pair<Conn*, int>> owners;  // per fds entry from index 2: conn, 0=cfd 1=sfd
@@ -314,33 +389,7 @@ struct TcpProxy::Impl {
       applied.notify_all();
 
       // Poll.
-      fds.clear();
-      owners.clear();
-      fds.push_back({wake_fd, POLLIN, 0});
-      fds.push_back({listen_fd, POLLIN, 0});
-      for (Conn& c : conns) {
-        if (c.dead) continue;
-        short ce = 0, se = 0;
-        if (!part) {
-          if (c.connecting) {
-            se |= POLLOUT;
-          } else if (c.answer_503) {
-            ce |= POLLIN;
-          } else if (c.sfd >= 0) {
-            if (!c.up.src_eof && c.up.queued < kMaxQueued) ce |= POLLIN;
-            if (!c.down.src_eof && c.down.queued < kMaxQueued) se |= POLLIN;
-            if (c.up.want_out) se |= POLLOUT;
-            if (c.down.want_out) ce |= POLLOUT;
-          }
-        }
-        // Not interested: not polled at all (no POLLHUP/POLLERR spinning while held).
-        fds.push_back({ce ? c.cfd : -1, ce, 0});
-        owners.push_back({&c, 0});
-        if (c.sfd >= 0) {
-          fds.push_back({se ? c.sfd : -1, se, 0});
-          owners.push_back({&c, 1});
-        }
-      }
+      PollSet(part, &fds, &owners);
       auto now = Clock::now();
       auto wait = std::clamp<Clock::duration>(next - now, Clock::duration::zero(),
                                               std::chrono::milliseconds(200));
@@ -356,26 +405,7 @@ struct TcpProxy::Impl {
       }
 
       // New connections.
-      if (fds[1].revents & POLLIN) {
-        for (;;) {
-          int fd = accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-          if (fd < 0) break;
-          ++accepted;
-          bool refuse;
-          {
-            std::lock_guard<std::mutex> l(mu);
-            refuse = partitioned && cut;
-          }
-          if (refuse) {
-            Reset(fd);
-            continue;
-          }
-          SetNoDelay(fd);
-          conns.emplace_back();
-          conns.back().cfd = fd;
-          DrawFaults(conns.back());
-        }
-      }
+      if (fds[1].revents & POLLIN) AcceptAll();
 
       // Events on connections.
       for (size_t i = 2; i < fds.size(); ++i) {
@@ -416,22 +446,7 @@ struct TcpProxy::Impl {
       }
 
       // Deliver what is due.
-      next = now + std::chrono::seconds(1);
-      for (Conn& c : conns) {
-        if (c.dead || part || c.connecting || c.sfd < 0) continue;
-        if (!c.up.want_out) {
-          next = std::min(next, WriteFrom(c, c.up, c.sfd, bucket_up, now, bytes_up));
-        }
-        if (!c.down.want_out && !c.dead) {
-          next = std::min(next, WriteFrom(c, c.down, c.cfd, bucket_down, now, bytes_down));
-        }
-        if (!c.dead && c.up.src_eof && c.down.src_eof && c.up.q.empty() && c.down.q.empty()) {
-          close(c.cfd);
-          close(c.sfd);
-          c.cfd = c.sfd = -1;
-          c.dead = true;
-        }
-      }
+      next = Deliver(part, now);
       conns.remove_if([](const Conn& c) { return c.dead; });
       active = conns.size();
     }
