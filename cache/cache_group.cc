@@ -238,7 +238,7 @@ Reply CacheGroup::Impl::Call(Node& node, const Frames& request) {
   }
   Reply r;
   if (!answered) {
-    const Clock::time_point now = Clock::now();
+    const Clock::time_point now = OrRealClock(options.clock)->Now();
     const std::string what =
         refused ? "refuses connections (not running)"
                 : "did not answer within " + std::to_string(options.timeout.count()) + " ms";
@@ -271,7 +271,7 @@ Reply CacheGroup::Impl::Call(Node& node, const Frames& request) {
 
 Result<Frames> CacheGroup::Impl::Route(uint64_t id, const Frames& request,
                                        const std::function<Status(const Frames&)>& check) {
-  const Clock::time_point now = Clock::now();
+  const Clock::time_point now = OrRealClock(options.clock)->Now();
   std::vector<Node*> order = Order(id);
   std::vector<Node*> live;
   for (Node* n : order) {
@@ -344,7 +344,7 @@ Result<DiskCache::Presence> CacheGroup::Has(const BlockRef& ref, bool verify) {
 
 Result<bool> CacheGroup::Evict(const BlockRef& ref) {
   const Frames request = {"EVICT", EncodeRef(ref)};
-  const Clock::time_point now = Clock::now();
+  const Clock::time_point now = OrRealClock(impl_->options.clock)->Now();
   bool evicted = false;
   std::string evicted_at, errors;
   Status last;
@@ -379,7 +379,7 @@ Result<bool> CacheGroup::Evict(const BlockRef& ref) {
 
 std::string CacheGroup::StatsJson() {
   nlohmann::json out = nlohmann::json::object();
-  const Clock::time_point now = Clock::now();
+  const Clock::time_point now = OrRealClock(impl_->options.clock)->Now();
   for (const auto& n : impl_->nodes) {
     if (n->down(now)) {
       out[n->endpoint] = {{"error", "Unavailable: down (timed out recently)"}};

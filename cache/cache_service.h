@@ -38,6 +38,7 @@
 
 #include "cache/disk_cache.h"
 #include "common/block.h"
+#include "common/clock.h"
 #include "common/status.h"
 
 namespace meridian::cache {
@@ -94,6 +95,7 @@ struct CacheGroupOptions {
   std::string public_key, secret_key;        // this client's key pair (on the allow-list)
   std::chrono::milliseconds timeout{5000};   // per request; then the node counts as down
   std::chrono::milliseconds down_for{5000};  // a node that timed out is skipped this long
+  Clock* clock = nullptr;  // times down_for (not the request timeout); null: RealClock()
 };
 
 class CacheGroup {

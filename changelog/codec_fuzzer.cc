@@ -1,4 +1,4 @@
-// libFuzzer target for the change-log codec (run it with changelog/fuzz.sh).
+// libFuzzer target for the change-log codec (scripts/fuzz.sh runs it).
 //
 // Each input is tried three ways, and must never crash or trip ASan/UBSan:
 //   1. as a frame, unchanged (DecodeBatch);

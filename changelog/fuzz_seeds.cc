@@ -1,7 +1,7 @@
 // Writes the seed corpus for codec_fuzzer: a few valid frames (raw and zstd,
 // every op type, empty batch) and a few valid change bodies, one file each.
-// Usage: changelog_fuzz_seeds <dir>. fuzz.sh runs it; the output is checked in
-// under changelog/fuzz_corpus/.
+// Usage: changelog_fuzz_seeds <dir>. `REGEN_SEEDS=1 scripts/fuzz.sh` runs it;
+// the output is checked in under changelog/fuzz_corpus/codec/.
 #include <cstdio>
 #include <fstream>
 #include <random>

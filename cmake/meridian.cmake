@@ -31,3 +31,26 @@ function(meridian_test)
     add_dependencies(fast_tests ${T_NAME})
   endif()
 endfunction()
+
+# meridian_fuzzer(NAME <name>_fuzzer SOURCES <files...> [LIBS <targets...>])
+#   A libFuzzer target (scripts/fuzz.sh builds and runs them all; seeds in
+#   <folder>/fuzz_corpus/<name>/, docs/testing.md "Fuzzing"). libFuzzer needs
+#   clang, so with another compiler this does nothing. List the sources being
+#   fuzzed in SOURCES rather than linking their library, so that they get the
+#   coverage instrumentation; LIBS are what they need besides.
+add_custom_target(fuzzers)  # every fuzzer (empty unless the compiler is clang)
+
+function(meridian_fuzzer)
+  cmake_parse_arguments(F "" "NAME" "SOURCES;LIBS" ${ARGN})
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    return()
+  endif()
+  set(flags -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+  add_executable(${F_NAME} ${F_SOURCES})
+  target_compile_options(${F_NAME} PRIVATE ${flags})
+  target_link_options(${F_NAME} PRIVATE ${flags})
+  target_include_directories(${F_NAME} PRIVATE ${CMAKE_SOURCE_DIR})
+  target_link_libraries(${F_NAME} PRIVATE ${F_LIBS})
+  set_target_properties(${F_NAME} PROPERTIES EXCLUDE_FROM_ALL ON)
+  add_dependencies(fuzzers ${F_NAME})
+endfunction()

@@ -41,10 +41,4 @@ std::string AppliedPayload(uint64_t pos, const std::vector<uint64_t>& inos, size
   return out;
 }
 
-Status ListenForChanges(PgConn* c) {
-  return c->RunScript("LISTEN meridian_applied; LISTEN meridian_changelog");
-}
-
-Status CheckAlive(PgConn* c) { return c->Run("SELECT 1"); }
-
 }  // namespace meridian::meta

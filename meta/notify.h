@@ -5,10 +5,8 @@
 //   "POS INO INO ..."  the applied position, then the inodes whose attributes,
 //                      blocks or directory entries changed (directories too)
 //   "POS *"            too many to list: anything may have changed
-// Written down in docs/mount.md. A primary's writers send
-// `meridian_changelog` (kChangelogChannel) with every commit instead.
-// Thread-safety: the payload functions are pure; the others use one
-// connection (one thread at a time).
+// Written down in docs/mount.md.
+// Thread-safety: pure functions.
 #pragma once
 
 #include <cstdint>
@@ -16,20 +14,9 @@
 #include <string_view>
 #include <vector>
 
-#include "common/status.h"
-#include "meta/pg.h"
-
 namespace meridian::meta {
 
 inline constexpr const char* kAppliedChannel = "meridian_applied";
-inline constexpr const char* kChangelogChannel = "meridian_changelog";
-
-// LISTENs on `c` to both channels: what a reader at the site (a mount)
-// needs to hear of every change, at a mirror or at a primary.
-Status ListenForChanges(PgConn* c);
-// One trivial round trip: fails if the server no longer answers (a silent
-// listening connection may be a dead one).
-Status CheckAlive(PgConn* c);
 
 // Builds a payload; "POS *" when it would exceed `max_bytes`.
 std::string AppliedPayload(uint64_t pos, const std::vector<uint64_t>& inos,

@@ -9,7 +9,6 @@
 #include <cstring>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <thread>
 #include <vector>
 
 #include "changelog/codec.h"
@@ -21,18 +20,13 @@ namespace meridian::mirror {
 namespace {
 
 using std::chrono::milliseconds;
-using Clock = std::chrono::steady_clock;
 
 constexpr milliseconds kPollTimeout{200};
 // Pause before re-requesting the stream after a rejected frame, so a primary
 // that keeps sending the same bad frame costs a log line a second, not a spin.
 constexpr milliseconds kRetryPause{1000};
-
-int64_t UnixNowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+// Pause after a retryable error from the site link before polling it again.
+constexpr milliseconds kLinkErrorPause{100};
 
 Status WriteFileAtomically(const std::string& path, const std::string& data) {
   const std::string tmp = path + ".tmp";
@@ -75,11 +69,12 @@ Status CheckOptions(const MirrorSiteOptions& o) {
 }  // namespace
 
 std::string StatusJson(const MirrorSiteOptions& o, const MirrorSiteStats& s) {
+  const int64_t now_ns = OrRealClock(o.clock)->UnixNs();
   nlohmann::json lag = nullptr;
   if (s.connected && s.caught_up) {
     lag = 0.0;
   } else if (s.applied_time_ns > 0) {
-    lag = std::max(0.0, (UnixNowNs() - s.applied_time_ns) / 1e9);
+    lag = std::max(0.0, (now_ns - s.applied_time_ns) / 1e9);
   }
   nlohmann::json j = {
       {"site", o.site_name},
@@ -100,7 +95,7 @@ std::string StatusJson(const MirrorSiteOptions& o, const MirrorSiteStats& s) {
       {"snapshots", s.snapshots},
       {"rejected_frames", s.rejected_frames},
       {"last_apply_unix_ns", s.last_apply_unix_ns},
-      {"updated_unix_ns", UnixNowNs()}};
+      {"updated_unix_ns", now_ns}};
   // Never throws: a site name that is not UTF-8 comes out with U+FFFD.
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
@@ -111,6 +106,7 @@ class MirrorSite::Session {
   Session(MirrorSite* site, std::unique_ptr<meta::PgConn> replica)
       : site_(site),
         o_(site->o_),
+        clock_(OrRealClock(o_.clock)),
         replica_(std::move(replica)),
         applier_(replica_.get(), o_.include, o_.enqueue_blocks) {}
 
@@ -136,12 +132,13 @@ class MirrorSite::Session {
 
   MirrorSite* site_;
   const MirrorSiteOptions& o_;
+  Clock* const clock_;
   std::unique_ptr<meta::PgConn> replica_;
   Applier applier_;
   std::unique_ptr<sitelink::StreamClient> client_;
   MirrorSiteStats st_;
   bool announced_caught_up_ = false;
-  Clock::time_point next_tick_{};
+  Clock::SteadyTime next_tick_{};
 
   struct Snapshot {
     bool active = false;
@@ -149,7 +146,7 @@ class MirrorSite::Session {
     size_t chunks_received = 0;
     size_t bytes = 0;
     size_t kept = 0;  // chunks of tenants we carry, installed so far
-    Clock::time_point started;
+    Clock::SteadyTime started;
   } snap_;
   std::unique_ptr<meta::PgConn> side_;  // for the link row while a snapshot installs
   // Forgets a snapshot being received and rolls back its installation.
@@ -177,7 +174,8 @@ Status MirrorSite::Session::Start() {
   co.credit = o_.credit;
   co.heartbeat = o_.heartbeat;
   co.peer_timeout = o_.peer_timeout;
-  MERIDIAN_ASSIGN_OR_RETURN(client_, sitelink::StreamClient::Connect(co));
+  MERIDIAN_ASSIGN_OR_RETURN(client_,
+                            o_.connect ? o_.connect(co) : sitelink::StreamClient::Connect(co));
   MERIDIAN_RETURN_IF_ERROR(client_->Subscribe(st_.applied_pos));
   Tick(/*force=*/true);
   return Status::OK();
@@ -208,7 +206,7 @@ void MirrorSite::Session::Tick(bool force) {
   }
   if (!st_.connected) st_.caught_up = false;
   site_->Publish(st_);
-  const Clock::time_point now = Clock::now();
+  const Clock::SteadyTime now = clock_->Now();
   if (!force && now < next_tick_) return;
   next_tick_ = now + o_.status_interval;
   // A lost replica shows up in RefreshState(); here it is only logged.
@@ -244,11 +242,7 @@ void MirrorSite::Session::Tick(bool force) {
 
 Status MirrorSite::Session::Resubscribe(bool pause) {
   DropSnapshot();
-  if (pause) {
-    for (auto until = Clock::now() + kRetryPause; Clock::now() < until && !stopping();) {
-      std::this_thread::sleep_for(milliseconds(50));
-    }
-  }
+  if (pause) clock_->SleepFor(kRetryPause, o_.stop);
   MERIDIAN_RETURN_IF_ERROR(RefreshState());
   return client_->Subscribe(st_.applied_pos);
 }
@@ -293,7 +287,7 @@ Status MirrorSite::Session::OnBatch(const std::string& frame) {
     st_.applied_pos = last.pos;
     st_.applied_time_ns = last.commit_time_ns;
     st_.applied_changes += applied->applied + applied->filtered;
-    st_.last_apply_unix_ns = UnixNowNs();
+    st_.last_apply_unix_ns = clock_->UnixNs();
   }
   VLOG(1) << "mirror: applied " << changes->front().pos << ".." << last.pos << " ("
           << applied->applied << " applied, " << applied->skipped << " skipped, "
@@ -309,7 +303,7 @@ Status MirrorSite::Session::OnSnapshotBegin(uint64_t pos) {
   MERIDIAN_RETURN_IF_ERROR(applier_.BeginSnapshot().With("in the replica " + replica_->target()));
   snap_.active = true;
   snap_.pos = pos;
-  snap_.started = Clock::now();
+  snap_.started = clock_->Now();
   st_.caught_up = false;
   LOG(INFO) << "mirror " << o_.site_name << ": the primary no longer holds the log after "
             << st_.applied_pos << "; receiving a snapshot at position " << pos;
@@ -352,7 +346,7 @@ Status MirrorSite::Session::OnSnapshotEnd(uint64_t pos) {
   }
   Status s = applier_.FinishSnapshot(pos);
   if (!s.ok()) return s.With("in the replica " + replica_->target());
-  const double secs = std::chrono::duration<double>(Clock::now() - snap_.started).count();
+  const double secs = std::chrono::duration<double>(clock_->Now() - snap_.started).count();
   LOG(INFO) << "mirror " << o_.site_name << ": installed the snapshot at position " << pos << " ("
             << snap_.kept << " of " << snap_.chunks_received << " chunks kept, " << snap_.bytes
             << " bytes) in " << secs << " s";
@@ -361,7 +355,7 @@ Status MirrorSite::Session::OnSnapshotEnd(uint64_t pos) {
   // A new replica now follows the snapshot's volume: say so from now on.
   MERIDIAN_ASSIGN_OR_RETURN(auto vol, replica_->Exec("SELECT uuid FROM volume"));
   if (vol.rows() > 0) client_->SetVolume(std::string(vol.Get(0, 0)));
-  st_.last_apply_unix_ns = UnixNowNs();
+  st_.last_apply_unix_ns = clock_->UnixNs();
   MERIDIAN_RETURN_IF_ERROR(RefreshState());
   return client_->Ack(pos);
 }
@@ -373,7 +367,7 @@ Status MirrorSite::Session::Loop() {
       if (stopping()) break;  // e.g. EINTR from the signal that asked us to stop
       if (!ev.status().retryable()) return ev.status().With("site link to " + o_.primary);
       LOG_EVERY_N(WARNING, 10) << "mirror: site link: " << ev.status().ToString();
-      std::this_thread::sleep_for(milliseconds(100));
+      clock_->SleepFor(kLinkErrorPause, o_.stop);
       continue;
     }
     Status s;
@@ -403,7 +397,7 @@ Status MirrorSite::Session::Loop() {
         break;
     }
     // (Inside a snapshot the replica's connection holds its transaction.)
-    if (s.ok() && !snap_.active && Clock::now() >= next_tick_) s = RefreshState();
+    if (s.ok() && !snap_.active && clock_->Now() >= next_tick_) s = RefreshState();
     if (!s.ok()) {
       if (ReplicaLost(s)) {
         LOG(ERROR) << "mirror " << o_.site_name << ": lost the replica database: " << s.ToString();

@@ -58,6 +58,7 @@
 #include <string>
 
 #include "changelog/entry.h"
+#include "common/clock.h"
 #include "common/status.h"
 #include "sitelink/stream.h"
 
@@ -81,6 +82,11 @@ struct MirrorSiteOptions {
   std::string status_file;  // optional JSON status, rewritten about once a second
   std::chrono::milliseconds status_interval{1000};
   std::atomic<bool>* stop = nullptr;  // REQUIRED: Run() returns OK soon after *stop
+  // Seams for tests (sitelink/fake_stream.h, common/clock.h FakeClock).
+  sitelink::StreamClientFactory connect;  // empty: StreamClient::Connect
+  // The status interval, the pauses before re-requesting the log and the
+  // status file's times. Null: RealClock(). Must outlive Run().
+  Clock* clock = nullptr;
 };
 
 struct MirrorSiteStats {

@@ -17,23 +17,15 @@ namespace {
 // of its port within about this long, so it can be restarted at once.
 constexpr std::chrono::milliseconds kStopCheck{50};
 
-// Sleeps `d`, or less if *stop is set meanwhile.
-void SleepUnless(const std::atomic<bool>* stop, std::chrono::milliseconds d) {
-  for (auto until = std::chrono::steady_clock::now() + d;
-       !stop->load() && std::chrono::steady_clock::now() < until;) {
-    std::this_thread::sleep_for(kStopCheck);
-  }
-}
-
 // Wakes the server on every NOTIFY meridian_changelog; reconnects as needed.
 void ListenLoop(const std::string& conninfo, sitelink::StreamServer* server,
-                const std::atomic<bool>* stop) {
+                const std::atomic<bool>* stop, Clock* clock) {
   while (!stop->load()) {
     auto conn = meta::PgConn::Connect(conninfo);
     if (!conn.ok() || !(*conn)->Run("LISTEN meridian_changelog").ok()) {
       LOG_EVERY_N(WARNING, 10) << "LISTEN connection failed, retrying: "
                                << (conn.ok() ? "LISTEN failed" : conn.status().ToString());
-      SleepUnless(stop, std::chrono::milliseconds(500));
+      clock->SleepFor(std::chrono::milliseconds(500), stop);
       continue;
     }
     server->Notify();  // anything committed while we were not listening
@@ -112,6 +104,7 @@ Status RecordDaemon(meta::PgConn* c, const std::string& endpoint) {
 }  // namespace
 
 Status RunPrimary(const PrimaryDaemonOptions& o) {
+  Clock* const clock = OrRealClock(o.clock);
   MERIDIAN_ASSIGN_OR_RETURN(auto source, PgLogSource::Open(o.conninfo));
   MERIDIAN_ASSIGN_OR_RETURN(auto maint_source, PgLogSource::Open(o.conninfo));
   MERIDIAN_ASSIGN_OR_RETURN(auto maint, meta::PgConn::Connect(o.conninfo));
@@ -121,20 +114,21 @@ Status RunPrimary(const PrimaryDaemonOptions& o) {
   sitelink::StreamServer::Options server_options = o.server;
   server_options.volume_uuid = volume.uuid;  // mirrors of another volume are refused
   server_options.snapshot_source = PgLogSource::Opener(o.conninfo);  // bounded, off-thread
-  MERIDIAN_ASSIGN_OR_RETURN(auto server,
-                            sitelink::StreamServer::Start(server_options, source.get()));
+  MERIDIAN_ASSIGN_OR_RETURN(
+      auto server, o.start_server ? o.start_server(server_options, source.get())
+                                  : sitelink::StreamServer::Start(server_options, source.get()));
   LOG(INFO) << "primary serving the change log (head " << head << ") on " << server->endpoint()
             << " to " << o.server.allowed_client_keys.size() << " allowed mirror key(s)";
   if (o.on_listening) o.on_listening(server->endpoint());
-  std::thread listener(ListenLoop, o.conninfo, server.get(), o.stop);
-  auto next_gc = std::chrono::steady_clock::now() + o.gc_interval;
+  std::thread listener(ListenLoop, o.conninfo, server.get(), o.stop, clock);
+  auto next_gc = clock->Now() + o.gc_interval;
   // Without it `status` says "not running" for a second or so.
   if (Status st = RecordDaemon(maint.get(), server->endpoint()); !st.ok()) {
     LOG(WARNING) << "recording the daemon in site_daemon: " << st.ToString();
   }
 
   while (!o.stop->load()) {
-    SleepUnless(o.stop, std::chrono::seconds(1));
+    clock->SleepFor(std::chrono::seconds(1), o.stop);
     if (o.stop->load()) break;
     const auto mirrors = server->Mirrors();
     Status s = RecordDaemon(maint.get(), server->endpoint());
@@ -157,9 +151,8 @@ Status RunPrimary(const PrimaryDaemonOptions& o) {
         if (n.ok() && *n > 0) VLOG(1) << "log retention removed " << *n << " entries";
       }
     }
-    if (o.gc.store != nullptr && o.gc_interval.count() > 0 &&
-        std::chrono::steady_clock::now() >= next_gc) {
-      next_gc = std::chrono::steady_clock::now() + o.gc_interval;
+    if (o.gc.store != nullptr && o.gc_interval.count() > 0 && clock->Now() >= next_gc) {
+      next_gc = clock->Now() + o.gc_interval;
       auto r = CollectGarbage(maint.get(), o.gc);
       if (!r.ok()) {
         LOG(WARNING) << "gc: " << r.status().ToString();

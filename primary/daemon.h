@@ -12,11 +12,13 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/status.h"
 #include "primary/gc.h"
 #include "sitelink/stream.h"
@@ -34,6 +36,12 @@ struct PrimaryDaemonOptions {
   std::function<void(const std::string& endpoint)> on_listening;  // once bound
   // Called about once a second with the head and every mirror's state (metrics).
   std::function<void(uint64_t head, const std::vector<sitelink::MirrorState>&)> on_tick;
+  // Seams for tests (sitelink/fake_stream.h, common/clock.h FakeClock).
+  sitelink::StreamServerFactory start_server;  // empty: StreamServer::Start
+  // The once-a-second tick (site_mirrors, site_daemon, retention), the GC
+  // interval and the LISTEN reconnect pause. Null: RealClock(). Must
+  // outlive RunPrimary.
+  Clock* clock = nullptr;
 };
 
 Status RunPrimary(const PrimaryDaemonOptions& options);

@@ -12,6 +12,7 @@ pkgs=(build-essential cmake ninja-build pkg-config git ca-certificates
       libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev prometheus-cpp-dev)
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(radosgw ceph-mon ceph-osd awscli rclone s3cmd python3-botocore procps psmisc curl s3fs attr)
+  pkgs+=(clang libclang-rt-14-dev)  # scripts/fuzz.sh: libFuzzer and its sanitizer runtimes
 fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -19,4 +19,5 @@ scripts/build.sh
 if [ $# -eq 0 ]; then
   scripts/sanitize.sh asan
   scripts/sanitize.sh tsan
+  scripts/fuzz.sh  # each libFuzzer target for 25 s (docs/testing.md "Fuzzing")
 fi

@@ -157,4 +157,12 @@ class StreamClient {
   virtual uint64_t primary_head() const = 0;
 };
 
+// How a daemon obtains its end of the link, so that tests can hand it an
+// in-memory one (sitelink/fake_stream.h). An empty function means the real
+// one: StreamClient::Connect, StreamServer::Start.
+using StreamClientFactory =
+    std::function<Result<std::unique_ptr<StreamClient>>(const StreamClient::Options&)>;
+using StreamServerFactory =
+    std::function<Result<std::unique_ptr<StreamServer>>(const StreamServer::Options&, LogSource*)>;
+
 }  // namespace meridian::sitelink
