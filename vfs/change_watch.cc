@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "meta/change_listen.h"
 #include "meta/notify.h"
 #include "meta/pg.h"
 
