@@ -60,7 +60,8 @@ std::string LongLine(const meta::Attr& a, const std::string& name) {
 int RunLs(const std::vector<std::string>& args) {
   auto vol = OpenVolume(false);
   if (!vol.ok()) return Fail("ls", vol.status());
-  meta::Catalog cat(vol->conn.get());
+  meta::Catalog pg(vol->conn.get());
+  meta::CatalogReader& cat = pg;  // reads only: any catalog would do
   std::vector<std::string> paths = args.empty() ? std::vector<std::string>{"/"} : args;
   nlohmann::json out = nlohmann::json::array();
   int rc = kExitOk;
@@ -110,7 +111,8 @@ int RunStat(const std::vector<std::string>& args) {
   if (args.empty()) return Usage("stat", "expected at least one PATH");
   auto vol = OpenVolume(false);
   if (!vol.ok()) return Fail("stat", vol.status());
-  meta::Catalog cat(vol->conn.get());
+  meta::Catalog pg(vol->conn.get());
+  meta::CatalogReader& cat = pg;  // reads only: any catalog would do
   nlohmann::json out = nlohmann::json::array();
   int rc = kExitOk;
   for (const auto& p : args) {
@@ -147,7 +149,8 @@ int RunCat(const std::vector<std::string>& args) {
   if (args.empty()) return Usage("cat", "expected at least one PATH");
   auto vol = OpenVolume(true);
   if (!vol.ok()) return Fail("cat", vol.status());
-  meta::Catalog cat(vol->conn.get());
+  meta::Catalog pg(vol->conn.get());
+  meta::CatalogReader& cat = pg;  // reads only: any catalog would do
   vfs::Reader reader(vol->config.name, vol->Sources(), std::max(1, FLAGS_threads), vol->Fill());
   auto write_out = [](std::string_view data) -> Status {
     while (!data.empty()) {

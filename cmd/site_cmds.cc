@@ -8,11 +8,13 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "cmd/cli.h"
 #include "cmd/metrics.h"
 #include "common/text.h"
+#include "meta/site_status.h"
 #include "meta/tree.h"
 #include "primary/daemon.h"
 #include "replicator/replicator.h"
@@ -145,14 +147,12 @@ namespace {
 constexpr double kStaleLinkSeconds = 10;
 
 Result<nlohmann::json> MirrorStatus(meta::PgConn* c) {
-  MERIDIAN_ASSIGN_OR_RETURN(
-      auto r, c->Exec("SELECT applied_pos, applied_time_ns, applied_changes, snapshot_pos,"
-                      " (extract(epoch FROM now()) * 1e9)::bigint FROM site_state"));
-  const uint64_t applied = r.GetInt(0, 0);
-  const int64_t applied_time_ns = r.GetInt(0, 1), now_ns = r.GetInt(0, 4);
+  MERIDIAN_ASSIGN_OR_RETURN(meta::MirrorPosition r, meta::ReadMirrorPosition(c));
+  const uint64_t applied = r.applied_pos;
+  const int64_t applied_time_ns = r.applied_time_ns, now_ns = r.now_ns;
   nlohmann::json j = {{"applied_pos", applied},
-                      {"applied_changes", r.GetInt(0, 2)},
-                      {"snapshot_pos", r.GetInt(0, 3)}};
+                      {"applied_changes", r.applied_changes},
+                      {"snapshot_pos", r.snapshot_pos}};
   MERIDIAN_ASSIGN_OR_RETURN(SiteData site, LoadSiteData(c));
   if (site.mode == "cache") {
     j["data"] = {{"mode", "cache"}, {"cache_group", site.cache_group}};
@@ -173,22 +173,19 @@ Result<nlohmann::json> MirrorStatus(meta::PgConn* c) {
     j["data"] = {{"mode", "metadata"}};
   } else {
     MERIDIAN_ASSIGN_OR_RETURN(replicator::Backlog b, replicator::ReadBacklog(c));
-    MERIDIAN_ASSIGN_OR_RETURN(auto n, c->Exec("SELECT count(*) FROM replicated_blocks"));
+    MERIDIAN_ASSIGN_OR_RETURN(const int64_t n, meta::CountReplicatedBlocks(c));
     j["data"] = {{"mode", "replicate"},
                  {"bucket", JsonText(site.bucket)},
                  {"visibility", site.visibility},
                  {"fill_on_read", site.fill_on_read},
                  {"data_complete_pos", b.data_complete_pos},
-                 {"replicated_blocks", n.GetInt(0, 0)},
+                 {"replicated_blocks", n},
                  {"backlog_blocks", b.blocks},
                  {"backlog_bytes", b.bytes},
                  {"oldest_pending_seconds", b.oldest_age_seconds}};
   }
-  auto l = c->Exec(
-      "SELECT site_name, primary_addr, connected, primary_head,"
-      " extract(epoch FROM now() - updated_at) FROM site_link");
-  if (!l.ok() && !l.status().IsNotFound()) return l.status();
-  if (!l.ok() || l->rows() == 0) {  // no daemon of this version ran against this replica yet
+  MERIDIAN_ASSIGN_OR_RETURN(std::optional<meta::SiteLinkRow> l, meta::ReadSiteLink(c));
+  if (!l.has_value()) {  // no daemon of this version ran against this replica yet
     j["daemon_running"] = false;
     j["connected"] = false;
     j["primary_head"] = nullptr;
@@ -196,13 +193,13 @@ Result<nlohmann::json> MirrorStatus(meta::PgConn* c) {
     j["lag_seconds"] = nullptr;
     return j;
   }
-  const double age = std::stod(std::string(l->Get(0, 4)));
-  const uint64_t head = std::max<uint64_t>(l->GetInt(0, 3), applied);
+  const double age = l->age_seconds;
+  const uint64_t head = std::max<uint64_t>(l->primary_head, applied);
   const bool running = age < kStaleLinkSeconds;
-  PutName(j, "site", l->Get(0, 0));
-  j["primary"] = JsonText(l->Get(0, 1));
+  PutName(j, "site", l->site_name);
+  j["primary"] = JsonText(l->primary_addr);
   j["daemon_running"] = running;
-  j["connected"] = running && l->Get(0, 2) == "t";
+  j["connected"] = running && l->connected;
   j["link_updated_seconds_ago"] = age;
   j["primary_head"] = head;  // as last announced to the daemon
   j["lag_entries"] = head - applied;
@@ -293,39 +290,34 @@ int RunStatus(const std::vector<std::string>& args) {
   meta::PgConn* c = vol->conn.get();
   nlohmann::json j = {{"volume", vol->config.name}, {"role", vol->config.role}};
   if (vol->config.role == "primary") {
-    auto r = c->Exec(
-        "SELECT head, (SELECT coalesce(min(pos), head + 1) FROM changelog) FROM write_lock");
+    auto r = meta::ReadPrimaryLog(c);
     if (!r.ok()) return Fail("status", r.status());
-    uint64_t head = r->GetInt(0, 0);
+    uint64_t head = r->head;
     j["head"] = head;
-    j["oldest_retained"] = r->GetInt(0, 1);
+    j["oldest_retained"] = r->oldest_retained;
     // The same staleness rule as at a mirror: a daemon that has not said
     // so for kStaleLinkSeconds is not running (stopped, killed, hung), and
     // then no mirror is connected to it, whatever its last rows say.
-    auto d = c->Exec("SELECT endpoint, extract(epoch FROM now() - updated_at) FROM site_daemon");
-    if (!d.ok() && !d.status().IsNotFound()) return Fail("status", d.status());
-    const bool running =
-        d.ok() && d->rows() > 0 && std::stod(std::string(d->Get(0, 1))) < kStaleLinkSeconds;
+    auto d = meta::ReadSiteDaemon(c);
+    if (!d.ok()) return Fail("status", d.status());
+    const bool running = d->has_value() && (*d)->age_seconds < kStaleLinkSeconds;
     j["daemon_running"] = running;
-    if (d.ok() && d->rows() > 0) {
-      j["listen"] = std::string(d->Get(0, 0));
-      j["daemon_updated_seconds_ago"] = std::stod(std::string(d->Get(0, 1)));
+    if (d->has_value()) {
+      j["listen"] = (*d)->endpoint;
+      j["daemon_updated_seconds_ago"] = (*d)->age_seconds;
     }
-    auto m = c->Exec(
-        "SELECT name, public_key, acked_pos, connected, extract(epoch FROM now() - last_seen)"
-        " FROM site_mirrors ORDER BY name");
+    auto m = meta::ReadSiteMirrors(c);
     if (!m.ok()) return Fail("status", m.status());
     j["mirrors"] = nlohmann::json::array();
-    for (int i = 0; i < m->rows(); ++i) {
-      uint64_t acked = m->GetInt(i, 2);
-      const double seen = std::stod(std::string(m->Get(i, 4)));
-      nlohmann::json one = {
-          {"public_key", JsonText(m->Get(i, 1))},
-          {"acked_pos", acked},
-          {"lag_entries", head > acked ? head - acked : 0},
-          {"connected", running && m->Get(i, 3) == "t" && seen < kStaleLinkSeconds},
-          {"last_seen_seconds_ago", seen}};
-      PutName(one, "name", m->Get(i, 0));
+    for (const meta::SiteMirrorRow& row : *m) {
+      uint64_t acked = row.acked_pos;
+      const double seen = row.last_seen_seconds;
+      nlohmann::json one = {{"public_key", JsonText(row.public_key)},
+                            {"acked_pos", acked},
+                            {"lag_entries", head > acked ? head - acked : 0},
+                            {"connected", running && row.connected && seen < kStaleLinkSeconds},
+                            {"last_seen_seconds_ago", seen}};
+      PutName(one, "name", row.name);
       j["mirrors"].push_back(std::move(one));
     }
   } else {
@@ -355,31 +347,14 @@ int RunVerify(const std::vector<std::string>& args) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(FLAGS_timeout);
   // Compare both sites at one position: the primary's tree and head from one
   // snapshot, the mirror's tree and applied position from one snapshot.
-  auto snap = [](meta::PgConn* c, const char* pos_sql, const std::string& path, uint64_t* pos,
-                 std::vector<meta::TreeEntry>* tree) -> Status {
-    *pos = 0;
-    tree->clear();
-    MERIDIAN_RETURN_IF_ERROR(c->Run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
-    auto r = c->Exec(pos_sql);
-    if (!r.ok()) {
-      c->Rollback();
-      // A replica whose daemon has not created its schema yet is at position 0.
-      return r.status().IsNotFound() ? Status::OK() : r.status();
-    }
-    *pos = r->GetInt(0, 0);
-    auto t = meta::ListTree(c, path);
-    c->Rollback();
-    if (!t.ok()) return t.status().IsNotFound() ? Status::OK() : t.status();
-    *tree = std::move(t).value();
-    return Status::OK();
-  };
   while (true) {
     uint64_t ppos = 0, mpos = 0;
     std::vector<meta::TreeEntry> ptree, mtree;
-    if (Status s = snap(p, "SELECT head FROM write_lock", path, &ppos, &ptree); !s.ok()) {
+    if (Status s = meta::SnapshotTree(p, meta::SitePosition::kPrimaryHead, path, &ppos, &ptree);
+        !s.ok()) {
       return Fail("verify", s.With("primary"));
     }
-    Status s = snap(m, "SELECT applied_pos FROM site_state", path, &mpos, &mtree);
+    Status s = meta::SnapshotTree(m, meta::SitePosition::kMirrorApplied, path, &mpos, &mtree);
     if (!s.ok()) return Fail("verify", s.With("mirror"));
     if (mpos == ppos) {
       auto diff = meta::DiffTrees(ptree, mtree, "primary", "mirror");

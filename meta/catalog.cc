@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "common/path.h"
+#include "meta/pool.h"
 
 namespace meridian::meta {
 namespace {
@@ -101,6 +102,20 @@ Result<VolumeConfig> LoadVolume(PgConn* c) {
   return v;
 }
 
+Catalog::~Catalog() {
+  if (owns_txn_) c_->Rollback();
+}
+
+Result<std::unique_ptr<CatalogReader>> Catalog::Snapshot() {
+  if (in_snapshot_) return std::unique_ptr<CatalogReader>(new Catalog(c_, false, true));
+  // REPEATABLE READ takes its snapshot at the first statement, not at BEGIN:
+  // the SELECT fixes it now, so writes committed after this returns stay
+  // invisible to every read through the snapshot.
+  MERIDIAN_RETURN_IF_ERROR(
+      c_->RunScript("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT 1"));
+  return std::unique_ptr<CatalogReader>(new Catalog(c_, true, true));
+}
+
 Result<Attr> Catalog::GetAttr(uint64_t ino) {
   MERIDIAN_ASSIGN_OR_RETURN(
       auto r, c_->Exec(std::string("SELECT ") + kAttrCols + " FROM inodes i WHERE ino = $1",
@@ -172,7 +187,7 @@ Result<std::vector<std::pair<std::string, Attr>>> Catalog::ReadDirPlus(uint64_t 
   return out;
 }
 
-Result<Catalog::Usage> Catalog::GetUsage() {
+Result<Usage> Catalog::GetUsage() {
   MERIDIAN_ASSIGN_OR_RETURN(auto r,
                             c_->Exec("SELECT coalesce(sum(size) FILTER (WHERE kind = 1), 0),"
                                      " count(*) FROM inodes"));
@@ -192,6 +207,43 @@ Result<std::vector<BlockRef>> Catalog::Blocks(uint64_t ino) {
     out.push_back(*b);
   }
   return out;
+}
+
+Result<SubtreeBlocks> Catalog::Subtree(uint64_t ino) {
+  SubtreeBlocks out;
+  MERIDIAN_ASSIGN_OR_RETURN(
+      auto r, c_->Exec("WITH RECURSIVE sub(ino) AS (SELECT $1::bigint UNION"
+                       " SELECT d.ino FROM dentries d JOIN sub ON d.parent = sub.ino)"
+                       " SELECT DISTINCT ON (b.id) b.idx, b.id, b.len, b.stored_len, b.comp,"
+                       " b.sha256, b.ino FROM blocks b JOIN sub USING (ino) ORDER BY b.id",
+                       {Param::Int(static_cast<int64_t>(ino))}));
+  for (int i = 0; i < r.rows(); ++i) {
+    MERIDIAN_ASSIGN_OR_RETURN(BlockRef ref, BlockFromRow(r, i, 0));
+    out.blocks.push_back(ref);
+    out.block_inos.push_back(static_cast<uint64_t>(r.GetInt(i, 6)));
+  }
+  MERIDIAN_ASSIGN_OR_RETURN(
+      auto f, c_->Exec("WITH RECURSIVE sub(ino) AS (SELECT $1::bigint UNION"
+                       " SELECT d.ino FROM dentries d JOIN sub ON d.parent = sub.ino)"
+                       " SELECT count(*) FROM inodes i JOIN sub USING (ino) WHERE i.kind = 1",
+                       {Param::Int(static_cast<int64_t>(ino))}));
+  out.files = static_cast<uint64_t>(f.GetInt(0, 0));
+  return out;
+}
+
+Status PgCatalogSource::Read(const std::function<Status(CatalogReader&)>& read) {
+  // Every call here only reads, so running it again is safe.
+  for (int attempt = 0;; ++attempt) {
+    MERIDIAN_ASSIGN_OR_RETURN(auto lease, pool_->Acquire());
+    Status st;
+    {
+      Catalog cat(lease.get());
+      st = read(cat);
+    }
+    if (!lease->broken()) return st;
+    lease.Broken();
+    if (st.ok() || attempt == 1) return st;
+  }
 }
 
 }  // namespace meridian::meta

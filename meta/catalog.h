@@ -1,9 +1,10 @@
-// Catalog: read-only queries over a volume's namespace in PostgreSQL.
-//
-// Used by every reader (CLI, later the mount and the mirror's read path) on a
-// primary or a mirror's replica alike: both hold the same schema. Lookups do
-// not follow symlinks (lstat semantics); the caller decides.
-// Thread-safety: a Catalog uses one PgConn, so one thread at a time.
+// Catalog: the PostgreSQL CatalogReader (meta/catalog_reader.h has the
+// contract), read-only queries over a volume's namespace on a primary or a
+// mirror's replica alike: both hold the same schema. Writers
+// (primary/namespace_writer.h) use it inside their own transactions.
+// PgCatalogSource lends Catalogs over a PgPool to concurrent readers.
+// Thread-safety: a Catalog uses one PgConn, so one thread at a time;
+// PgCatalogSource is thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -14,33 +15,10 @@
 
 #include "common/block.h"
 #include "common/status.h"
+#include "meta/catalog_reader.h"
 #include "meta/pg.h"
 
 namespace meridian::meta {
-
-inline constexpr uint64_t kRootIno = 1;
-
-enum class FileKind : int16_t { kFile = 1, kDir = 2, kSymlink = 3 };
-const char* KindName(FileKind k);
-
-struct Attr {
-  uint64_t ino = 0;
-  FileKind kind = FileKind::kFile;
-  uint32_t mode = 0;  // permission bits only (no S_IFMT)
-  uint32_t uid = 0;
-  uint32_t gid = 0;
-  uint64_t size = 0;
-  int64_t mtime_ns = 0;
-  int64_t ctime_ns = 0;
-  uint32_t nlink = 0;
-  std::string target;  // symlinks only
-};
-
-struct DirEntry {
-  std::string name;
-  uint64_t ino = 0;
-  FileKind kind = FileKind::kFile;
-};
 
 struct VolumeConfig {
   std::string name;
@@ -71,31 +49,51 @@ Status InsertBlocks(PgConn* c, const std::vector<BlockRow>& rows, size_t begin, 
 // the database holds no formatted volume.
 Result<VolumeConfig> LoadVolume(PgConn* c);
 
-class Catalog {
+class PgPool;
+
+class Catalog : public CatalogReader {
  public:
   explicit Catalog(PgConn* c) : c_(c) {}
+  // A snapshot ends its transaction (a rollback: it only read).
+  ~Catalog() override;
+  Catalog(const Catalog&) = delete;
+  Catalog& operator=(const Catalog&) = delete;
   PgConn* conn() const { return c_; }
 
-  Result<Attr> GetAttr(uint64_t ino);
-  Result<Attr> Lookup(uint64_t parent, std::string_view name);
-  // Resolves a volume path ("/a/b"); NotFound names the missing component,
-  // NotDirectory the component that is not a directory.
-  Result<Attr> Resolve(std::string_view path);
-  // Entries sorted bytewise by name, without "." and "..".
-  Result<std::vector<DirEntry>> ReadDir(uint64_t ino);
-  // ReadDir with each entry's attributes, in one round trip (readdirplus).
-  Result<std::vector<std::pair<std::string, Attr>>> ReadDirPlus(uint64_t ino);
-  // The file's blocks in index order.
-  Result<std::vector<BlockRef>> Blocks(uint64_t ino);
-  // Logical bytes in files and the number of inodes (statfs).
-  struct Usage {
-    uint64_t bytes = 0;
-    uint64_t inodes = 0;
-  };
-  Result<Usage> GetUsage();
+  Result<Attr> GetAttr(uint64_t ino) override;
+  Result<Attr> Lookup(uint64_t parent, std::string_view name) override;
+  Result<Attr> Resolve(std::string_view path) override;
+  Result<std::vector<DirEntry>> ReadDir(uint64_t ino) override;
+  Result<std::vector<std::pair<std::string, Attr>>> ReadDirPlus(uint64_t ino) override;
+  Result<std::vector<BlockRef>> Blocks(uint64_t ino) override;
+  using Usage = meta::Usage;
+  Result<Usage> GetUsage() override;
+  Result<SubtreeBlocks> Subtree(uint64_t ino) override;
+  // A REPEATABLE READ, READ ONLY transaction on this connection, its
+  // snapshot taken before this returns. REQUIRES: not inside a transaction
+  // already (unless this is a snapshot: then a view of the same one).
+  Result<std::unique_ptr<CatalogReader>> Snapshot() override;
 
  private:
+  Catalog(PgConn* c, bool owns_txn, bool in_snapshot)
+      : c_(c), owns_txn_(owns_txn), in_snapshot_(in_snapshot) {}
+
   PgConn* c_;
+  bool owns_txn_ = false;     // began the snapshot transaction: ends it
+  bool in_snapshot_ = false;  // reads inside a snapshot transaction
+};
+
+// A CatalogSource over a pool of connections: each Read() borrows one. A
+// connection the server dropped (restart, failover, idle cut) stays broken
+// (libpq does not reconnect): it is dropped and `read` runs once more on a
+// fresh one. `pool` outlives the source.
+class PgCatalogSource : public CatalogSource {
+ public:
+  explicit PgCatalogSource(PgPool* pool) : pool_(pool) {}
+  Status Read(const std::function<Status(CatalogReader&)>& read) override;
+
+ private:
+  PgPool* pool_;
 };
 
 }  // namespace meridian::meta

@@ -51,6 +51,25 @@ Result<std::vector<TreeEntry>> ListTree(PgConn* c, const std::string& path) {
   return out;
 }
 
+Status SnapshotTree(PgConn* c, SitePosition at, const std::string& path, uint64_t* pos,
+                    std::vector<TreeEntry>* tree) {
+  *pos = 0;
+  tree->clear();
+  MERIDIAN_RETURN_IF_ERROR(c->Run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+  auto r = c->Exec(at == SitePosition::kPrimaryHead ? "SELECT head FROM write_lock"
+                                                    : "SELECT applied_pos FROM site_state");
+  if (!r.ok()) {
+    c->Rollback();
+    // A replica whose daemon has not created its schema yet is at position 0.
+    return r.status().IsNotFound() ? Status::OK() : r.status();
+  }
+  *pos = r->GetInt(0, 0);
+  auto t = ListTree(c, path);
+  c->Rollback();
+  if (t.ok()) *tree = std::move(t).value();
+  return t.ok() || t.status().IsNotFound() ? Status::OK() : t.status();
+}
+
 std::string TreeDigest(const std::vector<TreeEntry>& entries) {
   std::string all;
   for (const auto& e : entries) {

@@ -30,6 +30,18 @@ struct TreeEntry {
 // are left out: they are bookkeeping, and a selective mirror's root differs.
 Result<std::vector<TreeEntry>> ListTree(PgConn* c, const std::string& path);
 
+// Where a site's listing is taken: at a primary's head (write_lock), at a
+// mirror's applied position (site_state).
+enum class SitePosition { kPrimaryHead, kMirrorApplied };
+
+// The site's position and ListTree(c, path), from one REPEATABLE READ
+// snapshot (for `meridian verify`: compare two sites at one position). A
+// site without the position's table yet (a replica whose daemon has not
+// created its schema) is at position 0; a missing path lists nothing.
+// REQUIRES: `c` is not inside a transaction.
+Status SnapshotTree(PgConn* c, SitePosition at, const std::string& path, uint64_t* pos,
+                    std::vector<TreeEntry>* tree);
+
 // SHA-256 (hex) over a listing.
 std::string TreeDigest(const std::vector<TreeEntry>& entries);
 

@@ -2,10 +2,10 @@
 
 #include <glog/logging.h>
 
+#include "meta/advisory_lock.h"
+
 namespace meridian::replicator {
 namespace {
-
-using meta::Param;
 
 constexpr uint32_t kBlockLockClass = 0x6d657231;  // "mer1"
 constexpr int kDeadPeerSeconds = 30;
@@ -43,9 +43,8 @@ Result<bool> InFlight::TryClaim(uint64_t id) {
     }
     MERIDIAN_RETURN_IF_ERROR(ConnectLocked());
   }
-  MERIDIAN_ASSIGN_OR_RETURN(auto r, c_->Exec("SELECT pg_try_advisory_lock($1::int4, $2::int4)",
-                                             {Param::Int(a), Param::Int(b)}));
-  if (r.Get(0, 0) != "t") return false;
+  MERIDIAN_ASSIGN_OR_RETURN(bool claimed, meta::TryAdvisoryLock(c_.get(), a, b));
+  if (!claimed) return false;
   held_.insert(id);
   return true;
 }
@@ -55,8 +54,7 @@ void InFlight::Release(uint64_t id) {
   MutexLock l(&mu_);
   if (held_.erase(id) == 0) return;
   if (c_ == nullptr || c_->broken()) return;  // the session, and its claims, are gone
-  Status s =
-      c_->Run("SELECT pg_advisory_unlock($1::int4, $2::int4)", {Param::Int(a), Param::Int(b)});
+  Status s = meta::AdvisoryUnlock(c_.get(), a, b);
   if (!s.ok()) {
     LOG_EVERY_N(WARNING, 20) << "in-flight set: releasing block " << id << ": " << s.ToString();
   }

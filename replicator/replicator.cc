@@ -7,15 +7,14 @@
 
 #include "common/block.h"
 #include "meta/catalog.h"
+#include "meta/replication_tables.h"
 
 namespace meridian::replicator {
 namespace {
 
-using meta::Param;
 using Clock = std::chrono::steady_clock;
 
 constexpr size_t kMaxProblems = 100;
-constexpr const char* kBlockCols = "b.idx, b.id, b.len, b.stored_len, b.comp, b.sha256";
 
 }  // namespace
 
@@ -23,18 +22,15 @@ Result<objstore::ClaimOptions> SiteBucketClaim(meta::PgConn* replica, const meta
                                                std::string site,
                                                objstore::ObjectStore* primary_bucket,
                                                bool force_nonempty) {
-  if (site.empty()) {
-    auto r = replica->Exec("SELECT site_name FROM site_link");
-    if (r.ok() && r->rows() > 0) site = std::string(r->Get(0, 0));
-  }
+  if (site.empty()) site = meta::RecordedSiteName(replica);
   objstore::ClaimOptions o;
   o.owner = {vol.name, vol.uuid, objstore::kRoleMirror, site};
   o.home = primary_bucket;
   o.adopt_unmarked = force_nonempty;
   if (!o.adopt_unmarked) {
-    auto r = replica->Exec("SELECT EXISTS (SELECT 1 FROM replicated_blocks)");
-    if (!r.ok() && !r.status().IsNotFound()) return r.status();
-    o.adopt_unmarked = r.ok() && r->Get(0, 0) == "t";
+    auto any = meta::AnyReplicatedBlocks(replica);
+    if (!any.ok() && !any.status().IsNotFound()) return any.status();
+    o.adopt_unmarked = any.ok() && *any;
   }
   return o;
 }
@@ -183,44 +179,14 @@ Status Replicator::Record(const std::vector<Job>& jobs, bool referenced_only) {
   }
   return meta::InTransaction(c_, [&]() -> Status {
     if (!done.empty()) {
-      // A block no file references any more (freed, or a snapshot replaced
-      // the namespace, while it was being copied) goes to the bucket's GC
-      // instead of counting as replicated, so it is not left behind.
-      const std::string referenced =
-          referenced_only ? " WHERE EXISTS (SELECT 1 FROM blocks b WHERE b.id = x.id)" : "";
-      MERIDIAN_RETURN_IF_ERROR(c_->Run(
-          "INSERT INTO replicated_blocks AS r (id, stored_len, copies)"
-          " SELECT x.id, x.len, x.copies FROM unnest($1::bigint[], $2::integer[],"
-          " $3::integer[]) x(id, len, copies)" +
-              referenced +
-              " ON CONFLICT (id) DO UPDATE SET copies = r.copies + EXCLUDED.copies,"
-              " replicated_at = now()",
-          {Param::IntArray(done), Param::IntArray(done_len), Param::IntArray(done_copied)}));
-      if (referenced_only) {
-        MERIDIAN_RETURN_IF_ERROR(c_->Run(
-            "INSERT INTO deleted_blocks (id, stored_len)"
-            " SELECT x.id, x.len FROM unnest($1::bigint[], $2::integer[]) x(id, len)"
-            " WHERE NOT EXISTS (SELECT 1 FROM blocks b WHERE b.id = x.id) ON CONFLICT DO NOTHING",
-            {Param::IntArray(done), Param::IntArray(done_len)}));
-      }
-      MERIDIAN_RETURN_IF_ERROR(c_->Run("DELETE FROM replication_queue WHERE id = ANY($1::bigint[])",
-                                       {Param::IntArray(done)}));
+      MERIDIAN_RETURN_IF_ERROR(
+          meta::RecordReplicatedBlocks(c_, done, done_len, done_copied, referenced_only));
     }
     if (failed.empty()) return Status::OK();
     // Failed blocks (also those Heal() found) stay queued, retried later
     // with exponential backoff.
-    MERIDIAN_RETURN_IF_ERROR(
-        c_->Run("INSERT INTO replication_queue (id, pos)"
-                " SELECT unnest($1::bigint[]), (SELECT applied_pos FROM site_state)"
-                " ON CONFLICT DO NOTHING",
-                {Param::IntArray(failed)}));
-    return c_->Run(
-        "UPDATE replication_queue q SET attempts = q.attempts + 1, last_error = x.err,"
-        " next_attempt_at = now() + least($4::float8, $3::float8 *"
-        " power(2, least(q.attempts, 20))) * interval '1 millisecond'"
-        " FROM unnest($1::bigint[], $2::text[]) AS x(id, err) WHERE q.id = x.id",
-        {Param::IntArray(failed), Param::TextArray(errors), Param::Int(o_.retry_base.count()),
-         Param::Int(o_.retry_max.count())});
+    return meta::RequeueFailedBlocks(c_, failed, errors, o_.retry_base.count(),
+                                     o_.retry_max.count());
   });
 }
 
@@ -261,54 +227,35 @@ Status Replicator::MakePresent(const std::vector<BlockRef>& refs, const std::ato
   return Status::OK();
 }
 
-Result<uint64_t> Replicator::Seed() {
-  MERIDIAN_ASSIGN_OR_RETURN(
-      auto r, c_->Exec("WITH ins AS (INSERT INTO replication_queue (id, pos)"
-                       " SELECT b.id, (SELECT applied_pos FROM site_state) FROM blocks b"
-                       " WHERE NOT EXISTS"
-                       " (SELECT 1 FROM replicated_blocks r WHERE r.id = b.id)"
-                       " ON CONFLICT DO NOTHING RETURNING 1) SELECT count(*) FROM ins"));
-  return static_cast<uint64_t>(r.GetInt(0, 0));
-}
+Result<uint64_t> Replicator::Seed() { return meta::QueueUnreplicatedBlocks(c_); }
 
 Result<size_t> Replicator::Step() {
-  MERIDIAN_ASSIGN_OR_RETURN(
-      auto r, c_->Exec(std::string("SELECT q.id, b.id IS NULL, ") + kBlockCols +
-                           " FROM replication_queue q LEFT JOIN blocks b ON b.id = q.id"
-                           " WHERE q.next_attempt_at <= now()"
-                           " ORDER BY q.next_attempt_at, q.id LIMIT $1",
-                       {Param::Int(std::max(1, o_.batch))}));
-  if (r.rows() == 0) return size_t{0};
+  MERIDIAN_ASSIGN_OR_RETURN(auto due, meta::DueQueuedBlocks(c_, std::max(1, o_.batch)));
+  if (due.empty()) return size_t{0};
   std::vector<Job> jobs;
   std::vector<int64_t> gone;
-  for (int i = 0; i < r.rows(); ++i) {
-    if (r.Get(i, 1) == "t") {  // the file went away before its block was copied
-      gone.push_back(r.GetInt(i, 0));
+  for (const meta::QueuedBlock& q : due) {
+    if (q.gone) {  // the file went away before its block was copied
+      gone.push_back(static_cast<int64_t>(q.id));
       continue;
     }
-    MERIDIAN_ASSIGN_OR_RETURN(BlockRef ref, meta::BlockFromRow(r, i, 2));
-    jobs.push_back(NewJob(ref));
+    jobs.push_back(NewJob(q.ref));
   }
   if (!gone.empty()) {
-    MERIDIAN_RETURN_IF_ERROR(c_->Run("DELETE FROM replication_queue WHERE id = ANY($1::bigint[])",
-                                     {Param::IntArray(gone)}));
+    MERIDIAN_RETURN_IF_ERROR(meta::DequeueBlocks(c_, gone));
     MutexLock l(&mu_);
     stats_.dropped += gone.size();
   }
   RunJobs(jobs);
   MERIDIAN_RETURN_IF_ERROR(Record(jobs, /*referenced_only=*/true));
-  return static_cast<size_t>(r.rows());
+  return due.size();
 }
 
 Result<size_t> Replicator::CollectGarbage() {
-  MERIDIAN_ASSIGN_OR_RETURN(auto r,
-                            c_->Exec("SELECT id FROM deleted_blocks"
-                                     " WHERE deleted_at <= now() - $1::float8 * interval '1 second'"
-                                     " ORDER BY id LIMIT 1000",
-                                     {Param::Int(o_.delete_grace.count())}));
+  MERIDIAN_ASSIGN_OR_RETURN(auto freed,
+                            meta::FreedBlocksOlderThan(c_, o_.delete_grace.count(), 1000));
   std::vector<int64_t> ids;
-  for (int i = 0; i < r.rows(); ++i) {
-    const uint64_t id = static_cast<uint64_t>(r.GetInt(i, 0));
+  for (const uint64_t id : freed) {
     Status s = o_.target->Delete(BlockKey(o_.volume, id));
     if (!s.ok()) {
       LOG_EVERY_N(WARNING, 20) << "replicator: GC of block " << id << ": " << s.ToString();
@@ -317,14 +264,8 @@ Result<size_t> Replicator::CollectGarbage() {
     ids.push_back(static_cast<int64_t>(id));
   }
   if (ids.empty()) return size_t{0};
-  MERIDIAN_RETURN_IF_ERROR(meta::InTransaction(c_, [&]() -> Status {
-    for (const char* table : {"replicated_blocks", "replication_queue", "deleted_blocks"}) {
-      MERIDIAN_RETURN_IF_ERROR(
-          c_->Run(std::string("DELETE FROM ") + table + " WHERE id = ANY($1::bigint[])",
-                  {Param::IntArray(ids)}));
-    }
-    return Status::OK();
-  }));
+  MERIDIAN_RETURN_IF_ERROR(
+      meta::InTransaction(c_, [&] { return meta::ForgetCollectedBlocks(c_, ids); }));
   MutexLock l(&mu_);
   stats_.gc_deleted += ids.size();
   return ids.size();
@@ -332,18 +273,13 @@ Result<size_t> Replicator::CollectGarbage() {
 
 Result<HealReport> Replicator::Heal(const std::function<void(uint64_t, uint64_t)>& progress) {
   HealReport rep;
-  MERIDIAN_ASSIGN_OR_RETURN(auto total, c_->Exec("SELECT count(*) FROM blocks"));
-  const uint64_t n = static_cast<uint64_t>(total.GetInt(0, 0));
+  MERIDIAN_ASSIGN_OR_RETURN(const uint64_t n, meta::CountBlocks(c_));
   int64_t after = 0;
   while (true) {
-    MERIDIAN_ASSIGN_OR_RETURN(auto r,
-                              c_->Exec(std::string("SELECT ") + kBlockCols +
-                                           " FROM blocks b WHERE b.id > $1 ORDER BY b.id LIMIT $2",
-                                       {Param::Int(after), Param::Int(std::max(1, o_.batch))}));
-    if (r.rows() == 0) break;
+    MERIDIAN_ASSIGN_OR_RETURN(auto refs, meta::BlocksAfter(c_, after, std::max(1, o_.batch)));
+    if (refs.empty()) break;
     std::vector<Job> jobs;
-    for (int i = 0; i < r.rows(); ++i) {
-      MERIDIAN_ASSIGN_OR_RETURN(BlockRef ref, meta::BlockFromRow(r, i, 0));
+    for (const BlockRef& ref : refs) {
       jobs.push_back(NewJob(ref));
       after = static_cast<int64_t>(ref.id);
     }
@@ -365,17 +301,8 @@ Result<HealReport> Replicator::Heal(const std::function<void(uint64_t, uint64_t)
 }
 
 Result<Backlog> ReadBacklog(meta::PgConn* replica) {
-  MERIDIAN_ASSIGN_OR_RETURN(
-      auto r, replica->Exec("SELECT count(*), coalesce(sum(b.stored_len), 0),"
-                            " coalesce(extract(epoch FROM now() - min(q.enqueued_at)), 0),"
-                            " (SELECT least(s.applied_pos, coalesce(min(q.pos) - 1, s.applied_pos))"
-                            "  FROM site_state s)"
-                            " FROM replication_queue q LEFT JOIN blocks b ON b.id = q.id"
-                            " WHERE b.id IS NOT NULL"));
-  Backlog b{static_cast<uint64_t>(r.GetInt(0, 0)), static_cast<uint64_t>(r.GetInt(0, 1)),
-            std::stod(std::string(r.Get(0, 2)))};
-  b.data_complete_pos = static_cast<uint64_t>(r.GetInt(0, 3));
-  return b;
+  MERIDIAN_ASSIGN_OR_RETURN(meta::ReplicationBacklog r, meta::ReadReplicationBacklog(replica));
+  return Backlog{r.blocks, r.bytes, r.oldest_age_seconds, r.data_complete_pos};
 }
 
 }  // namespace meridian::replicator

@@ -12,6 +12,7 @@
 #   scripts/test.sh -R NAME ...   ctest arguments: only those tests; no checks, no sanitizer runs
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/check_sql.sh  # SQL only in meta/, primary/, mirror/ (seconds; before the long build)
 scripts/install-deps.sh --test
 if [ $# -eq 0 ]; then scripts/format_check.sh; fi
 scripts/check_sizes.sh   # files <= 800 lines, functions <= 120 (docs/testing.md)

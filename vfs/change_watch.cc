@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "meta/change_listen.h"
 #include "meta/notify.h"
 #include "meta/pg.h"
 
@@ -29,8 +30,7 @@ void ChangeWatch::Loop() {
   bool warned = false;
   while (!stop_.load()) {
     auto conn = meta::PgConn::Connect(conninfo_, kDeadPeerSeconds);
-    Status st = conn.ok() ? (*conn)->RunScript("LISTEN meridian_applied; LISTEN meridian_changelog")
-                          : conn.status();
+    Status st = conn.ok() ? meta::ListenForChanges(conn->get()) : conn.status();
     if (!st.ok()) {
       if (!warned) {
         LOG(WARNING) << "change notifications: " << st.ToString()
@@ -52,7 +52,7 @@ void ChangeWatch::Loop() {
       // ask the server now and then; keepalives bound how long that takes.
       const auto now = std::chrono::steady_clock::now();
       if (ready == 0 && now - last_heard > std::chrono::seconds(kDeadPeerSeconds)) {
-        if (!(*conn)->Run("SELECT 1").ok()) {
+        if (!meta::CheckAlive(conn->get()).ok()) {
           LOG(WARNING) << "change notifications: the database does not answer, reconnecting "
                           "(until then the mount may be stale by up to --attr-timeout)";
           break;
@@ -72,7 +72,7 @@ void ChangeWatch::Loop() {
         any = true;
         uint64_t pos = 0;
         bool star = false;
-        if (std::strcmp(n->relname, "meridian_applied") != 0 ||
+        if (std::strcmp(n->relname, meta::kAppliedChannel) != 0 ||
             !meta::ParseAppliedPayload(n->extra, &pos, &one, &star)) {
           star = true;
         }

@@ -3,6 +3,7 @@
 #include <glog/logging.h>
 
 #include <algorithm>
+#include <optional>
 
 namespace meridian::vfs {
 namespace {
@@ -17,7 +18,15 @@ const Status& StatusOf(const Result<T>& r) {
 
 FileSystem::FileSystem(meta::PgPool* pool, const Reader* reader, uint32_t block_size,
                        FsOptions options)
-    : pool_(pool),
+    : FileSystem(static_cast<meta::CatalogSource*>(nullptr), reader, block_size,
+                 std::move(options)) {
+  pg_source_ = std::make_unique<meta::PgCatalogSource>(pool);
+  catalog_ = pg_source_.get();
+}
+
+FileSystem::FileSystem(meta::CatalogSource* catalog, const Reader* reader, uint32_t block_size,
+                       FsOptions options)
+    : catalog_(catalog),
       reader_(reader),
       block_size_(block_size),
       options_(std::move(options)),
@@ -30,8 +39,9 @@ FileSystem::~FileSystem() {
 }
 
 Status FileSystem::Start() {
-  MERIDIAN_ASSIGN_OR_RETURN(
-      auto root, WithCatalog([&](meta::Catalog& cat) { return cat.Resolve(options_.subdir); }));
+  MERIDIAN_ASSIGN_OR_RETURN(auto root, WithCatalog([&](meta::CatalogReader& cat) {
+                              return cat.Resolve(options_.subdir);
+                            }));
   if (root.kind != meta::FileKind::kDir) {
     return Status::NotDirectory("--subdir " + options_.subdir + " is not a directory");
   }
@@ -57,29 +67,27 @@ Status FileSystem::Start() {
 }
 
 template <typename F>
-auto FileSystem::WithCatalog(F&& f) -> decltype(f(std::declval<meta::Catalog&>())) {
-  // A connection the server dropped (restart, failover, idle cut) stays
-  // broken (libpq does not reconnect): drop it and run once more on a fresh
-  // one. Every query here only reads, so running it again is safe.
-  for (int attempt = 0;; ++attempt) {
-    MERIDIAN_ASSIGN_OR_RETURN(auto lease, pool_->Acquire());
-    meta::Catalog cat(lease.get());
-    auto r = f(cat);
-    if (!lease->broken()) return r;
-    lease.Broken();
-    if (StatusOf(r).ok() || attempt == 1) return r;
-  }
+auto FileSystem::WithCatalog(F&& f) -> decltype(f(std::declval<meta::CatalogReader&>())) {
+  // The source may run `f` again (a dropped connection); the last run counts.
+  std::optional<decltype(f(std::declval<meta::CatalogReader&>()))> out;
+  Status st = catalog_->Read([&](meta::CatalogReader& cat) {
+    out.emplace(f(cat));
+    return StatusOf(*out);
+  });
+  if (!out.has_value()) return st;  // no reader to run it on
+  return std::move(*out);
 }
 
 Result<meta::Attr> FileSystem::Lookup(uint64_t parent, std::string_view name) {
-  MERIDIAN_ASSIGN_OR_RETURN(
-      auto a, WithCatalog([&](meta::Catalog& c) { return c.Lookup(ToVolume(parent), name); }));
+  MERIDIAN_ASSIGN_OR_RETURN(auto a, WithCatalog([&](meta::CatalogReader& c) {
+                              return c.Lookup(ToVolume(parent), name);
+                            }));
   return ToView(std::move(a));
 }
 
 Result<meta::Attr> FileSystem::GetAttr(uint64_t ino) {
   MERIDIAN_ASSIGN_OR_RETURN(
-      auto a, WithCatalog([&](meta::Catalog& c) { return c.GetAttr(ToVolume(ino)); }));
+      auto a, WithCatalog([&](meta::CatalogReader& c) { return c.GetAttr(ToVolume(ino)); }));
   return ToView(std::move(a));
 }
 
@@ -88,8 +96,9 @@ Result<std::vector<std::pair<std::string, meta::Attr>>> FileSystem::ReadDirPlus(
   if (dir.kind != meta::FileKind::kDir) {
     return Status::NotDirectory("inode " + std::to_string(ino) + " is not a directory");
   }
-  MERIDIAN_ASSIGN_OR_RETURN(
-      auto entries, WithCatalog([&](meta::Catalog& c) { return c.ReadDirPlus(ToVolume(ino)); }));
+  MERIDIAN_ASSIGN_OR_RETURN(auto entries, WithCatalog([&](meta::CatalogReader& c) {
+                              return c.ReadDirPlus(ToVolume(ino));
+                            }));
   for (auto& e : entries) e.second.ino = FromVolume(e.second.ino);
   return entries;
 }
@@ -104,12 +113,12 @@ Result<std::string> FileSystem::ReadLink(uint64_t ino) {
 
 Result<std::unique_ptr<OpenFile>> FileSystem::Open(uint64_t ino) {
   auto f = std::make_unique<OpenFile>();
-  MERIDIAN_RETURN_IF_ERROR(WithCatalog([&](meta::Catalog& c) -> Status {
-    // One transaction: the attributes and the block list of one version.
-    MERIDIAN_RETURN_IF_ERROR(c.conn()->Run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
-    auto a = c.GetAttr(ToVolume(ino));
-    auto b = a.ok() ? c.Blocks(ToVolume(ino)) : Result<std::vector<BlockRef>>(a.status());
-    c.conn()->Rollback();
+  MERIDIAN_RETURN_IF_ERROR(WithCatalog([&](meta::CatalogReader& c) -> Status {
+    // One snapshot: the attributes and the block list of one version.
+    MERIDIAN_ASSIGN_OR_RETURN(auto snap, c.Snapshot());
+    auto a = snap->GetAttr(ToVolume(ino));
+    auto b = a.ok() ? snap->Blocks(ToVolume(ino)) : Result<std::vector<BlockRef>>(a.status());
+    snap.reset();
     if (!b.ok()) return b.status();
     f->attr = ToView(std::move(a).value());
     f->blocks = std::move(b).value();
@@ -197,7 +206,8 @@ Result<std::vector<Piece>> FileSystem::Read(OpenFile& f, uint64_t offset, size_t
 }
 
 Result<FsStats> FileSystem::StatFs() {
-  MERIDIAN_ASSIGN_OR_RETURN(auto u, WithCatalog([&](meta::Catalog& c) { return c.GetUsage(); }));
+  MERIDIAN_ASSIGN_OR_RETURN(auto u,
+                            WithCatalog([&](meta::CatalogReader& c) { return c.GetUsage(); }));
   return FsStats{u.bytes, u.inodes, block_size_};
 }
 

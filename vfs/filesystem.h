@@ -3,8 +3,9 @@
 //
 // Inode numbers are the volume's own (stable: inodes are never renumbered),
 // except that the root of the view is always kRootIno: with `subdir` "/a"
-// the inode of /a is presented as 1. Metadata comes from the site's database
-// (a pool of connections: one per request in flight); data from a Reader
+// the inode of /a is presented as 1. Metadata comes from a CatalogSource
+// (the site's database: a pool of connections, one per request in flight;
+// or an in-memory catalog in tests); data from a Reader
 // (the site's source order: cache group, own bucket, primary bucket), kept
 // in a bounded in-memory BlockCache.
 //
@@ -32,6 +33,7 @@
 #include "common/mutex.h"
 #include "common/status.h"
 #include "meta/catalog.h"
+#include "meta/catalog_reader.h"
 #include "meta/pool.h"
 #include "vfs/block_cache.h"
 #include "vfs/reader.h"
@@ -70,7 +72,10 @@ struct FsStats {
 
 class FileSystem {
  public:
-  // `pool` and `reader` outlive the FileSystem.
+  // `catalog` and `reader` outlive the FileSystem.
+  FileSystem(meta::CatalogSource* catalog, const Reader* reader, uint32_t block_size,
+             FsOptions options);
+  // Over the site's database: a PgCatalogSource on `pool` (which outlives it).
   FileSystem(meta::PgPool* pool, const Reader* reader, uint32_t block_size, FsOptions options);
   ~FileSystem();
   FileSystem(const FileSystem&) = delete;
@@ -106,7 +111,7 @@ class FileSystem {
 
  private:
   template <typename F>
-  auto WithCatalog(F&& f) -> decltype(f(std::declval<meta::Catalog&>()));
+  auto WithCatalog(F&& f) -> decltype(f(std::declval<meta::CatalogReader&>()));
   meta::Attr ToView(meta::Attr a) const {
     a.ino = FromVolume(a.ino);
     return a;
@@ -114,7 +119,8 @@ class FileSystem {
   Result<BlockCache::Data> Block(const OpenFile& f, size_t index);
   void Prefetch(const OpenFile& f, size_t first, size_t count);
 
-  meta::PgPool* pool_;
+  std::unique_ptr<meta::PgCatalogSource> pg_source_;  // when built over a pool
+  meta::CatalogSource* catalog_;
   const Reader* reader_;
   const uint32_t block_size_;
   const FsOptions options_;

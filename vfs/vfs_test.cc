@@ -1,7 +1,8 @@
 // Unit tests of the mount's FUSE-free layer: the block cache (single flight,
 // bounded, failures not kept), the applied-notification payload, and
 // FileSystem's reads over a real PostgreSQL catalog with a counting block
-// source: exact bytes, read-ahead only for sequential readers, bounded memory.
+// source: exact bytes, read-ahead only for sequential readers, bounded memory;
+// and once over the in-memory catalog (the same FileSystem, no database).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -10,6 +11,7 @@
 
 #include "common/block.h"
 #include "common/mutex.h"
+#include "meta/mem_catalog.h"
 #include "meta/notify.h"
 #include "meta/pool.h"
 #include "meta/schema.h"
@@ -261,6 +263,47 @@ TEST_F(FileSystemTest, SubdirIsTheRootAndWrongBlocksAreNeverServed) {
   o.subdir = "/nope";
   FileSystem missing(pool_.get(), &reader_, kBlock, o);
   EXPECT_EQ(missing.Start().code(), Code::kNotFound);
+}
+
+// The FileSystem needs only a CatalogSource: over a MemCatalog it serves a
+// subtree, its listing, a symlink and a file's exact bytes, and statfs.
+TEST(MemCatalogFileSystemTest, ServesATreeWithoutADatabase) {
+  constexpr uint32_t kBlock = 64 << 10;
+  CountingSource src;
+  std::string content;
+  std::vector<BlockRef> blocks;
+  for (uint32_t i = 0; i < 3; ++i) {
+    std::string raw(i < 2 ? kBlock : 77, static_cast<char>('a' + i));
+    content += raw;
+    std::string stored;
+    blocks.push_back(EncodeBlock(500 + i, i, raw, Compression::kNone, &stored));
+    src.stored_[500 + i] = stored;
+  }
+  meta::MemCatalog cat;
+  ASSERT_OK(cat.Mkdir("/m", {}).status());
+  ASSERT_OK_AND_ASSIGN(uint64_t f, cat.AddFile("/m/w.bin", {}, content.size(), blocks));
+  ASSERT_OK(cat.AddSymlink("/m/link", "w.bin", {}).status());
+  Reader reader("v", {&src});
+  FsOptions o;
+  o.subdir = "/m";
+  FileSystem fs(&cat, &reader, kBlock, o);
+  ASSERT_OK(fs.Start());
+  ASSERT_OK_AND_ASSIGN(auto entries, fs.ReadDirPlus(meta::kRootIno));
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].first, "link");
+  EXPECT_EQ(entries[1].first, "w.bin");
+  EXPECT_EQ(entries[1].second.ino, f);
+  ASSERT_OK_AND_ASSIGN(auto target, fs.ReadLink(entries[0].second.ino));
+  EXPECT_EQ(target, "w.bin");
+  ASSERT_OK_AND_ASSIGN(auto file, fs.Open(f));
+  ASSERT_OK_AND_ASSIGN(auto pieces, fs.Read(*file, 0, content.size() + 10));
+  std::string got;
+  for (const auto& p : pieces) got += p.bytes;
+  EXPECT_EQ(got, content);
+  ASSERT_OK_AND_ASSIGN(auto st, fs.StatFs());
+  EXPECT_EQ(st.bytes, content.size());
+  EXPECT_EQ(st.inodes, 4u);  // root, m, w.bin, link
+  EXPECT_EQ(fs.Lookup(meta::kRootIno, "nope").status().code(), Code::kNotFound);
 }
 
 }  // namespace

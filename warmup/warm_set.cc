@@ -4,30 +4,21 @@
 
 namespace meridian::warmup {
 
-Result<PathSet> ResolveWarmSet(meta::PgConn* c, const std::string& path) {
-  meta::Catalog cat(c);
+Result<PathSet> ResolveWarmSet(meta::CatalogReader& cat, const std::string& path) {
   MERIDIAN_ASSIGN_OR_RETURN(meta::Attr root, cat.Resolve(path));
+  MERIDIAN_ASSIGN_OR_RETURN(meta::SubtreeBlocks sub, cat.Subtree(root.ino));
   PathSet out;
   out.path = path;
-  MERIDIAN_ASSIGN_OR_RETURN(
-      auto r, c->Exec("WITH RECURSIVE sub(ino) AS (SELECT $1::bigint UNION"
-                      " SELECT d.ino FROM dentries d JOIN sub ON d.parent = sub.ino)"
-                      " SELECT DISTINCT ON (b.id) b.idx, b.id, b.len, b.stored_len, b.comp,"
-                      " b.sha256, b.ino FROM blocks b JOIN sub USING (ino) ORDER BY b.id",
-                      {meta::Param::Int(static_cast<int64_t>(root.ino))}));
-  for (int i = 0; i < r.rows(); ++i) {
-    MERIDIAN_ASSIGN_OR_RETURN(BlockRef ref, meta::BlockFromRow(r, i, 0));
-    out.bytes += ref.stored_length;
-    out.blocks.push_back(ref);
-    out.block_inos.push_back(static_cast<uint64_t>(r.GetInt(i, 6)));
-  }
-  MERIDIAN_ASSIGN_OR_RETURN(
-      auto f, c->Exec("WITH RECURSIVE sub(ino) AS (SELECT $1::bigint UNION"
-                      " SELECT d.ino FROM dentries d JOIN sub ON d.parent = sub.ino)"
-                      " SELECT count(*) FROM inodes i JOIN sub USING (ino) WHERE i.kind = 1",
-                      {meta::Param::Int(static_cast<int64_t>(root.ino))}));
-  out.files = static_cast<uint64_t>(f.GetInt(0, 0));
+  out.files = sub.files;
+  for (const BlockRef& ref : sub.blocks) out.bytes += ref.stored_length;
+  out.blocks = std::move(sub.blocks);
+  out.block_inos = std::move(sub.block_inos);
   return out;
+}
+
+Result<PathSet> ResolveWarmSet(meta::PgConn* c, const std::string& path) {
+  meta::Catalog cat(c);
+  return ResolveWarmSet(cat, path);
 }
 
 WarmProgress::WarmProgress(const std::vector<PathSet>& sets) : sets_(sets) {

@@ -7,8 +7,8 @@
 // Symlinks are not followed. A missing path is NotFound naming it.
 // WarmProgress turns blocks done into what a progress line shows (files,
 // bytes, rate, ETA).
-// Thread-safety: ResolveWarmSet is a free function over one connection;
-// WarmProgress is thread-safe.
+// Thread-safety: ResolveWarmSet is a free function over one reader (or one
+// connection); WarmProgress is thread-safe.
 #pragma once
 
 #include <chrono>
@@ -20,6 +20,7 @@
 #include "common/block.h"
 #include "common/mutex.h"
 #include "common/status.h"
+#include "meta/catalog_reader.h"
 #include "meta/pg.h"
 
 namespace meridian::warmup {
@@ -32,6 +33,8 @@ struct PathSet {
   std::vector<uint64_t> block_inos;  // the file (inode) of each block, parallel to `blocks`
 };
 
+Result<PathSet> ResolveWarmSet(meta::CatalogReader& cat, const std::string& path);
+// The same over the site's database (a meta::Catalog on `c`).
 Result<PathSet> ResolveWarmSet(meta::PgConn* c, const std::string& path);
 
 class WarmProgress {
