@@ -129,7 +129,7 @@ MemCatalog::MemCatalog() {
 }
 
 std::shared_ptr<const State> MemCatalog::Current() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return state_;
 }
 
@@ -138,7 +138,7 @@ Result<uint64_t> MemCatalog::Add(std::string_view path, Attr a, std::vector<Bloc
   if (parts.empty()) return Status::AlreadyExists("the volume root exists");
   const std::string name = parts.back();
   parts.pop_back();
-  std::lock_guard<std::mutex> l(mu_);  // one writer at a time, from read to swap
+  MutexLock l(&mu_);  // one writer at a time, from read to swap
   MERIDIAN_ASSIGN_OR_RETURN(Attr parent, MemView(state_).Resolve(JoinPath(parts)));
   if (parent.kind != FileKind::kDir) {
     return Status::NotDirectory(JoinPath(parts) + " is not a directory");
@@ -201,7 +201,7 @@ Status MemCatalog::Remove(std::string_view path) {
   if (parts.empty()) return Status::InvalidArgument("the volume root cannot be removed");
   const std::string name = parts.back();
   parts.pop_back();
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   MemView view(state_);
   MERIDIAN_ASSIGN_OR_RETURN(Attr parent, view.Resolve(JoinPath(parts)));
   MERIDIAN_ASSIGN_OR_RETURN(Attr victim, view.Lookup(parent.ino, name));

@@ -21,11 +21,11 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/mutex.h"
 #include "meta/catalog_reader.h"
 
 namespace meridian::meta {
@@ -80,8 +80,8 @@ class MemCatalog : public CatalogReader, public CatalogSource {
   // Creates `a` (its ino assigned here) at `path`.
   Result<uint64_t> Add(std::string_view path, Attr a, std::vector<BlockRef> blocks);
 
-  mutable std::mutex mu_;
-  std::shared_ptr<const State> state_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::shared_ptr<const State> state_ GUARDED_BY(mu_);
 };
 
 }  // namespace meridian::meta

@@ -30,7 +30,42 @@
 namespace meridian::e2e {
 namespace {
 
-using HostilePeerTest = SiteFixture;
+class HostilePeerTest : public SiteFixture {
+ protected:
+  // A cache node at mirror `m`, listening on `node`, serving the key
+  // keys_/reader.key; started once the mirror's replica holds the volume
+  // (a cache node refuses a database that holds none).
+  Result<Child> StartCacheNode(const Mirror& m, const std::string& node) {
+    if (!harness::WaitUntil(
+            [&] {
+              return PgQueryValue(m.db.url, "SELECT count(*) FROM volume").value_or("") == "1";
+            },
+            60s, "the mirror's replica to hold the volume")) {
+      return Status::Unavailable("the mirror never received the volume");
+    }
+    RunResult keygen = harness::Run({MeridianBin(), "keygen", "--out=" + keys_->Sub("reader")});
+    if (!keygen.ok()) return Status::Internal(keygen.Describe());
+    std::ofstream(keys_->Sub("readers")) << ReadFile(keys_->Sub("reader.pub")).value();
+    harness::SpawnOptions o;
+    o.env = primary_.env;
+    o.stdout_path = primary_.dir->Sub("cache.out");
+    o.stderr_path = primary_.dir->Sub("cache.err");
+    MERIDIAN_ASSIGN_OR_RETURN(
+        Child cache,
+        Child::Spawn({MeridianBin(), "cache", "--meta=" + m.db.url, "--listen=" + node,
+                      "--key=" + keys_->Sub("primary.key"), "--allow=" + keys_->Sub("readers"),
+                      "--cache-dir=" + primary_.dir->Sub("cache")},
+                     o));
+    if (!harness::WaitUntil(
+            [&] {
+              return ReadFile(o.stdout_path).value_or("").find("listening on") != std::string::npos;
+            },
+            10s, "the cache node to listen")) {
+      return Status::Unavailable("cache node: " + ReadFile(o.stderr_path).value_or(""));
+    }
+    return cache;
+  }
+};
 
 nlohmann::json StatusJson(const TestVolume& v) {
   RunResult r = v.Run({"status", "--json"});
@@ -243,26 +278,8 @@ TEST_F(HostilePeerTest, RandomMessagesFromAnAllowedKeyLeaveEverythingBoundedAndI
   primary_.env.set.erase("PGAPPNAME");
   Mirror m = NewMirror("m1");
   ASSERT_TRUE(WaitFor([&] { return MirrorConnected(StatusJson(primary_)); }, 60s));
-  RunResult keygen = harness::Run({MeridianBin(), "keygen", "--out=" + keys_->Sub("reader")});
-  ASSERT_TRUE(keygen.ok()) << keygen.Describe();
-  std::ofstream(keys_->Sub("readers")) << ReadFile(keys_->Sub("reader.pub")).value();
   const std::string node = "tcp://127.0.0.1:" + std::to_string(FreePort());
-  harness::SpawnOptions o;
-  o.env = primary_.env;
-  o.stdout_path = primary_.dir->Sub("cache.out");
-  o.stderr_path = primary_.dir->Sub("cache.err");
-  ASSERT_OK_AND_ASSIGN(
-      Child cache,
-      Child::Spawn({MeridianBin(), "cache", "--meta=" + m.db.url, "--listen=" + node,
-                    "--key=" + keys_->Sub("primary.key"), "--allow=" + keys_->Sub("readers"),
-                    "--cache-dir=" + primary_.dir->Sub("cache")},
-                   o));
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        return ReadFile(o.stdout_path).value_or("").find("listening on") != std::string::npos;
-      },
-      10s))
-      << ReadFile(o.stderr_path).value_or("");
+  ASSERT_OK_AND_ASSIGN(Child cache, StartCacheNode(m, node));
 
   auto connections = [&] {  // the primary daemon's
     return std::stoi(PgQueryValue(primary_.meta_url,
