@@ -66,8 +66,9 @@ Status SnapshotTree(PgConn* c, SitePosition at, const std::string& path, uint64_
   *pos = r->GetInt(0, 0);
   auto t = ListTree(c, path);
   c->Rollback();
-  if (t.ok()) *tree = std::move(t).value();
-  return t.ok() || t.status().IsNotFound() ? Status::OK() : t.status();
+  if (!t.ok()) return t.status().IsNotFound() ? Status::OK() : t.status();
+  *tree = std::move(t).value();
+  return Status::OK();
 }
 
 std::string TreeDigest(const std::vector<TreeEntry>& entries) {

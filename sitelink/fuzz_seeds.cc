@@ -3,9 +3,9 @@
 // Usage: sitelink_fuzz_seeds <dir>. `REGEN_SEEDS=1 scripts/fuzz.sh` runs it;
 // the output is checked in under sitelink/fuzz_corpus/stream_protocol/.
 #include <cstdio>
-#include <fstream>
 #include <string>
 
+#include "common/seed_writer.h"
 #include "sitelink/stream_protocol.h"
 
 namespace {
@@ -24,33 +24,23 @@ std::string Input(const Header& h, bool has_payload, const std::string& payload 
   return in;
 }
 
-bool Write(const std::string& path, const std::string& bytes) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  return static_cast<bool>(f);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: %s <output dir>\n", argv[0]);
-    return 2;
-  }
-  const std::string dir = std::string(argv[1]) + "/";
+  auto seeds = meridian::SeedWriter::FromArgs(argc, argv);
+  if (!seeds) return 2;
   const std::string uuid = "0f8e2b1c-3d4a-4b5c-9d6e-7f8091a2b3c4";
-  bool ok = true;
-  ok &= Write(dir + "hello", Input({Type::kHello, 7, 0, 0, 1024}, true, "paris"));
-  ok &= Write(dir + "hello_volume",
-              Input({Type::kHello, 9, 100, 0, kMaxCredit}, true, std::string("oslo\0", 5) + uuid));
-  ok &= Write(dir + "batch", Input({Type::kBatch, 7, 1, 3, 0}, true, std::string(64, 'b')));
-  ok &= Write(dir + "ack", Input({Type::kAck, 7, 3, 0, 16}, false));
-  ok &= Write(dir + "snapshot_begin", Input({Type::kSnapshotBegin, 7, 42, 0, 0}, false));
-  ok &= Write(dir + "snapshot_chunk", Input({Type::kSnapshotChunk, 7, 42, 0, 0}, true, "chunk"));
-  ok &= Write(dir + "snapshot_end", Input({Type::kSnapshotEnd, 7, 42, 1, 0}, false));
-  ok &= Write(dir + "heartbeat", Input({Type::kHeartbeat, 7, ~0ull, 0, 0}, false));
-  ok &= Write(dir + "error", Input({Type::kError, 7, 0, 0, kErrWrongVolume}, true,
-                                   "the mirror follows another volume"));
-  ok &= Write(dir + "error_no_text", Input({Type::kError, 7, 0, 0, kErrNoSession}, false));
-  return ok ? 0 : 1;
+  seeds->Write("hello", Input({Type::kHello, 7, 0, 0, 1024}, true, "paris"));
+  seeds->Write("hello_volume",
+               Input({Type::kHello, 9, 100, 0, kMaxCredit}, true, std::string("oslo\0", 5) + uuid));
+  seeds->Write("batch", Input({Type::kBatch, 7, 1, 3, 0}, true, std::string(64, 'b')));
+  seeds->Write("ack", Input({Type::kAck, 7, 3, 0, 16}, false));
+  seeds->Write("snapshot_begin", Input({Type::kSnapshotBegin, 7, 42, 0, 0}, false));
+  seeds->Write("snapshot_chunk", Input({Type::kSnapshotChunk, 7, 42, 0, 0}, true, "chunk"));
+  seeds->Write("snapshot_end", Input({Type::kSnapshotEnd, 7, 42, 1, 0}, false));
+  seeds->Write("heartbeat", Input({Type::kHeartbeat, 7, ~0ull, 0, 0}, false));
+  seeds->Write("error", Input({Type::kError, 7, 0, 0, kErrWrongVolume}, true,
+                              "the mirror follows another volume"));
+  seeds->Write("error_no_text", Input({Type::kError, 7, 0, 0, kErrNoSession}, false));
+  return seeds->ExitCode();
 }
