@@ -224,15 +224,15 @@ Result<Marker> ClaimBucket(ObjectStore* store, const ClaimOptions& o) {
                                    "): a mirror never writes there; give this site its own bucket");
   }
   MERIDIAN_ASSIGN_OR_RETURN(auto found, ReadMarker(store));
-  if (found) {
-    MERIDIAN_RETURN_IF_ERROR(CheckOwner(*found, o.owner, where));
-    if (o.home != nullptr) MERIDIAN_RETURN_IF_ERROR(NotTheHome(store, *found, o.home));
-    return *found;
-  }
   // No marker: an empty bucket, or one from before markers (or someone else's).
-  if (!o.adopt_unmarked) {
+  if (!found && !o.adopt_unmarked) {
     MERIDIAN_ASSIGN_OR_RETURN(ListPage page, store->List("", "", 4));
-    if (!page.objects.empty()) {
+    // Only the marker, which a concurrent claimant wrote after we looked
+    // (two warm-ups and the site's daemon start together): read it again.
+    if (page.objects.size() == 1 && page.objects[0].key == kMarkerKey) {
+      MERIDIAN_ASSIGN_OR_RETURN(found, ReadMarker(store));
+    }
+    if (!found && !page.objects.empty()) {
       std::string keys;
       for (const auto& obj : page.objects) keys += (keys.empty() ? "" : ", ") + obj.key;
       if (page.truncated) keys += ", ...";
@@ -245,6 +245,11 @@ Result<Marker> ClaimBucket(ObjectStore* store, const ClaimOptions& o) {
           " an empty bucket, or a prefix of its own (s3://BUCKET/PREFIX, file:///DIR/SUB); or, "
           "if those objects may stay beside it, pass --force-nonempty");
     }
+  }
+  if (found) {
+    MERIDIAN_RETURN_IF_ERROR(CheckOwner(*found, o.owner, where));
+    if (o.home != nullptr) MERIDIAN_RETURN_IF_ERROR(NotTheHome(store, *found, o.home));
+    return *found;
   }
   if (o.check_only) return Marker{o.owner, "", ""};
   if (o.owner.uuid.empty())

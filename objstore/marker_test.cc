@@ -168,6 +168,56 @@ TEST(ClaimBucketTest, AMirrorSiteRefusesThePrimarysBucketAndOtherSites) {
   EXPECT_TRUE(Has(as_primary.status(), "is the bucket of mirror site 'eu'"));
 }
 
+// Two claimants of one site's bucket at once (two warm-ups beside the
+// site's daemon): the other's marker lands after this one found none and
+// before it lists the bucket. The marker is then the only object, and it
+// names the same owner: the claim succeeds with it instead of calling the
+// bucket someone else's.
+TEST(ClaimBucketTest, AMarkerWrittenByAConcurrentClaimantIsAccepted) {
+  auto real = NewMemStore();
+  class Racing final : public ObjectStore {
+   public:
+    Racing(ObjectStore* s, std::string marker) : s_(s), marker_(std::move(marker)) {}
+    Status Put(const std::string& k, std::string_view d) override { return s_->Put(k, d); }
+    Status PutIfAbsent(const std::string& k, std::string_view d) override {
+      return s_->PutIfAbsent(k, d);
+    }
+    Result<std::string> Get(const std::string& k, uint64_t o, int64_t l) override {
+      return s_->Get(k, o, l);
+    }
+    Result<ObjectInfo> Head(const std::string& k) override { return s_->Head(k); }
+    Status Delete(const std::string& k) override { return s_->Delete(k); }
+    Result<ListPage> List(const std::string& p, const std::string& t, int m) override {
+      if (!marker_.empty()) {  // the other claimant wins just now
+        Status st = s_->PutIfAbsent(kMarkerKey, marker_);
+        if (!st.ok()) return st;
+        marker_.clear();
+      }
+      return s_->List(p, t, m);
+    }
+    Status CreateBucket() override { return Status::OK(); }
+    std::string Describe() const override { return "mem://racing"; }
+    std::string Location() const override { return "mem:racing"; }
+
+   private:
+    ObjectStore* s_;
+    std::string marker_;
+  };
+  const BucketOwner site = MirrorSite("models", "u", "eu");
+  auto other = EncodeMarker({site, "other-claimant-id-0123456789abcd", "2026-01-01T00:00:00Z"});
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  Racing racing(real.get(), *other);
+  auto m = ClaimBucket(&racing, ClaimOptions{site});
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->id, "other-claimant-id-0123456789abcd") << "the winner's marker stands";
+  // Someone else's marker, arriving the same way, is still refused.
+  auto fresh = NewMemStore();
+  auto foreign = EncodeMarker({MirrorSite("models", "u", "us"), "x", ""});
+  ASSERT_TRUE(foreign.ok());
+  Racing racing2(fresh.get(), *foreign);
+  EXPECT_EQ(ClaimBucket(&racing2, ClaimOptions{site}).status().code(), Code::kFailedPrecondition);
+}
+
 TEST(ClaimBucketTest, AnUnmarkedPrimaryBehindAnotherUrlIsFoundByItsNewMarker) {
   // A primary's bucket from before markers, reached through two names no
   // URL rule can relate (two mem:// names sharing one bucket is not possible,
