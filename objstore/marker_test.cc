@@ -168,6 +168,28 @@ TEST(ClaimBucketTest, AMirrorSiteRefusesThePrimarysBucketAndOtherSites) {
   EXPECT_TRUE(Has(as_primary.status(), "is the bucket of mirror site 'eu'"));
 }
 
+// Forwards every call to another store; a test overrides what it changes.
+class Forwarding : public ObjectStore {
+ public:
+  explicit Forwarding(ObjectStore* s) : s_(s) {}
+  Status Put(const std::string& k, std::string_view d) override { return s_->Put(k, d); }
+  Status PutIfAbsent(const std::string& k, std::string_view d) override {
+    return s_->PutIfAbsent(k, d);
+  }
+  Result<std::string> Get(const std::string& k, uint64_t o, int64_t l) override {
+    return s_->Get(k, o, l);
+  }
+  Result<ObjectInfo> Head(const std::string& k) override { return s_->Head(k); }
+  Status Delete(const std::string& k) override { return s_->Delete(k); }
+  Result<ListPage> List(const std::string& p, const std::string& t, int m) override {
+    return s_->List(p, t, m);
+  }
+  Status CreateBucket() override { return Status::OK(); }
+
+ protected:
+  ObjectStore* s_;
+};
+
 // Two claimants of one site's bucket at once (two warm-ups beside the
 // site's daemon): the other's marker lands after this one found none and
 // before it lists the bucket. The marker is then the only object, and it
@@ -175,18 +197,9 @@ TEST(ClaimBucketTest, AMirrorSiteRefusesThePrimarysBucketAndOtherSites) {
 // bucket someone else's.
 TEST(ClaimBucketTest, AMarkerWrittenByAConcurrentClaimantIsAccepted) {
   auto real = NewMemStore();
-  class Racing final : public ObjectStore {
+  class Racing final : public Forwarding {
    public:
-    Racing(ObjectStore* s, std::string marker) : s_(s), marker_(std::move(marker)) {}
-    Status Put(const std::string& k, std::string_view d) override { return s_->Put(k, d); }
-    Status PutIfAbsent(const std::string& k, std::string_view d) override {
-      return s_->PutIfAbsent(k, d);
-    }
-    Result<std::string> Get(const std::string& k, uint64_t o, int64_t l) override {
-      return s_->Get(k, o, l);
-    }
-    Result<ObjectInfo> Head(const std::string& k) override { return s_->Head(k); }
-    Status Delete(const std::string& k) override { return s_->Delete(k); }
+    Racing(ObjectStore* s, std::string marker) : Forwarding(s), marker_(std::move(marker)) {}
     Result<ListPage> List(const std::string& p, const std::string& t, int m) override {
       if (!marker_.empty()) {  // the other claimant wins just now
         Status st = s_->PutIfAbsent(kMarkerKey, marker_);
@@ -195,12 +208,10 @@ TEST(ClaimBucketTest, AMarkerWrittenByAConcurrentClaimantIsAccepted) {
       }
       return s_->List(p, t, m);
     }
-    Status CreateBucket() override { return Status::OK(); }
     std::string Describe() const override { return "mem://racing"; }
     std::string Location() const override { return "mem:racing"; }
 
    private:
-    ObjectStore* s_;
     std::string marker_;
   };
   const BucketOwner site = MirrorSite("models", "u", "eu");
@@ -224,27 +235,11 @@ TEST(ClaimBucketTest, AnUnmarkedPrimaryBehindAnotherUrlIsFoundByItsNewMarker) {
   // so a forwarding store plays the second name).
   auto primary = NewMemStore();
   ASSERT_TRUE(primary->Put("models/blocks/01/00/0000000000000001", "block").ok());
-  class Alias final : public ObjectStore {
+  class Alias final : public Forwarding {
    public:
-    explicit Alias(ObjectStore* s) : s_(s) {}
-    Status Put(const std::string& k, std::string_view d) override { return s_->Put(k, d); }
-    Status PutIfAbsent(const std::string& k, std::string_view d) override {
-      return s_->PutIfAbsent(k, d);
-    }
-    Result<std::string> Get(const std::string& k, uint64_t o, int64_t l) override {
-      return s_->Get(k, o, l);
-    }
-    Result<ObjectInfo> Head(const std::string& k) override { return s_->Head(k); }
-    Status Delete(const std::string& k) override { return s_->Delete(k); }
-    Result<ListPage> List(const std::string& p, const std::string& t, int m) override {
-      return s_->List(p, t, m);
-    }
-    Status CreateBucket() override { return Status::OK(); }
+    using Forwarding::Forwarding;
     std::string Describe() const override { return "mem://alias"; }
     std::string Location() const override { return "mem:alias"; }
-
-   private:
-    ObjectStore* s_;
   } alias(primary.get());
   ClaimOptions eu{MirrorSite("models", "u", "eu")};
   eu.home = primary.get();
