@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "changelog/wire.h"
+#include "common/site_name.h"
 
 namespace meridian::changelog {
 namespace {
@@ -23,7 +24,16 @@ enum Tag : uint8_t {
   kTagDeleteDentry = 4,
   kTagFreeBlocks = 5,
   kTagSetVolume = 6,
+  kTagSetTenant = 7,
 };
+
+// The frame version that introduced `tag` (0 for an unknown tag): a body in an
+// older frame may not use it (docs/changelog-format.md "Versioning").
+constexpr uint8_t TagSince(uint8_t tag) {
+  if (tag >= kTagUpsertInode && tag <= kTagSetVolume) return 1;
+  if (tag == kTagSetTenant) return 2;
+  return 0;
+}
 
 // Smallest encodings, used to bound counts before allocating.
 constexpr size_t kMinOpSize = 2;  // tag + one varint
@@ -31,6 +41,7 @@ constexpr size_t kChecksumSize = std::tuple_size_v<Sha256Digest>;
 constexpr size_t kMinBlockSize = 6 + kChecksumSize;  // 4 varints + comp + len + digest
 
 bool ValidKind(int64_t k) { return k >= 1 && k <= 3; }
+bool ValidTenantState(uint64_t s) { return s == kTenantActive || s == kTenantFrozen; }
 
 void PutBlock(std::string* out, const BlockRef& b) {
   DCHECK(b.compression == Compression::kNone || b.compression == Compression::kZstd);
@@ -84,8 +95,7 @@ void PutOp(std::string* out, const Op& op) {
           out->push_back(static_cast<char>(kTagFreeBlocks));
           PutVarint(out, o.ids.size());
           for (uint64_t id : o.ids) PutVarint(out, id);
-        } else {
-          static_assert(std::is_same_v<T, SetVolume>);
+        } else if constexpr (std::is_same_v<T, SetVolume>) {
           out->push_back(static_cast<char>(kTagSetVolume));
           PutString(out, o.name);
           PutString(out, o.uuid);
@@ -93,6 +103,18 @@ void PutOp(std::string* out, const Op& op) {
           PutString(out, o.endpoint);
           PutString(out, o.compression);
           PutVarint(out, o.block_size);
+        } else {
+          static_assert(std::is_same_v<T, SetTenant>);
+          DCHECK_GE(o.tenant_id, 1u) << "SetTenant.tenant_id";
+          DCHECK_GE(o.epoch, 1u) << "SetTenant.epoch";
+          DCHECK(ValidTenantState(o.state)) << "SetTenant.state " << int{o.state};
+          DCHECK(CheckSiteName(o.owner).ok()) << "SetTenant.owner";
+          out->push_back(static_cast<char>(kTagSetTenant));
+          PutVarint(out, o.tenant_id);
+          PutString(out, o.owner);
+          PutVarint(out, o.epoch);
+          out->push_back(static_cast<char>(o.state));
+          PutVarint(out, o.head);
         }
       },
       op);
@@ -158,10 +180,36 @@ bool GetUpsertInode(wire::Reader& r, UpsertInode* o) {
   return true;
 }
 
-bool GetOp(wire::Reader& r, Op* op) {
+bool GetSetTenant(wire::Reader& r, SetTenant* o) {
+  if (!r.Positive("tenant_id", &o->tenant_id)) return false;
+  size_t start = r.offset();
+  if (!r.String("owner", &o->owner)) return false;
+  if (Status s = CheckSiteName(o->owner); !s.ok()) {
+    // Only what is wrong ("site name is not valid UTF-8 at byte 3"), not the
+    // rule and the --name hint meant for someone naming a site.
+    const std::string& m = s.message();
+    return r.Fail(start, "owner", "not a valid site name (" + m.substr(0, m.find(": ")) + ")");
+  }
+  if (!r.Positive("epoch", &o->epoch)) return false;
+  start = r.offset();
+  if (!r.Byte("state", &o->state)) return false;
+  if (!ValidTenantState(o->state)) {
+    return r.Fail(start, "state",
+                  "value " + std::to_string(o->state) + " is not 0 (active) or 1 (frozen)");
+  }
+  return r.Varint("head", &o->head);
+}
+
+bool GetOp(wire::Reader& r, uint8_t frame_version, Op* op) {
   const size_t start = r.offset();
   uint8_t tag = 0;
   if (!r.Byte("tag", &tag)) return false;
+  if (TagSince(tag) > frame_version) {
+    return r.Fail(start, "tag",
+                  "op tag " + std::to_string(tag) + " is not in frame version " +
+                      std::to_string(frame_version) + " (it needs version " +
+                      std::to_string(TagSince(tag)) + ")");
+  }
   switch (tag) {
     case kTagUpsertInode:
       return GetUpsertInode(r, &op->emplace<UpsertInode>());
@@ -192,6 +240,8 @@ bool GetOp(wire::Reader& r, Op* op) {
              r.String("bucket", &o.bucket) && r.String("endpoint", &o.endpoint) &&
              r.String("compression", &o.compression) && r.Varint32("block size", &o.block_size);
     }
+    case kTagSetTenant:
+      return GetSetTenant(r, &op->emplace<SetTenant>());
     default:
       return r.Fail(start, "tag", "unknown op tag " + std::to_string(tag));
   }
@@ -211,6 +261,8 @@ const char* TagName(uint8_t tag) {
       return "FreeBlocks";
     case kTagSetVolume:
       return "SetVolume";
+    case kTagSetTenant:
+      return "SetTenant";
     default:
       return "unknown";
   }
@@ -228,7 +280,11 @@ std::string EncodeChange(const Change& change) {
   return out;
 }
 
-Result<Change> DecodeChange(std::string_view body) {
+Result<Change> DecodeChange(std::string_view body, uint8_t frame_version) {
+  if (frame_version < 1 || frame_version > kFrameVersion) {
+    return Status::InvalidArgument("DecodeChange: frame version " + std::to_string(frame_version) +
+                                   " is not one of 1.." + std::to_string(kFrameVersion));
+  }
   wire::Reader r(body);
   Change c;
   uint64_t n = 0;
@@ -241,7 +297,7 @@ Result<Change> DecodeChange(std::string_view body) {
   c.ops.reserve(std::min<uint64_t>(n, 64));
   for (uint64_t i = 0; i < n; ++i) {
     const uint8_t tag = r.done() ? 0 : static_cast<uint8_t>(body[r.offset()]);
-    if (!GetOp(r, &c.ops.emplace_back())) {
+    if (!GetOp(r, frame_version, &c.ops.emplace_back())) {
       return r.status().With("change body: op " + std::to_string(i) + " (" + TagName(tag) + ")");
     }
   }

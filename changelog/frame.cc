@@ -1,4 +1,5 @@
-// Frames: EncodeBatch / DecodeBatch / PeekHeader. Change bodies are in codec.cc.
+// Frames: EncodeBatch / EncodeBatchOfEntries / DecodeBatch / PeekHeader.
+// Change bodies are in codec.cc.
 //
 // Header layout (docs/changelog-format.md), byte offsets:
 //   0 magic[4] | 4 version | 5 flags | 6 reserved u16 | 8 count u32 |
@@ -22,8 +23,14 @@ namespace {
 
 constexpr size_t kCrcOffset = 24;
 constexpr int kZstdLevel = 1;
-// Smallest change in a body: len varint + pos + time + tenant len + op count.
-constexpr size_t kMinEntrySize = 5;
+// Smallest entry in a body: len varint + pos + time + tenant len + op count,
+// and in version 2 the tenant_id, tenant_pos and epoch varints before it.
+constexpr size_t kMinEntrySizeV1 = 5;
+constexpr size_t kMinEntrySizeV2 = kMinEntrySizeV1 + 3;
+
+constexpr size_t MinEntrySize(uint8_t version) {
+  return version == 1 ? kMinEntrySizeV1 : kMinEntrySizeV2;
+}
 
 std::string Hex32(uint32_t v) {
   char buf[16];
@@ -65,13 +72,14 @@ Status CheckFields(std::string_view data, const FrameHeader& h) {
     return Status::FailedPrecondition("change-log frame version " + std::to_string(h.version) +
                                       " is newer than this binary: upgrade meridian");
   }
-  if (h.version != kFrameVersion) {
-    return FrameError("unknown version " + std::to_string(h.version) + " at offset 4");
-  }
+  if (h.version == 0) return FrameError("unknown version 0 at offset 4");
   if ((h.flags & ~kFlagZstd) != 0) {
     return FrameError("unknown flags " + std::to_string(h.flags) + " at offset 5");
   }
   if (data[6] != 0 || data[7] != 0) return FrameError("reserved bytes not zero at offset 6");
+  if (h.count > 0 && h.first_pos == 0) {
+    return FrameError("first_pos 0 at offset 12 (positions start at 1)");
+  }
   if (h.count > 0 && h.first_pos > UINT64_MAX - (h.count - 1)) {
     return FrameError("positions " + std::to_string(h.first_pos) + " + " + std::to_string(h.count) +
                       " overflow 64 bits");
@@ -118,33 +126,33 @@ Result<std::string> Decompress(std::string_view body, size_t max_decoded_bytes) 
   return out;
 }
 
-}  // namespace
-
-Result<FrameHeader> PeekHeader(std::string_view data) {
-  MERIDIAN_RETURN_IF_ERROR(CheckMagic(data));
-  FrameHeader h = ParseFields(data.data());
-  MERIDIAN_RETURN_IF_ERROR(CheckFields(data, h));
-  return h;
+// One entry of a version 1 or 2 body, at position `pos`: see
+// docs/changelog-format.md. Errors name the field and its body offset.
+Result<Change> DecodeEntry(wire::Reader& r, uint8_t version, uint64_t pos) {
+  const size_t len_at = r.offset();
+  uint64_t len = 0, tenant_id = kRootTenant, tenant_pos = pos, epoch = 1;
+  std::string_view bytes;
+  if (!r.Varint("change length", &len) ||
+      (version >= 2 && (!r.Positive("tenant_id", &tenant_id) ||
+                        !r.Positive("tenant_pos", &tenant_pos) || !r.Positive("epoch", &epoch))) ||
+      !r.Take("change length", len_at, len, &bytes)) {
+    return r.status();
+  }
+  MERIDIAN_ASSIGN_OR_RETURN(Change c, DecodeChange(bytes, version));
+  if (c.pos != pos) {
+    return Status::Corruption("has position " + std::to_string(c.pos) + ", expected " +
+                              std::to_string(pos) + " (a batch has no gaps)");
+  }
+  c.tenant_id = tenant_id;
+  c.tenant_pos = tenant_pos;
+  c.epoch = epoch;
+  return c;
 }
 
-std::string EncodeBatch(const std::vector<Change>& changes, bool compress) {
-  std::vector<std::string> bodies;
-  bodies.reserve(changes.size());
-  for (size_t i = 0; i < changes.size(); ++i) {
-    DCHECK_EQ(changes[i].pos, changes[0].pos + i) << "change-log batch positions not consecutive";
-    bodies.push_back(EncodeChange(changes[i]));
-  }
-  return EncodeBatchOfBodies(changes.empty() ? 0 : changes[0].pos, bodies, compress);
-}
-
-std::string EncodeBatchOfBodies(uint64_t first_pos, const std::vector<std::string>& bodies,
-                                bool compress) {
-  CHECK_LE(bodies.size(), UINT32_MAX) << "change-log batch too large";
-  std::string body;
-  for (const std::string& c : bodies) {
-    wire::PutVarint(&body, c.size());
-    body += c;
-  }
+// The version-2 frame of `count` changes at first_pos, first_pos+1, ...
+// whose entries, uncompressed, are `body`.
+std::string MakeFrame(uint64_t first_pos, size_t count, std::string body, bool compress) {
+  CHECK_LE(count, UINT32_MAX) << "change-log batch too large";
   uint8_t flags = 0;
   if (compress && !body.empty()) {
     std::string packed(ZSTD_compressBound(body.size()), '\0');
@@ -163,12 +171,56 @@ std::string EncodeBatchOfBodies(uint64_t first_pos, const std::vector<std::strin
   std::memcpy(p, kFrameMagic, sizeof kFrameMagic);
   p[4] = static_cast<char>(kFrameVersion);
   p[5] = static_cast<char>(flags);
-  wire::PutFixed32(p + 8, static_cast<uint32_t>(bodies.size()));
-  wire::PutFixed64(p + 12, bodies.empty() ? 0 : first_pos);
+  wire::PutFixed32(p + 8, static_cast<uint32_t>(count));
+  wire::PutFixed64(p + 12, count == 0 ? 0 : first_pos);
   wire::PutFixed32(p + 20, static_cast<uint32_t>(body.size()));
   frame += body;
   wire::PutFixed32(frame.data() + kCrcOffset, crc32c::Mask(FrameCrc(frame)));
   return frame;
+}
+
+// Appends one version-2 entry.
+void PutEntry(std::string* body, uint64_t tenant_id, uint64_t tenant_pos, uint64_t epoch,
+              std::string_view change) {
+  DCHECK_GE(tenant_id, 1u) << "change-log entry tenant_id";
+  DCHECK_GE(tenant_pos, 1u) << "change-log entry tenant_pos";
+  DCHECK_GE(epoch, 1u) << "change-log entry epoch";
+  wire::PutVarint(body, change.size());
+  wire::PutVarint(body, tenant_id);
+  wire::PutVarint(body, tenant_pos);
+  wire::PutVarint(body, epoch);
+  body->append(change);
+}
+
+}  // namespace
+
+Result<FrameHeader> PeekHeader(std::string_view data) {
+  MERIDIAN_RETURN_IF_ERROR(CheckMagic(data));
+  FrameHeader h = ParseFields(data.data());
+  MERIDIAN_RETURN_IF_ERROR(CheckFields(data, h));
+  return h;
+}
+
+std::string EncodeBatch(const std::vector<Change>& changes, bool compress) {
+  std::string body;
+  for (size_t i = 0; i < changes.size(); ++i) {
+    const Change& c = changes[i];
+    DCHECK_EQ(c.pos, changes[0].pos + i) << "change-log batch positions not consecutive";
+    PutEntry(&body, c.tenant_id, c.tenant_pos, c.epoch, EncodeChange(c));
+  }
+  return MakeFrame(changes.empty() ? 0 : changes[0].pos, changes.size(), std::move(body), compress);
+}
+
+std::string EncodeBatchOfEntries(uint64_t first_pos, const std::vector<StoredEntry>& entries,
+                                 bool compress) {
+  size_t bytes = 0;
+  for (const StoredEntry& e : entries) bytes += e.body.size() + 4 * 10;  // + 4 varints
+  std::string body;
+  body.reserve(bytes);
+  for (const StoredEntry& e : entries) {
+    PutEntry(&body, e.tenant_id, e.tenant_pos, e.epoch, e.body);
+  }
+  return MakeFrame(first_pos, entries.size(), std::move(body), compress);
 }
 
 Result<std::vector<Change>> DecodeBatch(std::string_view frame, size_t max_decoded_bytes) {
@@ -194,7 +246,7 @@ Result<std::vector<Change>> DecodeBatch(std::string_view frame, size_t max_decod
     return FrameError("body of " + std::to_string(body.size()) + " bytes is over the " +
                       std::to_string(max_decoded_bytes) + "-byte limit");
   }
-  if (h.count > body.size() / kMinEntrySize) {
+  if (h.count > body.size() / MinEntrySize(h.version)) {
     return FrameError("count " + std::to_string(h.count) + " cannot fit in a " +
                       std::to_string(body.size()) + "-byte body");
   }
@@ -204,18 +256,10 @@ Result<std::vector<Change>> DecodeBatch(std::string_view frame, size_t max_decod
   wire::Reader r(body);
   for (uint32_t i = 0; i < h.count; ++i) {
     const size_t at = r.offset();
-    std::string_view bytes;
-    if (!r.Bytes("change length", &bytes)) {
-      return r.status().With("change-log frame: change " + std::to_string(i));
-    }
-    Result<Change> c = DecodeChange(bytes);
+    Result<Change> c = DecodeEntry(r, h.version, h.first_pos + i);
     if (!c.ok()) {
       return c.status().With("change-log frame: change " + std::to_string(i) + " at body offset " +
                              std::to_string(at));
-    }
-    if (c->pos != h.first_pos + i) {
-      return FrameError("change " + std::to_string(i) + " has position " + std::to_string(c->pos) +
-                        ", expected " + std::to_string(h.first_pos + i) + " (a batch has no gaps)");
     }
     out.push_back(std::move(c).value());
   }

@@ -95,6 +95,13 @@ class Reader {
     *v = static_cast<uint32_t>(u);
     return true;
   }
+  // A varint that may not be 0 (ids, positions and epochs start at 1).
+  bool Positive(std::string_view field, uint64_t* v) {
+    const size_t start = pos_;
+    if (!Varint(field, v)) return false;
+    if (*v == 0) return Fail(start, field, "value 0, expected at least 1");
+    return true;
+  }
   bool Signed(std::string_view field, int64_t* v) {
     uint64_t u = 0;
     if (!Varint(field, &u)) return false;
@@ -111,8 +118,13 @@ class Reader {
     const size_t start = pos_;
     uint64_t n = 0;
     if (!Varint(field, &n)) return false;
+    return Take(field, start, n, s);
+  }
+  // The next `n` bytes, whose length `field` was read earlier at offset
+  // `len_at` (the error names that offset).
+  bool Take(std::string_view field, size_t len_at, uint64_t n, std::string_view* s) {
     if (n > remaining()) {
-      return Fail(start, field,
+      return Fail(len_at, field,
                   "length " + std::to_string(n) + " exceeds the " + std::to_string(remaining()) +
                       " remaining bytes");
     }

@@ -175,7 +175,7 @@ std::string MessageText(std::string_view msg) { return EscapeForTerminal(RedactS
 
 int Fail(const std::string& cmd, const Status& s) {
   std::cerr << "meridian " << cmd << ": " << MessageText(s.message()) << std::endl;
-  return kExitError;
+  return s.IsNotOwner() ? kExitNotOwner : kExitError;
 }
 
 int Usage(const std::string& cmd, const std::string& why) {

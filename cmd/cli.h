@@ -31,7 +31,9 @@ DECLARE_int32(threads);
 
 namespace meridian::cli {
 
-enum ExitCode { kExitOk = 0, kExitError = 1, kExitUsage = 2 };
+// docs/cli.md "Exit codes". kExitNotOwner: a write to a tenant this site
+// does not own (the message names the owner and its address).
+enum ExitCode { kExitOk = 0, kExitError = 1, kExitUsage = 2, kExitNotOwner = 3 };
 
 struct Command {
   const char* name;
@@ -107,8 +109,12 @@ Result<sitelink::CurveKeyPair> LoadKeyFile(const std::string& path);
 // terminal (common/text.h). Everything the CLI prints as a message goes
 // through it: Fail, Usage and the notes verbs print.
 std::string MessageText(std::string_view msg);
-// Prints "meridian CMD: <message>" to stderr and returns kExitError.
+// Prints "meridian CMD: <message>" to stderr and returns kExitError
+// (kExitNotOwner for a NotOwner status).
 int Fail(const std::string& cmd, const Status& s);
+// The NotOwner error for a write at a site that owns no tenant (a mirror):
+// names the site that owns the volume's root and where to reach it.
+Status NotOwnerHere(meta::PgConn* c);
 int Usage(const std::string& cmd, const std::string& why);
 // A name or path in JSON output, losslessly (docs/cli.md, "Names in
 // output"): j[key] is the name, or, when it is not valid UTF-8, the name with

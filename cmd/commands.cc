@@ -23,6 +23,7 @@ int RunWarmup(const std::vector<std::string>&);
 int RunCache(const std::vector<std::string>&);
 int RunMount(const std::vector<std::string>&);
 int RunUmount(const std::vector<std::string>&);
+int RunTenant(const std::vector<std::string>&);
 
 // The command table (check_sizes: data table).
 const std::vector<Command>& Commands() {
@@ -39,9 +40,11 @@ const std::vector<Command>& Commands() {
        "marker names another volume or a mirror site, and one that holds objects but no\n"
        "marker unless --force-nonempty. A volume from before markers gets its marker when\n"
        "format runs again, or from its first writer (import, gc).\n"
-       "S3 credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, never from flags.",
+       "S3 credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, never from flags.\n"
+       "--name is this (home) site's name (default: home): it owns the volume's root and\n"
+       "every tenant (top-level directory) made here; `meridian tenant list` shows them.",
        {"meta", "bucket", "block_size", "compression", "force_nonempty", "endpoint", "region",
-        "path_style", "json"},
+        "path_style", "json", "name"},
        RunFormat},
       {"import",
        "LOCAL DEST",
@@ -136,6 +139,18 @@ const std::vector<Command>& Commands() {
        "node's usage, evictions, bytes fetched from the primary, and the hit ratio.",
        {"meta", "key", "json"},
        RunStatus},
+      {"tenant",
+       "list",
+       "Show who owns each tenant (top-level directory) and how far each site is",
+       "A tenant is a top-level directory; one site owns it (takes its writes) in an epoch,\n"
+       "the others follow it. `tenant list` prints, for each tenant this site's database\n"
+       "(--meta) knows, its owner site, epoch, state (active, or frozen while it moves) and\n"
+       "head (the newest position of its log here) and, at its owner, each follower's\n"
+       "position in it and lag in entries. The root (/) holds the top-level entries and is\n"
+       "owned by the volume's home site. A write to a tenant at a site that does not own it\n"
+       "fails with exit code 3, naming the owner. --json for scripts (docs/cli.md).",
+       {"meta", "json"},
+       RunTenant},
       {"verify",
        "[PATH]",
        "Compare a mirror with the primary at the same position",

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cmd/cli.h"
+#include "common/site_name.h"
 #include "objstore/marker.h"
 #include "primary/format.h"
 
@@ -18,6 +19,8 @@ DEFINE_bool(force_nonempty, false,
 DEFINE_string(block_size, "4M", "block size, fixed for the life of the volume (64K..64M)");
 DEFINE_string(compression, "none", "per-block compression: none or zstd");
 
+DECLARE_string(name);
+
 namespace meridian::cli {
 
 int RunFormat(const std::vector<std::string>& args) {
@@ -25,6 +28,8 @@ int RunFormat(const std::vector<std::string>& args) {
   primary::FormatOptions o;
   o.name = args[0];
   if (Status s = primary::ValidateVolumeName(o.name); !s.ok()) return Fail("format", s);
+  if (!FLAGS_name.empty()) o.site = FLAGS_name;
+  if (Status s = CheckSiteName(o.site); !s.ok()) return Fail("format", s.With("--name"));
   std::string bucket = FLAGS_bucket;
   if (bucket.empty()) {
     const char* home = std::getenv("HOME");

@@ -22,7 +22,9 @@ DECLARE_string(metrics);
 DEFINE_string(primary, "", "mirror: the primary's site-link address, e.g. tcp://10.0.0.5:7000");
 DEFINE_string(primary_key, "",
               "mirror: the primary's public key: 40 Z85 characters or the path of its .pub file");
-DEFINE_string(name, "", "mirror: this site's name as the primary shows it (default: hostname)");
+DEFINE_string(name, "",
+              "mirror: this site's name as the primary shows it (default: hostname); format: "
+              "the home site's name (default: home)");
 DEFINE_string(include, "",
               "mirror: comma-separated top-level directories (tenants) to carry, e.g. "
               "\"/models,/datasets\"; empty carries everything");
@@ -176,6 +178,9 @@ void SetMirrorMetrics(MetricsServer* metrics, const mirror::MirrorSiteStats& st,
   metrics->Set("meridian_mirror_snapshots", "snapshots installed by this process", st.snapshots);
   metrics->Set("meridian_mirror_rejected_frames", "frames that failed to decode",
                st.rejected_frames);
+  metrics->Set("meridian_mirror_rejected_entries",
+               "change-log entries refused by fencing (wrong tenant position or epoch)",
+               st.rejected_entries);
   if (repl == nullptr) return;
   metrics->Set("meridian_replicator_copied_blocks", "blocks copied into this site's bucket",
                repl->copied);

@@ -1,10 +1,11 @@
 // Namespace-changing verbs at the primary site: mkdir, mv, rm, ln -s.
 // Each is one transaction (primary/namespace_writer.h); against a mirror's
-// replica every one of them fails with a read-only error.
+// replica every one of them fails with exit 3, naming the owner site.
 #include <iostream>
 
 #include "cmd/cli.h"
 #include "common/path.h"
+#include "meta/tenants.h"
 #include "primary/namespace_writer.h"
 
 DEFINE_bool(p, false, "mkdir: create missing parents; no error if it exists");
@@ -16,15 +17,22 @@ namespace {
 
 Result<Volume> OpenPrimary() {
   MERIDIAN_ASSIGN_OR_RETURN(Volume v, OpenVolume(false));
-  if (v.config.role != "primary") {
-    return Status::ReadOnly(
-        "this database is a mirror replica and is read-only: change the "
-        "namespace at the primary site");
-  }
+  if (v.config.role != "primary") return NotOwnerHere(v.conn.get());
   return v;
 }
 
 }  // namespace
+
+Status NotOwnerHere(meta::PgConn* c) {
+  auto self = meta::SiteSelf(c);
+  auto root = meta::GetTenant(c, meta::kRootTenantId);
+  if (!self.ok() || !root.ok() || !*root) {
+    return Status::NotOwner(
+        "this database is a mirror's replica and owns no tenant: change the namespace at the "
+        "primary site");
+  }
+  return meta::NotOwnerError(c, **root, *self);
+}
 
 int RunMkdir(const std::vector<std::string>& args) {
   if (args.empty()) return Usage("mkdir", "expected at least one PATH");

@@ -42,6 +42,8 @@ const char* CodeName(Code code) {
       return "Internal";
     case Code::kAborted:
       return "Aborted";
+    case Code::kNotOwner:
+      return "NotOwner";
   }
   return "Unknown";
 }
@@ -90,6 +92,8 @@ int Status::ToErrno() const {
       return EIO;
     case Code::kAborted:
       return EAGAIN;
+    case Code::kNotOwner:
+      return EROFS;
   }
   return EIO;
 }

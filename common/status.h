@@ -38,6 +38,10 @@ enum class Code {
   // unlike kUnavailable. Last so the numbers of the others (on the cache
   // service's wire) do not move.
   kAborted,
+  // EROFS; this site does not own the tenant (the top-level directory) a
+  // write is for: the message names the owner site and its address, where
+  // the write should go (CLI exit code 3). Appended, like kAborted.
+  kNotOwner,
 };
 
 const char* CodeName(Code code);
@@ -69,6 +73,7 @@ class [[nodiscard]] Status {
   static Status Internal(std::string m) { return {Code::kInternal, std::move(m)}; }
   // Aborted is retryable: the transaction, run again from the start, may commit.
   static Status Aborted(std::string m) { return {Code::kAborted, std::move(m), true}; }
+  static Status NotOwner(std::string m) { return {Code::kNotOwner, std::move(m)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
@@ -77,6 +82,7 @@ class [[nodiscard]] Status {
   bool IsNotFound() const { return code_ == Code::kNotFound; }
   bool IsCorruption() const { return code_ == Code::kCorruption; }
   bool IsAborted() const { return code_ == Code::kAborted; }
+  bool IsNotOwner() const { return code_ == Code::kNotOwner; }
 
   // "NotFound: key a/b not found in file:///x". "OK" when ok().
   std::string ToString() const;

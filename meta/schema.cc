@@ -160,6 +160,60 @@ CREATE TABLE site_daemon (
   updated_at timestamptz NOT NULL DEFAULT now()
 );
 )sql",
+      // v5: tenants (top-level directories) with their own logs, owners and
+      // epochs (docs/tenants.md). Nothing is renumbered: every change-log row
+      // so far belongs to the root tenant's log at its global position, so
+      // the root's log is the old log and a mirror keeps following it.
+      R"sql(
+-- This site's name (a primary that predates v5 is 'home'; a mirror's daemon
+-- writes its --name here when it starts).
+CREATE TABLE site_self (
+  singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+  name      text    NOT NULL
+);
+INSERT INTO site_self (name) SELECT coalesce((SELECT site_name FROM site_link), 'home');
+-- One row per tenant: tenant_id is the inode of its top-level directory (the
+-- same at every site), 1 is the root (the root directory itself and every
+-- top-level entry). `head` is the newest position of the tenant's log in
+-- this database: written here at its owner, applied here at a follower.
+CREATE TABLE tenants (
+  tenant_id bigint PRIMARY KEY CHECK (tenant_id >= 1),
+  owner     text   NOT NULL,
+  epoch     bigint NOT NULL DEFAULT 1 CHECK (epoch >= 1),
+  state     text   NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'frozen')),
+  head      bigint NOT NULL DEFAULT 0 CHECK (head >= 0)
+);
+INSERT INTO tenants (tenant_id, owner, head)
+  SELECT 1, 'home', greatest((SELECT head FROM write_lock), (SELECT applied_pos FROM site_state));
+INSERT INTO tenants (tenant_id, owner)
+  SELECT ino, 'home' FROM dentries WHERE parent = 1 AND kind = 2;
+-- A top-level directory is a tenant: its row appears with its entry (owned
+-- by the root's owner, epoch 1, an empty log) and goes with its inode. The
+-- same triggers run where a mutation is written and where it is applied, so
+-- every site derives the same rows from the same log.
+CREATE FUNCTION meridian_tenant_made() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO tenants (tenant_id, owner) SELECT NEW.ino, owner FROM tenants WHERE tenant_id = 1
+    ON CONFLICT (tenant_id) DO NOTHING;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER tenant_made AFTER INSERT OR UPDATE ON dentries
+  FOR EACH ROW WHEN (NEW.parent = 1 AND NEW.kind = 2) EXECUTE FUNCTION meridian_tenant_made();
+CREATE FUNCTION meridian_tenant_gone() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  DELETE FROM tenants WHERE tenant_id = OLD.ino;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER tenant_gone AFTER DELETE ON inodes
+  FOR EACH ROW WHEN (OLD.kind = 2 AND OLD.ino <> 1) EXECUTE FUNCTION meridian_tenant_gone();
+-- Every entry names its tenant's log, its position there and its epoch.
+ALTER TABLE changelog ADD COLUMN tenant_id bigint NOT NULL DEFAULT 1,
+                      ADD COLUMN tenant_pos bigint,
+                      ADD COLUMN epoch bigint NOT NULL DEFAULT 1;
+UPDATE changelog SET tenant_pos = pos;
+ALTER TABLE changelog ALTER COLUMN tenant_pos SET NOT NULL;
+CREATE UNIQUE INDEX changelog_tenant_pos ON changelog (tenant_id, tenant_pos);
+)sql",
   };
   return kMigrations;
 }

@@ -1,9 +1,12 @@
 #include "mirror/applier.h"
 
+#include <glog/logging.h>
+
 #include <algorithm>
 
 #include "meta/catalog.h"
 #include "meta/notify.h"
+#include "mirror/apply_fence.h"
 #include "mirror/net_changes.h"
 
 namespace meridian::mirror {
@@ -158,6 +161,14 @@ Status Applier::ApplyNet(const NetChanges& net, uint64_t first_pos) {
         " SELECT DISTINCT unnest($1::bigint[]), 0 ON CONFLICT DO NOTHING",
         {Param::IntArray({freed.begin() + b, freed.begin() + e})});
   }));
+  // Ownership records (the root's at format, every tenant's in a snapshot).
+  for (const auto& [id, t] : net.tenants()) {
+    MERIDIAN_RETURN_IF_ERROR(c_->Run(
+        "INSERT INTO tenants (tenant_id, owner, epoch, state, head) VALUES ($1, $2, $3, $4, $5)"
+        " ON CONFLICT (tenant_id) DO UPDATE SET owner = $2, epoch = $3, state = $4, head = $5",
+        {U(id), Param::Text(t.owner), U(t.epoch),
+         Param::Text(t.state == changelog::kTenantFrozen ? "frozen" : "active"), U(t.head)}));
+  }
   if (const auto& o = net.volume()) {
     return c_->Run(
         "INSERT INTO volume (name, uuid, bucket, endpoint, block_size, compression, role)"
@@ -172,13 +183,11 @@ Status Applier::ApplyNet(const NetChanges& net, uint64_t first_pos) {
 
 namespace {
 
-// What readers at this site (mounts) must forget: every inode the run
-// changed and every directory whose entries changed (meta/notify.h).
-std::string TouchedPayload(uint64_t pos, const NetChanges& net) {
-  std::set<uint64_t> touched;
-  for (const auto& [ino, op] : net.inodes()) touched.insert(ino);
-  for (const auto& [key, op] : net.dentries()) touched.insert(key.first);
-  return meta::AppliedPayload(pos, {touched.begin(), touched.end()});
+// What readers at this site (mounts) must forget: every inode a run changed
+// and every directory whose entries changed (meta/notify.h).
+void AddTouched(const NetChanges& net, std::set<uint64_t>* touched) {
+  for (const auto& [ino, op] : net.inodes()) touched->insert(ino);
+  for (const auto& [key, op] : net.dentries()) touched->insert(key.first);
 }
 
 }  // namespace
@@ -192,8 +201,19 @@ Result<ApplyStats> Applier::Apply(const std::vector<changelog::Change>& changes)
     MERIDIAN_ASSIGN_OR_RETURN(auto r, c_->Exec("SELECT applied_pos FROM site_state FOR UPDATE"));
     uint64_t pos = static_cast<uint64_t>(r.GetInt(0, 0));
     int64_t time_ns = 0;
-    const uint64_t first = pos + 1;
-    NetChanges net;
+    uint64_t first = pos + 1;
+    ApplyFence fence(c_);
+    NetChanges net;              // this run
+    std::set<uint64_t> touched;  // by every run (for readers' notification)
+    // Writes the run so far; the next one starts after it.
+    auto end_run = [&]() -> Status {
+      MERIDIAN_RETURN_IF_ERROR(
+          ApplyNet(net, first).With("applying change-log entries up to " + std::to_string(pos)));
+      AddTouched(net, &touched);
+      net = NetChanges();
+      first = pos + 1;
+      return fence.Flush();
+    };
     for (const auto& ch : changes) {
       if (ch.pos <= pos) {
         ++stats.skipped;
@@ -204,7 +224,16 @@ Result<ApplyStats> Applier::Apply(const std::vector<changelog::Change>& changes)
                                           ", next entry is " + std::to_string(ch.pos) +
                                           " (resubscribe from " + std::to_string(pos) + ")");
       }
-      if (Carries(ch.tenant)) {
+      const bool carried = Carries(ch.tenant);
+      // T2: the next position of its tenant, in its current epoch. An entry
+      // of a tenant this site does not carry has no row here to check.
+      Status admitted = fence.Admit(ch);
+      if (!admitted.ok() && (carried || !admitted.IsNotFound())) {
+        ++rejected_;
+        LOG(ERROR) << "applier: " << admitted.ToString() << "; nothing applied";
+        return Status::FailedPrecondition(admitted.message());
+      }
+      if (carried) {
         net.Add(ch);
         ++stats.applied;
       } else {
@@ -212,17 +241,18 @@ Result<ApplyStats> Applier::Apply(const std::vector<changelog::Change>& changes)
       }
       pos = ch.pos;
       time_ns = ch.commit_time_ns;
+      // A new tenant's row exists once the entry that made it is written.
+      if (carried && MakesTenant(ch)) MERIDIAN_RETURN_IF_ERROR(end_run());
     }
     if (stats.applied + stats.filtered == 0) return Status::OK();
-    MERIDIAN_RETURN_IF_ERROR(
-        ApplyNet(net, first).With("applying change-log entries up to " + std::to_string(pos)));
+    MERIDIAN_RETURN_IF_ERROR(end_run());
     // The notification is delivered at commit, when the change is visible.
     return c_->Run(
         "WITH s AS (UPDATE site_state SET applied_pos = $1, applied_time_ns = $2,"
         " applied_changes = applied_changes + $3 RETURNING 1)"
         " SELECT pg_notify('meridian_applied', $4) FROM s",
         {U(pos), I(time_ns), U(stats.applied + stats.filtered),
-         Param::Text(TouchedPayload(pos, net))});
+         Param::Text(meta::AppliedPayload(pos, {touched.begin(), touched.end()}))});
   });
   if (!st.ok()) return st;
   return stats;
@@ -246,6 +276,7 @@ Status Applier::BeginSnapshot() {
     return st.With("starting to install a snapshot");
   }
   in_snapshot_ = true;
+  snapshot_has_root_tenant_ = false;
   return Status::OK();
 }
 
@@ -254,6 +285,7 @@ Status Applier::AddSnapshotChunk(uint64_t pos, const changelog::Change& chunk) {
   if (!Carries(chunk.tenant)) return Status::OK();
   NetChanges net;
   net.Add(chunk);
+  if (net.tenants().count(changelog::kRootTenant)) snapshot_has_root_tenant_ = true;
   Status st = ApplyNet(net, pos);
   if (!st.ok()) AbortSnapshot();
   return st.With("installing the snapshot at " + std::to_string(pos));
@@ -268,6 +300,11 @@ Status Applier::FinishSnapshot(uint64_t pos) {
       "INSERT INTO deleted_blocks (id, stored_len) SELECT r.id, r.stored_len"
       " FROM replicated_blocks r WHERE NOT EXISTS (SELECT 1 FROM blocks b WHERE b.id = r.id)"
       " ON CONFLICT DO NOTHING");
+  // A snapshot from a primary that predates tenants has no ownership records:
+  // its one log is the root's, so the root is at the snapshot's position.
+  if (st.ok() && !snapshot_has_root_tenant_) {
+    st = c_->Run("UPDATE tenants SET head = $1 WHERE tenant_id = 1", {U(pos)});
+  }
   if (st.ok()) {
     st = c_->Run(
         "WITH s AS (UPDATE site_state SET applied_pos = $1, snapshot_pos = $1, applied_time_ns = 0"

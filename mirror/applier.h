@@ -71,6 +71,9 @@ class Applier {
   Status FinishSnapshot(uint64_t pos);
   void AbortSnapshot();
   bool in_snapshot() const { return in_snapshot_; }
+  // Entries refused by fencing at apply (mirror/apply_fence.h) so far; each
+  // also fails its Apply() with FailedPrecondition and is logged.
+  uint64_t rejected() const { return rejected_; }
 
   // Whether this site carries `tenant` (--include).
   bool Carries(const std::string& tenant) const {
@@ -86,7 +89,9 @@ class Applier {
   meta::PgConn* c_;
   std::set<std::string> include_;
   bool enqueue_blocks_;
-  bool in_snapshot_ = false;  // a BeginSnapshot transaction is open
+  bool in_snapshot_ = false;               // a BeginSnapshot transaction is open
+  bool snapshot_has_root_tenant_ = false;  // the open snapshot carried the root's record
+  uint64_t rejected_ = 0;
 };
 
 }  // namespace meridian::mirror

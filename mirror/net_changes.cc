@@ -30,8 +30,11 @@ void NetChanges::Add(const changelog::Change& change) {
             dentries_[{o.parent, o.name}] = std::nullopt;
           } else if constexpr (std::is_same_v<T, changelog::FreeBlocks>) {
             freed_.insert(freed_.end(), o.ids.begin(), o.ids.end());
-          } else {
+          } else if constexpr (std::is_same_v<T, changelog::SetVolume>) {
             volume_ = o;
+          } else {
+            static_assert(std::is_same_v<T, changelog::SetTenant>);
+            tenants_[o.tenant_id] = o;
           }
         },
         op);
@@ -39,7 +42,7 @@ void NetChanges::Add(const changelog::Change& change) {
 }
 
 bool NetChanges::empty() const {
-  return inodes_.empty() && dentries_.empty() && freed_.empty() && !volume_;
+  return inodes_.empty() && dentries_.empty() && freed_.empty() && !volume_ && tenants_.empty();
 }
 
 }  // namespace meridian::mirror

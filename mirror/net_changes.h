@@ -14,7 +14,8 @@
 //    earlier op in the run set blocks, they are kept; if the inode was
 //    deleted earlier in the run (its blocks cascaded away), the net upsert
 //    replaces the blocks with the empty list.
-//  - Freed block ids accumulate; the volume record is the last one seen.
+//  - Freed block ids accumulate; the volume record and each tenant's
+//    ownership record are the last ones seen.
 //
 // Foreign-key-safe order for applying (ApplyOrder): delete dentries, upsert
 // inodes, replace blocks, upsert dentries, delete inodes. A net-deleted inode
@@ -51,12 +52,14 @@ class NetChanges {
   }
   const std::vector<uint64_t>& freed_blocks() const { return freed_; }
   const std::optional<changelog::SetVolume>& volume() const { return volume_; }
+  const std::map<uint64_t, changelog::SetTenant>& tenants() const { return tenants_; }
 
  private:
   std::map<uint64_t, std::optional<changelog::UpsertInode>> inodes_;
   std::map<std::pair<uint64_t, std::string>, std::optional<changelog::UpsertDentry>> dentries_;
   std::vector<uint64_t> freed_;
   std::optional<changelog::SetVolume> volume_;
+  std::map<uint64_t, changelog::SetTenant> tenants_;
 };
 
 }  // namespace meridian::mirror

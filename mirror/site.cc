@@ -14,6 +14,7 @@
 #include "changelog/codec.h"
 #include "meta/pg.h"
 #include "meta/schema.h"
+#include "meta/tenants.h"
 #include "mirror/applier.h"
 
 namespace meridian::mirror {
@@ -94,6 +95,7 @@ std::string StatusJson(const MirrorSiteOptions& o, const MirrorSiteStats& s) {
       {"batches", s.batches},
       {"snapshots", s.snapshots},
       {"rejected_frames", s.rejected_frames},
+      {"rejected_entries", s.rejected_entries},
       {"last_apply_unix_ns", s.last_apply_unix_ns},
       {"updated_unix_ns", now_ns}};
   // Never throws: a site name that is not UTF-8 comes out with U+FFFD.
@@ -270,8 +272,13 @@ Status MirrorSite::Session::OnBatch(const std::string& frame) {
     MERIDIAN_RETURN_IF_ERROR(
         o_.before_apply(pending).With("making the data of a batch local before applying it"));
   }
+  const uint64_t rejected_before = applier_.rejected();
   auto applied = applier_.Apply(*changes);
   if (!applied.ok()) {
+    if (applier_.rejected() != rejected_before) {  // fenced (logged): nothing applied
+      ++st_.rejected_entries;
+      return Resubscribe(/*pause=*/true);
+    }
     if (applied.status().code() == Code::kFailedPrecondition) {  // a gap: ask again
       LOG(WARNING) << "mirror: " << applied.status().ToString();
       return Resubscribe(/*pause=*/false);
@@ -439,6 +446,15 @@ Status MirrorSite::Run() {
     return Status::FailedPrecondition("the database " + c->target() +
                                       " is a primary; give the mirror its own database");
   }
+  // This site's name, which fencing compares with each tenant's owner: a
+  // mirror named like an owner would take that owner's writes.
+  MERIDIAN_ASSIGN_OR_RETURN(auto root, meta::GetTenant(c, meta::kRootTenantId));
+  if (root && root->owner == o_.site_name) {
+    return Status::InvalidArgument("site name '" + o_.site_name +
+                                   "' is the name of the volume's home site: give this mirror "
+                                   "its own --name");
+  }
+  MERIDIAN_RETURN_IF_ERROR(meta::SetSiteSelf(c, o_.site_name).With("recording this site's name"));
   Session session(this, std::move(replica).value());
   Status s = session.Start();
   if (s.ok()) s = session.Loop();

@@ -39,7 +39,7 @@
 //    "lag_entries", "applied_pos",
 //    "applied_time_ns", "lag_seconds" (null if unknown), "applied_changes",
 //    "snapshot_pos", "entries_applied", "entries_skipped", "entries_filtered",
-//    "batches", "snapshots", "rejected_frames", "last_apply_unix_ns",
+//    "batches", "snapshots", "rejected_frames", "rejected_entries", "last_apply_unix_ns",
 //    "updated_unix_ns"}
 // applied_pos / applied_changes / snapshot_pos are the replica's site_state;
 // the entries_* / batches / snapshots counters are this run's.
@@ -104,7 +104,8 @@ struct MirrorSiteStats {
   uint64_t entries_filtered = 0;  // other tenants
   uint64_t batches = 0;
   uint64_t snapshots = 0;
-  uint64_t rejected_frames = 0;  // batches or snapshot chunks that did not decode
+  uint64_t rejected_frames = 0;   // batches or snapshot chunks that did not decode
+  uint64_t rejected_entries = 0;  // entries refused by fencing at apply (mirror/apply_fence.h)
   int64_t last_apply_unix_ns = 0;
 };
 

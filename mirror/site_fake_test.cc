@@ -38,10 +38,12 @@ using std::chrono::seconds;
 
 constexpr int16_t kDir = 2;  // meta::FileKind::kDir
 
-// Position `pos` creates directory /name (inode `ino`), tenant `name`.
+// Position `pos` creates directory /name (inode `ino`), tenant `name`: an
+// entry of the root tenant's log (which makes tenants), at the same position.
 Change Mkdir(uint64_t pos, const std::string& name, uint64_t ino) {
   Change c;
   c.pos = pos;
+  c.tenant_pos = pos;
   c.commit_time_ns = 1000 + static_cast<int64_t>(pos);
   c.tenant = name;
   changelog::UpsertInode i;

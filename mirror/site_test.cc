@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "changelog/codec.h"
 #include "meta/catalog.h"
 #include "meta/pg.h"
 #include "meta/schema.h"
@@ -44,7 +45,11 @@ using std::chrono::seconds;
 constexpr auto kDeadline = seconds(20);
 
 // The real source, with a switch that corrupts the next N batches it serves
-// (one payload byte flipped: the frame CRC no longer matches).
+// (one payload byte flipped: the frame CRC no longer matches), and one that
+// forges the next N: well-formed frames, signed by the link's real key, whose
+// entries of tenants other than the root carry a newer epoch and a directory
+// entry named "forged" (what a fenced owner, or anyone with the key, could
+// send).
 class CorruptingSource : public sitelink::LogSource {
  public:
   explicit CorruptingSource(std::unique_ptr<primary::PgLogSource> real) : real_(std::move(real)) {}
@@ -56,6 +61,21 @@ class CorruptingSource : public sitelink::LogSource {
       --corrupt_next_;
       (*r)[r->size() - 1] ^= 0x5a;
     }
+    if (r.ok() && !r->empty() && forge_next_.load() > 0) {
+      auto changes = changelog::DecodeBatch(*r);
+      if (!changes.ok()) return changes.status();
+      bool forged = false;
+      for (auto& ch : *changes) {
+        if (ch.tenant_id == changelog::kRootTenant) continue;
+        ch.epoch += 1;
+        ch.ops.push_back(changelog::UpsertDentry{ch.tenant_id, "forged", ch.tenant_id, 2});
+        forged = true;
+      }
+      if (forged) {
+        --forge_next_;
+        return changelog::EncodeBatch(*changes, /*compress=*/false);
+      }
+    }
     return r;
   }
   Status Snapshot(const std::function<Status(uint64_t)>& begin,
@@ -63,6 +83,7 @@ class CorruptingSource : public sitelink::LogSource {
     return real_->Snapshot(begin, chunk);
   }
   std::atomic<int> corrupt_next_{0};
+  std::atomic<int> forge_next_{0};
 
  private:
   std::unique_ptr<primary::PgLogSource> real_;
@@ -278,14 +299,15 @@ TEST_F(MirrorSiteTest, ReplicaIsReadOnlyAndAPrimaryIsNeverUsedAsOne) {
   ASSERT_OK(m->Stop());
   ASSERT_OK_AND_ASSIGN(meta::VolumeConfig vol, meta::LoadVolume(replica.get()));
   EXPECT_EQ(vol.role, "mirror");
-  // The write verbs refuse a replica (cmd/write_cmds.cc), and change nothing.
+  // The write verbs refuse a replica (cmd/write_cmds.cc): it owns nothing,
+  // so they exit 3 naming the owner site, and change nothing.
   for (std::vector<std::string> verb :
        {std::vector<std::string>{"mkdir", "/a/new"}, {"rm", "-r", "/a"}, {"mv", "/a", "/c"}}) {
     verb.insert(verb.begin() + 1, "--meta=" + rdb.url);
     verb.insert(verb.begin(), harness::MeridianBin());
     harness::RunResult r = harness::Run(verb);
-    EXPECT_EQ(r.exit_code, 1) << r.Describe();
-    EXPECT_NE(r.err.find("read-only"), std::string::npos) << r.err;
+    EXPECT_EQ(r.exit_code, 3) << r.Describe();
+    EXPECT_NE(r.err.find("owned by site 'home'"), std::string::npos) << r.err;
   }
   EXPECT_TRUE(Converged(replica.get()));
 
@@ -399,6 +421,32 @@ TEST_F(MirrorSiteTest, CorruptFramesNeverReachTheReplica) {
   EXPECT_EQ(source_->corrupt_next_.load(), 0);
   EXPECT_GE(m->site->stats().rejected_frames, 1u);
   EXPECT_EQ(State(replica.get()).applied_changes, Head());
+}
+
+// Fencing at apply (docs/tenants.md T2) over the real link: entries in an
+// epoch the replica does not hold are refused, never applied, counted; the
+// honest entries, asked for again, converge.
+TEST_F(MirrorSiteTest, EntriesFromAnotherEpochNeverReachTheReplica) {
+  Mutate(0, 12);
+  source_->forge_next_ = 2;
+  harness::PgDatabase rdb = NewReplica();
+  auto m = StartMirror(rdb);
+  ASSERT_OK_AND_ASSIGN(auto replica, PgConn::Connect(rdb.conninfo));
+  bool saw_forged = false;
+  ASSERT_TRUE(WaitFor([&] {
+    auto f = replica->Exec("SELECT count(*) FROM dentries WHERE name = 'forged'");
+    saw_forged = saw_forged || (f.ok() && f->GetInt(0, 0) > 0);
+    return Converged(replica.get());
+  }));
+  EXPECT_FALSE(saw_forged) << "a forged entry was applied";
+  EXPECT_EQ(source_->forge_next_.load(), 0);
+  EXPECT_GE(m->site->stats().rejected_entries, 1u);
+  const std::string heads =
+      "SELECT string_agg(tenant_id || ':' || epoch || ':' || head, ',' ORDER BY tenant_id)"
+      " FROM tenants";
+  ASSERT_OK_AND_ASSIGN(auto mine, replica->Exec(heads));
+  ASSERT_OK_AND_ASSIGN(auto theirs, primary_->Exec(heads));
+  EXPECT_EQ(mine.Get(0, 0), theirs.Get(0, 0));
 }
 
 }  // namespace

@@ -37,9 +37,12 @@ void ChangeRecorder::Reset(std::string tenant) {
   append_sql_.clear();
 }
 
-Status ChangeRecorder::Prepare(meta::PgConn* c, uint64_t pos) {
+Status ChangeRecorder::Prepare(meta::PgConn* c, const EntryPositions& at) {
   changelog::Change change;
-  change.pos = pos;
+  change.pos = at.pos;
+  change.tenant_id = at.tenant_id;
+  change.tenant_pos = at.tenant_pos;
+  change.epoch = at.epoch;
   change.commit_time_ns = NowUnixNs();
   change.tenant = tenant_;
   // Order matters to a replica with foreign keys: inodes exist before entries
@@ -108,10 +111,14 @@ Status ChangeRecorder::Prepare(meta::PgConn* c, uint64_t pos) {
   // same whatever standard_conforming_strings says), so the statement can go
   // in a simple-query script, before COMMIT, with no parameters.
   auto bytea = [](std::string_view v) { return "E'\\\\x" + ToHex(v) + "'::bytea"; };
-  append_sql_ = "WITH row AS (INSERT INTO changelog (pos, commit_time_ns, tenant, body) VALUES (" +
-                std::to_string(pos) + ", " + std::to_string(change.commit_time_ns) + ", " +
-                bytea(tenant_) + ", " + bytea(changelog::EncodeChange(change)) +
-                ") RETURNING pos) SELECT pg_notify('meridian_changelog', pos::text) FROM row";
+  append_sql_ =
+      "WITH row AS (INSERT INTO changelog (pos, commit_time_ns, tenant, body, tenant_id,"
+      " tenant_pos, epoch) VALUES (" +
+      std::to_string(at.pos) + ", " + std::to_string(change.commit_time_ns) + ", " +
+      bytea(tenant_) + ", " + bytea(changelog::EncodeChange(change)) + ", " +
+      std::to_string(at.tenant_id) + ", " + std::to_string(at.tenant_pos) + ", " +
+      std::to_string(at.epoch) +
+      ") RETURNING pos) SELECT pg_notify('meridian_changelog', pos::text) FROM row";
   return Status::OK();
 }
 

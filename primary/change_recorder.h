@@ -44,6 +44,15 @@ namespace meridian::primary {
 // The change-log op that recreates inode `a` (without its blocks).
 changelog::UpsertInode ToUpsert(const meta::Attr& a);
 
+// Where an entry goes: its global position (write_lock.head) and its place
+// in its tenant's log (primary/tenant_fence.h), taken in its transaction.
+struct EntryPositions {
+  uint64_t pos = 0;
+  uint64_t tenant_id = 0;
+  uint64_t tenant_pos = 0;
+  uint64_t epoch = 0;
+};
+
 class ChangeRecorder {
  public:
   // Starts a new transaction's record (also on a retry of the same mutation).
@@ -62,9 +71,9 @@ class ChangeRecorder {
   bool empty() const { return inodes_.empty() && dentries_.empty() && freed_.empty(); }
 
   // Reads back the final state of the touched rows and encodes the change at
-  // `pos` (already taken from write_lock by the caller, in this transaction).
+  // `at` (already taken by the caller, in this transaction).
   // REQUIRES: inside the mutation's transaction, holding the write lock.
-  Status Prepare(meta::PgConn* c, uint64_t pos);
+  Status Prepare(meta::PgConn* c, const EntryPositions& at);
   // After Prepare(): one SQL statement, without parameters, that inserts the
   // entry and NOTIFYs; the caller sends it with its COMMIT.
   const std::string& AppendSql() const { return append_sql_; }

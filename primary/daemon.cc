@@ -8,6 +8,7 @@
 
 #include "meta/catalog.h"
 #include "meta/pg.h"
+#include "meta/schema.h"
 #include "primary/pg_log_source.h"
 
 namespace meridian::primary {
@@ -108,6 +109,9 @@ Status RunPrimary(const PrimaryDaemonOptions& o) {
   MERIDIAN_ASSIGN_OR_RETURN(auto source, PgLogSource::Open(o.conninfo));
   MERIDIAN_ASSIGN_OR_RETURN(auto maint_source, PgLogSource::Open(o.conninfo));
   MERIDIAN_ASSIGN_OR_RETURN(auto maint, meta::PgConn::Connect(o.conninfo));
+  // An older schema is upgraded in place (mirrors are upgraded first: they
+  // read the frames of both versions; docs/changelog-format.md).
+  MERIDIAN_RETURN_IF_ERROR(meta::Migrate(maint.get()).With("upgrading the metadata schema"));
   MERIDIAN_ASSIGN_OR_RETURN(auto head, source->Head());
   MERIDIAN_ASSIGN_OR_RETURN(auto volume, meta::LoadVolume(maint.get()));
   DropImpossibleMirrorRows(maint.get(), head);

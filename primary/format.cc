@@ -4,6 +4,7 @@
 #include "changelog/entry.h"
 #include "common/clock.h"
 #include "meta/schema.h"
+#include "meta/tenants.h"
 #include "objstore/marker.h"
 
 namespace meridian::primary {
@@ -78,17 +79,33 @@ Result<meta::VolumeConfig> Format(meta::PgConn* c, const FormatOptions& o, bool*
                         {meta::Param::Text(o.name), meta::Param::Text(o.bucket),
                          meta::Param::Text(o.endpoint), meta::Param::Int(o.block_size),
                          meta::Param::Text(CompressionName(o.compression))}));
-    changelog::Change ch;
-    ch.ops.push_back(changelog::SetVolume{o.name, std::string(r.Get(0, 0)), o.bucket, o.endpoint,
-                                          CompressionName(o.compression), o.block_size});
+    // The home site owns the root: its first entry (root log, position 1,
+    // epoch 1) says so, so that every follower's tenants table agrees.
+    MERIDIAN_RETURN_IF_ERROR(meta::SetSiteSelf(c, o.site));
+    MERIDIAN_ASSIGN_OR_RETURN(
+        auto root, c->Exec("UPDATE tenants SET owner = $1, head = head + 1 WHERE tenant_id = 1"
+                           " RETURNING head, epoch",
+                           {meta::Param::Text(o.site)}));
     MERIDIAN_ASSIGN_OR_RETURN(auto head,
                               c->Exec("UPDATE write_lock SET head = head + 1 RETURNING head"));
+    changelog::Change ch;
     ch.pos = static_cast<uint64_t>(head.GetInt(0, 0));
+    ch.tenant_id = changelog::kRootTenant;
+    ch.tenant_pos = static_cast<uint64_t>(root.GetInt(0, 0));
+    ch.epoch = static_cast<uint64_t>(root.GetInt(0, 1));
     ch.commit_time_ns = NowUnixNs();
+    ch.ops.push_back(changelog::SetVolume{o.name, std::string(r.Get(0, 0)), o.bucket, o.endpoint,
+                                          CompressionName(o.compression), o.block_size});
+    ch.ops.push_back(changelog::SetTenant{changelog::kRootTenant, o.site, ch.epoch,
+                                          changelog::kTenantActive, ch.tenant_pos});
     return c->Run(
-        "INSERT INTO changelog (pos, commit_time_ns, tenant, body) VALUES ($1, $2, '', $3)",
+        "INSERT INTO changelog (pos, commit_time_ns, tenant, body, tenant_id, tenant_pos, epoch)"
+        " VALUES ($1, $2, '', $3, $4, $5, $6)",
         {meta::Param::Int(static_cast<int64_t>(ch.pos)), meta::Param::Int(ch.commit_time_ns),
-         meta::Param::Bytes(changelog::EncodeChange(ch))});
+         meta::Param::Bytes(changelog::EncodeChange(ch)),
+         meta::Param::Int(static_cast<int64_t>(ch.tenant_id)),
+         meta::Param::Int(static_cast<int64_t>(ch.tenant_pos)),
+         meta::Param::Int(static_cast<int64_t>(ch.epoch))});
   });
   if (!st.ok() && st.code() != Code::kAlreadyExists) return st;
   if (!st.ok()) {  // a racing format won: its settings must match ours too

@@ -18,6 +18,9 @@ struct FormatOptions {
   std::string endpoint;  // for s3:// buckets
   uint32_t block_size = kDefaultBlockSize;
   Compression compression = Compression::kNone;
+  // The home site's name (common/site_name.h): it owns the root, so every
+  // tenant made here, until one moves (docs/tenants.md).
+  std::string site = "home";
 };
 
 // Migrates the schema and records the volume. Formatting a database that holds

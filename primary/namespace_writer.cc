@@ -6,6 +6,7 @@
 
 #include "common/clock.h"
 #include "common/path.h"
+#include "primary/tenant_fence.h"
 
 namespace meridian::primary {
 namespace {
@@ -43,30 +44,55 @@ Status CheckTiling(uint64_t size, const std::vector<BlockRef>& blocks, uint32_t 
   return Status::OK();
 }
 
+// The log of a change to an entry whose parent directory is `parent`.
+LogScope ScopeOf(const std::vector<std::string>& parent) {
+  if (parent.empty()) return LogScope{};
+  return LogScope{false, parent[0]};
+}
+
 }  // namespace
 
 template <typename F>
-Status NamespaceWriter::Mutate(const std::string& tenant, F&& body) {
+Status NamespaceWriter::Mutate(const std::string& tenant, const LogScope& scope, F&& body) {
   last_committed_ = false;
   bool changed = false;
   // A deadlock or serialization failure (Aborted) rolled everything back:
   // run the whole transaction again on the same connection.
   Status st = meta::RetryTransaction([&]() -> Status {
     log_.Reset(tenant);
-    // In one round trip: serialize writers and take the next log position
-    // (see change_recorder.h). The commit does not wait for its WAL flush,
-    // so the next writer need not wait for it either; FlushWal() below
-    // makes it durable before we acknowledge, outside the lock.
+    // In one round trip: serialize writers, take the next global position,
+    // and fence (primary/tenant_fence.h): the tenant's next position and
+    // epoch, only if this site owns it. The commit does not wait for its WAL
+    // flush, so the next writer need not wait for it either; FlushWal()
+    // below makes it durable before we acknowledge, outside the lock.
     Result<meta::PgResult> head = c_->ExecScript(
-        "BEGIN; SET LOCAL synchronous_commit = off;"
-        " UPDATE write_lock SET head = head + 1 RETURNING head");
-    Status s = head.ok() ? body() : head.status();
-    if (s.ok() && log_.empty()) {  // nothing changed: give the position back
+        "BEGIN; SET LOCAL synchronous_commit = off; UPDATE write_lock SET head = head + 1; " +
+        FenceSql(scope));
+    if (!head.ok()) {
+      c_->Rollback();
+      return head.status();
+    }
+    if (head->IsNull(0, 1)) {  // refused: say why (a missing tenant: the body's own error)
+      Status why = FenceError(c_, scope);
+      if (why.IsNotFound()) {
+        why = body();
+        if (why.ok()) why = Status::Internal("/" + scope.top + " has no tenant row");
+      }
+      c_->Rollback();
+      return why;
+    }
+    Status s = body();
+    if (s.ok() && log_.empty()) {  // nothing changed: give the positions back
       c_->Rollback();
       changed = false;
       return Status::OK();
     }
-    if (s.ok()) s = log_.Prepare(c_, static_cast<uint64_t>(head->GetInt(0, 0)));
+    if (s.ok()) {
+      s = log_.Prepare(c_, EntryPositions{static_cast<uint64_t>(head->GetInt(0, 0)),
+                                          static_cast<uint64_t>(head->GetInt(0, 1)),
+                                          static_cast<uint64_t>(head->GetInt(0, 2)),
+                                          static_cast<uint64_t>(head->GetInt(0, 3))});
+    }
     if (s.ok() && before_commit_) before_commit_();
     // The log entry and the COMMIT in one round trip (the script stops at the
     // first error, leaving the transaction to roll back).
@@ -178,8 +204,20 @@ Result<uint64_t> NamespaceWriter::Mkdir(std::string_view path, const NewAttr& at
     if (parents) return meta::kRootIno;
     return Status::AlreadyExists("/ already exists");
   }
+  // A missing top-level directory is a change to the root's log, the rest a
+  // change to the tenant's: two transactions (as `mkdir -p` is several
+  // mkdir(2) calls), the first a no-op when the tenant exists.
+  if (parts.size() > 1 && parents) {
+    MERIDIAN_RETURN_IF_ERROR(
+        MkdirWalk({parts[0]}, NewAttr{0755, attr.uid, attr.gid, 0}, true).status());
+  }
+  return MkdirWalk(parts, attr, parents);
+}
+
+Result<uint64_t> NamespaceWriter::MkdirWalk(const std::vector<std::string>& parts,
+                                            const NewAttr& attr, bool parents) {
   uint64_t ino = 0;
-  Status st = Mutate(parts[0], [&]() -> Status {
+  Status st = Mutate(parts[0], LogScope{parts.size() == 1, parts[0]}, [&]() -> Status {
     meta::Catalog cat(c_);
     uint64_t cur = meta::kRootIno;
     std::vector<std::string> walked;
@@ -229,7 +267,7 @@ Result<uint64_t> NamespaceWriter::CommitFile(std::string_view path, const NewAtt
   std::string name;
   MERIDIAN_RETURN_IF_ERROR(SplitParent(path, &parent, &name));
   uint64_t ino = 0;
-  Status st = Mutate(parent.empty() ? name : parent[0], [&]() -> Status {
+  Status st = Mutate(parent.empty() ? name : parent[0], ScopeOf(parent), [&]() -> Status {
     MERIDIAN_ASSIGN_OR_RETURN(uint64_t dir, PrepareSlot(parent, name, path, /*replace=*/true));
     MERIDIAN_ASSIGN_OR_RETURN(ino, InsertInode(FileKind::kFile, attr, size, {}));
     std::vector<meta::BlockRow> rows;  // all of them in one round trip
@@ -259,7 +297,7 @@ Result<std::vector<uint64_t>> NamespaceWriter::CommitFiles(const std::vector<Fil
     MERIDIAN_RETURN_IF_ERROR(SplitParent(f.path, &parents[i], &name));
     const std::string t = parents[i].empty() ? name : parents[i][0];
     if (i == 0) tenant = t;
-    if (t != tenant) {
+    if (t != tenant || parents[i].empty() != parents[0].empty()) {
       return Status::InvalidArgument("a batch of files must be in one top-level directory: " +
                                      f.path + " is not under /" + tenant);
     }
@@ -268,7 +306,7 @@ Result<std::vector<uint64_t>> NamespaceWriter::CommitFiles(const std::vector<Fil
     }
     names[i] = std::move(name);
   }
-  Status st = Mutate(tenant, [&]() -> Status {
+  Status st = Mutate(tenant, ScopeOf(parents[0]), [&]() -> Status {
     meta::Catalog cat(c_);
     // Each parent directory resolved once.
     std::map<std::string, uint64_t> dirs;
@@ -357,7 +395,7 @@ Result<uint64_t> NamespaceWriter::Symlink(std::string_view path, std::string_vie
   std::string name;
   MERIDIAN_RETURN_IF_ERROR(SplitParent(path, &parent, &name));
   uint64_t ino = 0;
-  Status st = Mutate(parent.empty() ? name : parent[0], [&]() -> Status {
+  Status st = Mutate(parent.empty() ? name : parent[0], ScopeOf(parent), [&]() -> Status {
     MERIDIAN_ASSIGN_OR_RETURN(uint64_t dir, PrepareSlot(parent, name, path, replace));
     MERIDIAN_ASSIGN_OR_RETURN(ino, InsertInode(FileKind::kSymlink, attr, target.size(), target));
     return Link(dir, name, ino, FileKind::kSymlink);
@@ -386,7 +424,7 @@ Status NamespaceWriter::Rename(std::string_view from, std::string_view to) {
   std::string src_name = src.back(), dst_name = dst.back();
   src.pop_back();
   dst.pop_back();
-  return Mutate(tenant, [&]() -> Status {
+  return Mutate(tenant, LogScope{false, tenant}, [&]() -> Status {
     meta::Catalog cat(c_);
     MERIDIAN_ASSIGN_OR_RETURN(Attr sdir, cat.Resolve(JoinPath(src)));
     MERIDIAN_ASSIGN_OR_RETURN(Attr ddir, cat.Resolve(JoinPath(dst)));
@@ -444,7 +482,7 @@ Result<uint64_t> NamespaceWriter::Remove(std::string_view path, bool recursive) 
   std::string name;
   MERIDIAN_RETURN_IF_ERROR(SplitParent(path, &parent, &name));
   uint64_t removed = 0;
-  Status st = Mutate(parent.empty() ? name : parent[0], [&]() -> Status {
+  Status st = Mutate(parent.empty() ? name : parent[0], ScopeOf(parent), [&]() -> Status {
     removed = 0;
     meta::Catalog cat(c_);
     MERIDIAN_ASSIGN_OR_RETURN(Attr dir, cat.Resolve(JoinPath(parent)));
@@ -455,6 +493,10 @@ Result<uint64_t> NamespaceWriter::Remove(std::string_view path, bool recursive) 
                  : victim.status();
     }
     Attr a = *victim;
+    // Removing a tenant's directory ends its log: this site must own it too.
+    if (parent.empty() && a.kind == FileKind::kDir) {
+      MERIDIAN_RETURN_IF_ERROR(CheckOwnsTenant(c_, a.ino));
+    }
     if (a.kind == FileKind::kDir) {
       MERIDIAN_ASSIGN_OR_RETURN(auto kids, cat.ReadDir(a.ino));
       if (!kids.empty() && !recursive) {

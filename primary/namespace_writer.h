@@ -29,6 +29,7 @@
 #include "meta/catalog.h"
 #include "meta/pg.h"
 #include "primary/change_recorder.h"
+#include "primary/tenant_fence.h"
 
 namespace meridian::primary {
 
@@ -103,8 +104,14 @@ class NamespaceWriter {
  private:
   // Runs `body` in a transaction that takes the write lock, then appends the
   // change-log entry (for `tenant`) of what `body` touched.
+  // `tenant` names the entry for --include filters; `scope` is the log it
+  // goes to, fenced (primary/tenant_fence.h).
   template <typename F>
-  Status Mutate(const std::string& tenant, F&& body);
+  Status Mutate(const std::string& tenant, const LogScope& scope, F&& body);
+  // Mkdir in one transaction: the last of `parts` and, with `parents`, any
+  // missing ancestor below the top level.
+  Result<uint64_t> MkdirWalk(const std::vector<std::string>& parts, const NewAttr& attr,
+                             bool parents);
   // Resolves the parent directory of a new entry `name` and removes what is
   // there already if `replace` allows (never a directory). Returns the parent.
   Result<uint64_t> PrepareSlot(const std::vector<std::string>& parent, const std::string& name,

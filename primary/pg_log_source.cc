@@ -8,6 +8,7 @@
 #include "changelog/codec.h"
 #include "changelog/entry.h"
 #include "meta/catalog.h"
+#include "meta/tenants.h"
 #include "primary/change_recorder.h"
 
 namespace meridian::primary {
@@ -64,28 +65,31 @@ Result<std::string> PgLogSource::ReadBatch(uint64_t after, size_t max_entries, s
   if (after >= durable_head_) return std::string();
   auto r = Retry([&] {
     return c_->Exec(
-        "SELECT pos, body FROM changelog WHERE pos > $1 AND pos <= $3 ORDER BY pos LIMIT $2",
+        "SELECT pos, body, tenant_id, tenant_pos, epoch FROM changelog"
+        " WHERE pos > $1 AND pos <= $3 ORDER BY pos LIMIT $2",
         {Param::Int(static_cast<int64_t>(after)),
          Param::Int(static_cast<int64_t>(std::max<size_t>(1, max_entries))),
          Param::Int(static_cast<int64_t>(durable_head_))});
   });
   if (!r.ok()) return r.status();
   if (r->rows() == 0) return std::string();
-  // Bodies are stored in wire form: frame them as they are (the mirror
-  // decodes and checks every one).
-  std::vector<std::string> bodies;
+  // Bodies are stored in wire form: frame them as they are, with their
+  // tenant's log, position and epoch (the mirror decodes and checks every one).
+  std::vector<changelog::StoredEntry> entries;
   size_t bytes = 0;
   for (int i = 0; i < r->rows(); ++i) {
-    if (static_cast<uint64_t>(r->GetInt(i, 0)) != after + 1 + bodies.size()) {
+    if (static_cast<uint64_t>(r->GetInt(i, 0)) != after + 1 + entries.size()) {
       return Status::Corruption("change log row " + std::string(r->Get(i, 0)) + " found where " +
-                                std::to_string(after + 1 + bodies.size()) + " was expected");
+                                std::to_string(after + 1 + entries.size()) + " was expected");
     }
     std::string body = r->GetBytes(i, 1);
-    if (!bodies.empty() && bytes + body.size() > max_bytes) break;
+    if (!entries.empty() && bytes + body.size() > max_bytes) break;
     bytes += body.size();
-    bodies.push_back(std::move(body));
+    entries.push_back(changelog::StoredEntry{
+        static_cast<uint64_t>(r->GetInt(i, 2)), static_cast<uint64_t>(r->GetInt(i, 3)),
+        static_cast<uint64_t>(r->GetInt(i, 4)), std::move(body)});
   }
-  return changelog::EncodeBatchOfBodies(after + 1, bodies, /*compress=*/true);
+  return changelog::EncodeBatchOfEntries(after + 1, entries, /*compress=*/true);
 }
 
 Result<uint64_t> PgLogSource::Truncate(uint64_t upto) {
@@ -220,8 +224,18 @@ Status PgLogSource::Snapshot(const std::function<Status(uint64_t)>& begin,
                                             static_cast<int16_t>(r.GetInt(i, 3))}));
       }
     }
-    MERIDIAN_RETURN_IF_ERROR(out.Flush());
-    return c_->Run("CLOSE snap_dentries");
+    MERIDIAN_RETURN_IF_ERROR(c_->Run("CLOSE snap_dentries"));
+    // Every tenant's ownership record and head, after the entries that make
+    // the rows at the mirror (docs/tenants.md), each with its tenant.
+    MERIDIAN_ASSIGN_OR_RETURN(auto tenants, meta::ListTenants(c_.get()));
+    for (const meta::TenantRow& t : tenants) {
+      MERIDIAN_RETURN_IF_ERROR(out.Add(
+          t.name,
+          changelog::SetTenant{
+              t.id, t.owner, t.epoch,
+              t.state == "frozen" ? changelog::kTenantFrozen : changelog::kTenantActive, t.head}));
+    }
+    return out.Flush();
   };
   st = body();
   if (st.ok()) return c_->Commit();

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include "meta/schema.h"
 #include "replicator/replicator.h"
 
 namespace meridian::site {
@@ -117,6 +118,14 @@ Result<Volume> OpenVolume(const VolumeOptions& options) {
   v.conninfo = options.conninfo;
   MERIDIAN_ASSIGN_OR_RETURN(v.conn, meta::PgConn::Connect(v.conninfo));
   MERIDIAN_ASSIGN_OR_RETURN(v.config, meta::LoadVolume(v.conn.get()));
+  MERIDIAN_ASSIGN_OR_RETURN(const int version, meta::SchemaVersion(v.conn.get()));
+  if (version < meta::CurrentSchemaVersion()) {
+    return Status::FailedPrecondition(
+        "metadata database " + v.conn->target() + " has schema version " + std::to_string(version) +
+        ", older than this binary's " + std::to_string(meta::CurrentSchemaVersion()) +
+        ": start this site's daemon (`meridian primary` or `meridian mirror`, which upgrade it "
+        "in place; mirrors first) and try again");
+  }
   if (!options.with_store) return v;
   MERIDIAN_RETURN_IF_ERROR(v.config.role != "mirror" ? OpenAtPrimary(options, &v)
                                                      : OpenAtMirror(options, &v));

@@ -64,10 +64,14 @@ class MirrorApplyTest : public ::testing::Test {
     ASSERT_OK(w.Rename("/a/x", "/a/x2"));
     ASSERT_OK(w.Mkdir(std::string("/a/odd\xff name"), {}, false).status());
 
-    ASSERT_OK_AND_ASSIGN(auto r, primary_->Exec("SELECT body FROM changelog ORDER BY pos"));
+    ASSERT_OK_AND_ASSIGN(auto r, primary_->Exec("SELECT body, tenant_id, tenant_pos, epoch"
+                                                " FROM changelog ORDER BY pos"));
     for (int i = 0; i < r.rows(); ++i) {
       ASSERT_OK_AND_ASSIGN(changelog::Change ch, changelog::DecodeChange(r.GetBytes(i, 0)));
       ASSERT_EQ(ch.pos, static_cast<uint64_t>(i + 1)) << "log positions must be 1, 2, 3, ...";
+      ch.tenant_id = static_cast<uint64_t>(r.GetInt(i, 1));  // carried beside the body
+      ch.tenant_pos = static_cast<uint64_t>(r.GetInt(i, 2));
+      ch.epoch = static_cast<uint64_t>(r.GetInt(i, 3));
       log_.push_back(std::move(ch));
     }
   }
@@ -241,6 +245,60 @@ TEST_F(MirrorApplyTest, SelectiveReplicaCarriesExactlyItsTenants) {
   EXPECT_TRUE(meta::Catalog(replica.get()).Resolve("/b").status().IsNotFound());
   ASSERT_OK_AND_ASSIGN(mirror::SiteState state, applier.State());
   EXPECT_EQ(state.applied_pos, log_.back().pos) << "filtered entries still advance the position";
+}
+
+// Fencing at apply (docs/tenants.md T2): an entry that is not the next
+// position of its tenant, or not in the tenant's epoch as the replica knows
+// it, or of a tenant the replica does not know, is refused whoever sends it,
+// and changes nothing; the honest entry then applies.
+TEST_F(MirrorApplyTest, EntriesOutOfTenantOrderOrEpochAreRejected) {
+  auto replica = NewReplica();
+  mirror::Applier applier(replica.get(), {});
+  // Up to the first entry of a tenant other than the root.
+  size_t k = 0;
+  while (k < log_.size() && log_[k].tenant_id == changelog::kRootTenant) ++k;
+  ASSERT_LT(k, log_.size()) << "the fixture writes inside tenants";
+  ASSERT_OK(applier.Apply({log_.begin(), log_.begin() + k}).status());
+  const auto before = Tree(replica.get(), "/");
+  ASSERT_OK_AND_ASSIGN(mirror::SiteState at, applier.State());
+  const changelog::Change honest = log_[k];
+  EXPECT_EQ(honest.tenant_pos, 1u) << "a tenant's log starts at 1";
+  std::vector<std::pair<std::string, changelog::Change>> forged;
+  forged.emplace_back("skips a position", honest);
+  forged.back().second.tenant_pos = 2;
+  forged.emplace_back("repeats a position", honest);
+  forged.back().second.tenant_pos = 0;
+  forged.emplace_back("a newer epoch", honest);
+  forged.back().second.epoch = 2;
+  forged.emplace_back("an unknown tenant", honest);
+  forged.back().second.tenant_id = 987654321;
+  forged.emplace_back("another tenant's log", honest);
+  forged.back().second.tenant_id = changelog::kRootTenant;
+  for (size_t i = 0; i < forged.size(); ++i) {
+    auto r = applier.Apply({forged[i].second});
+    EXPECT_EQ(r.status().code(), Code::kFailedPrecondition) << forged[i].first;
+    EXPECT_EQ(applier.rejected(), i + 1) << forged[i].first;
+    ASSERT_OK_AND_ASSIGN(mirror::SiteState now, applier.State());
+    EXPECT_EQ(now.applied_pos, at.applied_pos) << forged[i].first;
+    EXPECT_EQ(Tree(replica.get(), "/"), before) << forged[i].first << " changed the replica";
+  }
+  // A replica that learnt a newer epoch refuses the old epoch's entries.
+  ASSERT_OK(replica->Run("UPDATE tenants SET epoch = 2 WHERE tenant_id = $1",
+                         {meta::Param::Int(static_cast<int64_t>(honest.tenant_id))}));
+  EXPECT_EQ(applier.Apply({honest}).status().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(Tree(replica.get(), "/"), before);
+  ASSERT_OK(replica->Run("UPDATE tenants SET epoch = 1 WHERE tenant_id = $1",
+                         {meta::Param::Int(static_cast<int64_t>(honest.tenant_id))}));
+  ASSERT_OK_AND_ASSIGN(auto rest, applier.Apply({log_.begin() + k, log_.end()}));
+  EXPECT_EQ(rest.applied, log_.size() - k);
+  EXPECT_EQ(Tree(replica.get(), "/"), Tree(primary_.get(), "/"));
+  // Every tenant's head at the replica is the primary's.
+  const std::string heads =
+      "SELECT string_agg(tenant_id || ':' || head, ',' ORDER BY tenant_id)"
+      " FROM tenants";
+  ASSERT_OK_AND_ASSIGN(auto mine, replica->Exec(heads));
+  ASSERT_OK_AND_ASSIGN(auto theirs, primary_->Exec(heads));
+  EXPECT_EQ(mine.Get(0, 0), theirs.Get(0, 0));
 }
 
 TEST_F(MirrorApplyTest, DiffNamesWhatDiffers) {

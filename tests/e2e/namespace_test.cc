@@ -8,6 +8,8 @@
 #include "common/mutex.h"
 #include "meta/catalog.h"
 #include "meta/schema.h"
+#include "meta/tenants.h"
+#include "meta/tree.h"
 #include "primary/batch_committer.h"
 #include "primary/format.h"
 #include "primary/namespace_writer.h"
@@ -369,6 +371,113 @@ TEST_F(NamespaceTest, ConcurrentWritersSerializeCleanly) {
                             "SELECT count(*) FROM inodes i WHERE ino <> 1 AND "
                             "NOT EXISTS (SELECT 1 FROM dentries d WHERE d.ino = i.ino)"));
   EXPECT_EQ(orphans, "0");
+}
+
+// Every tenant's log is gapless and in commit order: position n+1 of a
+// tenant was committed after position n (the global order says when).
+void ExpectTenantLogsGapless(const std::string& conninfo) {
+  ASSERT_OK_AND_ASSIGN(auto bad, harness::PgQueryValue(
+                                     conninfo,
+                                     "SELECT count(*) FROM (SELECT tenant_pos, row_number() OVER"
+                                     " (PARTITION BY tenant_id ORDER BY pos) AS n FROM changelog) x"
+                                     " WHERE tenant_pos <> n"));
+  EXPECT_EQ(bad, "0") << "a tenant's log has a gap or is out of commit order";
+  ASSERT_OK_AND_ASSIGN(auto heads,
+                       harness::PgQueryValue(conninfo,
+                                             "SELECT count(*) FROM tenants t WHERE head <> (SELECT"
+                                             " coalesce(max(tenant_pos), 0) FROM changelog c"
+                                             " WHERE c.tenant_id = t.tenant_id)"));
+  EXPECT_EQ(heads, "0") << "a tenant's head is not its newest entry";
+}
+
+TEST_F(NamespaceTest, ConcurrentWritersKeepEachTenantsLogGapless) {
+  // 4 tenants, 2 writers each, racing: each tenant's positions stay 1..n.
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      auto c = PgConn::Connect(db_.conninfo);
+      if (!c.ok()) {
+        ++failures;
+        return;
+      }
+      NamespaceWriter w(c->get());
+      const std::string ten = "/t" + std::to_string(t % 4);
+      for (int i = 0; i < 20; ++i) {
+        const std::string d = ten + "/w" + std::to_string(t) + "/d" + std::to_string(i);
+        if (!w.Mkdir(d, NewAttr{}, true).ok()) ++failures;
+        if (!MakeFile(w, d + "/f", i).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures, 0);
+  ExpectTenantLogsGapless(db_.conninfo);
+  ASSERT_OK_AND_ASSIGN(auto tenants, harness::PgQueryValue(db_.conninfo,
+                                                           "SELECT count(DISTINCT tenant_id) FROM"
+                                                           " changelog WHERE tenant_id <> 1"));
+  EXPECT_EQ(tenants, "4");
+}
+
+// Fencing at write (docs/tenants.md T1): a mutation commits only where its
+// tenant is owned, in the current epoch, while it is not frozen; a refusal
+// names the owner and changes nothing; other tenants are not affected.
+TEST_F(NamespaceTest, OnlyTheOwnerWritesATenant) {
+  NamespaceWriter w(conn_.get());
+  ASSERT_OK(w.Mkdir("/acme/models", NewAttr{}, true).status());
+  ASSERT_OK(w.Mkdir("/globex", NewAttr{}, false).status());
+  ASSERT_OK(MakeFile(w, "/acme/models/w.bin", 10));
+  Catalog cat(conn_.get());
+  ASSERT_OK_AND_ASSIGN(meta::Attr acme, cat.Resolve("/acme"));
+  ASSERT_OK_AND_ASSIGN(auto row, meta::GetTenant(conn_.get(), acme.ino));
+  ASSERT_TRUE(row.has_value()) << "a top-level directory is a tenant";
+  EXPECT_EQ(row->name, "acme");
+  EXPECT_EQ(row->owner, "home");
+  EXPECT_EQ(row->epoch, 1u);
+  EXPECT_EQ(row->head, 2u) << "mkdir /acme/models and the file";
+  ExpectTenantLogsGapless(db_.conninfo);
+
+  const std::string count =
+      "SELECT count(*) || '/' || (SELECT head FROM write_lock) FROM changelog";
+  ASSERT_OK_AND_ASSIGN(const std::string log_before, harness::PgQueryValue(db_.conninfo, count));
+  auto tree = [&] {
+    return meta::ListTree(conn_.get(), "/").value_or(std::vector<meta::TreeEntry>{});
+  };
+  const auto tree_before = tree();
+  ASSERT_OK(conn_->Run("UPDATE tenants SET owner = 'eu-west', epoch = 2 WHERE tenant_id = $1",
+                       {meta::Param::Int(static_cast<int64_t>(acme.ino))}));
+  for (Status s :
+       {w.Mkdir("/acme/new", NewAttr{}, false).status(), MakeFile(w, "/acme/models/x.bin", 3),
+        w.Rename("/acme/models", "/acme/m2"), w.Remove("/acme/models/w.bin", false).status(),
+        w.Symlink("/acme/l", "models", NewAttr{}, false).status(),
+        w.Remove("/acme", true).status()}) {
+    EXPECT_EQ(s.code(), Code::kNotOwner) << s.ToString();
+    EXPECT_NE(s.message().find("/acme is owned by site 'eu-west'"), std::string::npos)
+        << s.message();
+    EXPECT_NE(s.message().find("epoch 2"), std::string::npos) << s.message();
+    EXPECT_FALSE(w.last_committed());
+  }
+  EXPECT_EQ(harness::PgQueryValue(db_.conninfo, count).value_or(""), log_before)
+      << "a refused write took a position";
+  EXPECT_EQ(tree(), tree_before);
+  // The other tenant, and the root, are not affected.
+  ASSERT_OK(w.Mkdir("/globex/a", NewAttr{}, false).status());
+  ASSERT_OK(w.Mkdir("/initech", NewAttr{}, false).status());
+
+  // Frozen (a move holds its writes): retryable, and still nothing written.
+  ASSERT_OK(conn_->Run("UPDATE tenants SET owner = 'home', state = 'frozen' WHERE tenant_id = $1",
+                       {meta::Param::Int(static_cast<int64_t>(acme.ino))}));
+  Status frozen = w.Mkdir("/acme/new", NewAttr{}, false).status();
+  EXPECT_EQ(frozen.code(), Code::kUnavailable) << frozen.ToString();
+  EXPECT_TRUE(frozen.retryable());
+  ASSERT_OK(conn_->Run("UPDATE tenants SET state = 'active' WHERE tenant_id = $1",
+                       {meta::Param::Int(static_cast<int64_t>(acme.ino))}));
+  ASSERT_OK(w.Mkdir("/acme/new", NewAttr{}, false).status());
+  ExpectTenantLogsGapless(db_.conninfo);
+  // Removing the tenant ends it: its row goes with its directory.
+  ASSERT_OK(w.Remove("/acme", true).status());
+  ASSERT_OK_AND_ASSIGN(row, meta::GetTenant(conn_.get(), acme.ino));
+  EXPECT_FALSE(row.has_value());
 }
 
 TEST_F(NamespaceTest, AWriterWhoseFirstAttemptDeadlocksCommitsExactlyOnce) {

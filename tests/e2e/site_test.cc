@@ -122,8 +122,8 @@ TEST_F(SiteTest, IntrudersGetNothingSelectiveMirrorsCarryTheirTenantReplicasRefu
                                              {"ln", "-s", "x", "/a/l"},
                                              {"import", files.Sub("w"), "/a/x"}}) {
     RunResult r = as_mirror.Run(w);
-    EXPECT_EQ(r.exit_code, 1) << w[0];
-    EXPECT_NE(r.err.find("read-only"), std::string::npos) << r.err;
+    EXPECT_EQ(r.exit_code, 3) << w[0] << ": a write where this site owns nothing";
+    EXPECT_NE(r.err.find("owned by site 'home'"), std::string::npos) << r.err;
   }
   auto pos = harness::PgQueryValue(intruder.db.conninfo, "SELECT applied_pos FROM site_state");
   EXPECT_TRUE(!pos.ok() || *pos == "0") << "the intruder received entries";

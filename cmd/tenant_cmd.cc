@@ -1,0 +1,84 @@
+// meridian tenant list: who owns each tenant (top-level directory), in which
+// epoch, how far its log is here and, at its owner, at each follower
+// (docs/tenants.md, docs/cli.md).
+#include <iostream>
+#include <map>
+
+#include "cmd/cli.h"
+#include "meta/tenants.h"
+
+namespace meridian::cli {
+namespace {
+
+Result<nlohmann::json> TenantsJson(meta::PgConn* c) {
+  nlohmann::json out = nlohmann::json::object();
+  MERIDIAN_ASSIGN_OR_RETURN(const std::string self, meta::SiteSelf(c));
+  MERIDIAN_ASSIGN_OR_RETURN(const auto tenants, meta::ListTenants(c));
+  MERIDIAN_ASSIGN_OR_RETURN(const auto followers, meta::ListFollowerPositions(c));
+  std::map<uint64_t, nlohmann::json> by_tenant;
+  for (const auto& f : followers) {
+    nlohmann::json fj;
+    PutName(fj, "site", f.site);
+    fj["position"] = f.position;
+    fj["connected"] = f.connected;
+    by_tenant[f.tenant_id].push_back(fj);
+  }
+  PutName(out, "site", self);
+  out["tenants"] = nlohmann::json::array();
+  for (const auto& t : tenants) {
+    nlohmann::json tj;
+    PutName(tj, "tenant", "/" + t.name);
+    tj["id"] = t.id;
+    PutName(tj, "owner", t.owner);
+    tj["owned_here"] = t.owner == self;
+    tj["epoch"] = t.epoch;
+    tj["state"] = t.state;
+    tj["head"] = t.head;
+    nlohmann::json fs = nlohmann::json::array();
+    for (auto& f : by_tenant[t.id]) {
+      f["lag_entries"] = t.head - std::min<uint64_t>(t.head, f["position"].get<uint64_t>());
+      fs.push_back(f);
+    }
+    tj["followers"] = fs;
+    out["tenants"].push_back(tj);
+  }
+  return out;
+}
+
+void PrintTenants(const nlohmann::json& j) {
+  std::cout << "site " << ListName(j["site"].get<std::string>()) << "\n";
+  for (const auto& t : j["tenants"]) {
+    const std::string name = t["tenant"].get<std::string>();
+    std::cout << "  " << (name == "/" ? std::string("/ (root)") : ListName(name)) << "  owner "
+              << ListName(t["owner"].get<std::string>())
+              << (t["owned_here"].get<bool>() ? " (this site)" : "") << "  epoch " << t["epoch"]
+              << "  " << t["state"].get<std::string>() << "  head " << t["head"] << "\n";
+    for (const auto& f : t["followers"]) {
+      std::cout << "    follower " << ListName(f["site"].get<std::string>()) << ": at "
+                << f["position"] << ", " << f["lag_entries"] << " behind, "
+                << (f["connected"].get<bool>() ? "connected" : "disconnected") << "\n";
+    }
+  }
+}
+
+}  // namespace
+
+int RunTenant(const std::vector<std::string>& args) {
+  if (args.empty() || args[0] != "list") {
+    return Usage("tenant", args.empty() ? "expected a subcommand: list"
+                                        : "unknown subcommand '" + args[0] + "' (expected: list)");
+  }
+  if (args.size() != 1) return Usage("tenant", "list takes no arguments");
+  auto vol = OpenVolume(false);
+  if (!vol.ok()) return Fail("tenant", vol.status());
+  auto j = TenantsJson(vol->conn.get());
+  if (!j.ok()) return Fail("tenant", j.status().With("reading the tenants"));
+  if (FLAGS_json) {
+    PrintJson(*j);
+  } else {
+    PrintTenants(*j);
+  }
+  return kExitOk;
+}
+
+}  // namespace meridian::cli

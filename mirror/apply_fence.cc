@@ -1,0 +1,70 @@
+#include "mirror/apply_fence.h"
+
+#include <variant>
+#include <vector>
+
+namespace meridian::mirror {
+
+using meta::Param;
+
+Status ApplyFence::Admit(const changelog::Change& ch) {
+  auto it = rows_.find(ch.tenant_id);
+  if (it == rows_.end()) {
+    MERIDIAN_ASSIGN_OR_RETURN(
+        auto r, c_->Exec("SELECT head, epoch FROM tenants WHERE tenant_id = $1 FOR UPDATE",
+                         {Param::Int(static_cast<int64_t>(ch.tenant_id))}));
+    if (r.rows() == 0) {
+      return Status::NotFound("change-log entry " + std::to_string(ch.pos) + " is for tenant " +
+                              std::to_string(ch.tenant_id) + ", which this site does not know");
+    }
+    it = rows_
+             .emplace(ch.tenant_id, Cursor{static_cast<uint64_t>(r.GetInt(0, 0)),
+                                           static_cast<uint64_t>(r.GetInt(0, 1)), false})
+             .first;
+  }
+  Cursor& cur = it->second;
+  if (ch.tenant_pos != cur.head + 1 || ch.epoch != cur.epoch) {
+    return Status::FailedPrecondition(
+        "rejected change-log entry " + std::to_string(ch.pos) + ": tenant " +
+        std::to_string(ch.tenant_id) + " position " + std::to_string(ch.tenant_pos) + " epoch " +
+        std::to_string(ch.epoch) + ", but this site expects position " +
+        std::to_string(cur.head + 1) + " epoch " + std::to_string(cur.epoch));
+  }
+  cur.head = ch.tenant_pos;
+  cur.dirty = true;
+  for (const changelog::Op& op : ch.ops) {
+    const auto* set = std::get_if<changelog::SetTenant>(&op);
+    if (set == nullptr) continue;
+    if (set->tenant_id == ch.tenant_id) {
+      cur.epoch = set->epoch;  // its own record: the entry's position stands
+    } else {
+      rows_[set->tenant_id] = Cursor{set->head, set->epoch, false};
+    }
+  }
+  return Status::OK();
+}
+
+Status ApplyFence::Flush() {
+  std::vector<int64_t> ids, heads;
+  for (const auto& [id, cur] : rows_) {
+    if (!cur.dirty) continue;
+    ids.push_back(static_cast<int64_t>(id));
+    heads.push_back(static_cast<int64_t>(cur.head));
+  }
+  rows_.clear();
+  if (ids.empty()) return Status::OK();
+  return c_->Run(
+      "UPDATE tenants t SET head = x.head FROM unnest($1::bigint[], $2::bigint[]) AS x(id, head)"
+      " WHERE t.tenant_id = x.id",
+      {Param::IntArray(ids), Param::IntArray(heads)});
+}
+
+bool MakesTenant(const changelog::Change& ch) {
+  for (const changelog::Op& op : ch.ops) {
+    const auto* d = std::get_if<changelog::UpsertDentry>(&op);
+    if (d != nullptr && d->parent == changelog::kRootTenant && d->kind == 2) return true;
+  }
+  return false;
+}
+
+}  // namespace meridian::mirror
