@@ -208,5 +208,32 @@ TEST_F(StreamTest, AnIdleLinkKeepsLastSeenFresh) {
   for (const auto& m : server->Mirrors()) EXPECT_TRUE(m.connected);
 }
 
+// A key that joined and then says HELLO for another volume is refused, and
+// the position it holds keeps the name it joined with (the refused HELLO's
+// name, here "a" before the NUL, must never reach site_mirrors).
+TEST_F(StreamTest, ARefusedHelloDoesNotRenameAJoinedMirror) {
+  FakeLog log(10);
+  auto server = StartServerOfVolume("vol-1", &log);
+  zmq::socket_t raw = RawDealer(server->endpoint(), &a_, server_keys_.public_key);
+  const std::string good("eu-west\0vol-1", 13);
+  SendRaw(raw, {HelloNamed(1, 0, 8, good), good});
+  EXPECT_GE(Count(raw, Type::kBatch, 1s), 1);
+  const std::string other("a\0b", 3);
+  SendRaw(raw, {HelloNamed(2, 0, 8, other), other});
+  EXPECT_EQ(NextErrorCode(raw, 2s), kErrWrongVolume);
+  // The peer falls silent: after peer_timeout a tick marks it disconnected
+  // and publishes it, so the stored state is from after the refusal.
+  std::vector<MirrorState> mirrors;
+  (void)harness::WaitUntil(
+      [&] {
+        mirrors = server->Mirrors();
+        return mirrors.size() == 1 && !mirrors[0].connected;
+      },
+      5s, "a publish after the refused HELLO");
+  ASSERT_EQ(mirrors.size(), 1u);
+  EXPECT_FALSE(mirrors[0].connected) << "no publish after the refusal: proves nothing";
+  EXPECT_EQ(mirrors[0].name, "eu-west");
+}
+
 }  // namespace
 }  // namespace meridian::sitelink

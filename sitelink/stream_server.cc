@@ -378,10 +378,12 @@ void Server::HandleMessage(Received& in, Clock::time_point now) {
 }
 
 void Server::HandleHello(Peer& peer, const Message& m) {
-  std::string volume;
-  (void)SplitHello(m.payload, &peer.name, &volume);  // checked when parsed
+  // The name is the peer's only once its HELLO is accepted: a refused HELLO
+  // of a key that had joined must not rename the position it holds.
+  std::string name, volume;
+  (void)SplitHello(m.payload, &name, &volume);  // checked when parsed
   if (!options_.volume_uuid.empty() && !volume.empty() && volume != options_.volume_uuid) {
-    LOG(ERROR) << "site-link: mirror " << peer.name << " (key " << peer.public_key
+    LOG(ERROR) << "site-link: mirror " << name << " (key " << peer.public_key
                << ") follows volume " << volume << ", not this primary's " << options_.volume_uuid
                << "; refused";
     DropSnapshot(peer);
@@ -394,6 +396,7 @@ void Server::HandleHello(Peer& peer, const Message& m) {
     peer.session = 0;
     return;
   }
+  peer.name = std::move(name);
   DropSnapshot(peer);
   peer.hold = 0;  // a new session: a snapshot it needs is started again
   peer.session = 0;
