@@ -69,8 +69,10 @@ class ChangelogDurabilityTest : public ::testing::Test {
     ch.pos = static_cast<uint64_t>(h.GetInt(0, 0));
     ch.commit_time_ns = NowUnixNs();
     ch.tenant = "t";
+    ch.tenant_pos = ch.pos;  // the root tenant's log: the only one these tests write
     auto r = c->Exec(
-        "INSERT INTO changelog (pos, commit_time_ns, tenant, body) VALUES ($1, $2, 't', $3)"
+        "INSERT INTO changelog (pos, commit_time_ns, tenant, body, tenant_pos)"
+        " VALUES ($1, $2, 't', $3, $1)"
         " RETURNING pg_current_wal_insert_lsn()::text",
         {Param::Int(static_cast<int64_t>(ch.pos)), Param::Int(ch.commit_time_ns),
          Param::Bytes(changelog::EncodeChange(ch))});
