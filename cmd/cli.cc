@@ -65,10 +65,11 @@ Result<std::unique_ptr<objstore::ObjectStore>> OpenPrimaryBucket(const meta::Vol
   return site::OpenPrimaryBucket(v, Access(), url);
 }
 
-Result<Volume> OpenVolume(bool with_store) {
+Result<Volume> OpenVolume(bool with_store, bool upgrade) {
   site::VolumeOptions o;
   MERIDIAN_ASSIGN_OR_RETURN(o.conninfo, MetaUrl());
   o.with_store = with_store;
+  o.upgrade = upgrade;
   o.access = Access();
   o.force_nonempty = FLAGS_force_nonempty;
   o.cache_keys = []() -> Result<sitelink::CurveKeyPair> {

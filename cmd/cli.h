@@ -69,7 +69,8 @@ objstore::Options StoreOptions(const std::string& endpoint);
 // site::OpenVolume with the flags: --meta, bucket access, --force-nonempty
 // and, at a cache-mode mirror, the key pair in --key. A cache group that
 // cannot be used is said once on stderr; reads then go to the primary's bucket.
-Result<Volume> OpenVolume(bool with_store);
+// `upgrade`: a daemon's, migrating an older schema (site::VolumeOptions).
+Result<Volume> OpenVolume(bool with_store, bool upgrade = false);
 // site::OpenPrimaryBucket with the flags' bucket access.
 Result<std::unique_ptr<objstore::ObjectStore>> OpenPrimaryBucket(const meta::VolumeConfig& v,
                                                                  const std::string& url = "");

@@ -93,7 +93,7 @@ int RunPrimaryDaemon(const std::vector<std::string>& args) {
                                 ": not a writable directory (" + std::strerror(errno) + ")");
   }
   // A primary serves a formatted primary volume, nothing else.
-  auto vol = OpenVolume(FLAGS_gc_interval > 0);
+  auto vol = OpenVolume(FLAGS_gc_interval > 0, /*upgrade=*/true);
   if (!vol.ok()) return Fail("primary", vol.status());
   if (vol->config.role != "primary") {
     return Fail("primary", Status::FailedPrecondition(

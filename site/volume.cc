@@ -119,7 +119,9 @@ Result<Volume> OpenVolume(const VolumeOptions& options) {
   MERIDIAN_ASSIGN_OR_RETURN(v.conn, meta::PgConn::Connect(v.conninfo));
   MERIDIAN_ASSIGN_OR_RETURN(v.config, meta::LoadVolume(v.conn.get()));
   MERIDIAN_ASSIGN_OR_RETURN(const int version, meta::SchemaVersion(v.conn.get()));
-  if (version < meta::CurrentSchemaVersion()) {
+  if (version < meta::CurrentSchemaVersion() && options.upgrade) {
+    MERIDIAN_RETURN_IF_ERROR(meta::Migrate(v.conn.get()).With("upgrading the metadata schema"));
+  } else if (version < meta::CurrentSchemaVersion()) {
     return Status::FailedPrecondition(
         "metadata database " + v.conn->target() + " has schema version " + std::to_string(version) +
         ", older than this binary's " + std::to_string(meta::CurrentSchemaVersion()) +

@@ -83,6 +83,9 @@ struct VolumeOptions {
   BucketAccess access;
   // Lets a mirror site's claim adopt an unmarked bucket that holds objects.
   bool force_nonempty = false;
+  // A daemon that serves this site (`meridian primary`): brings an older
+  // metadata schema up to date (meta::Migrate) instead of refusing it.
+  bool upgrade = false;
   // The key pair presented to a cache-mode site's group; its error (e.g. no
   // key given) becomes Volume::cache_error. Empty: no group.
   std::function<Result<sitelink::CurveKeyPair>()> cache_keys;

@@ -26,8 +26,11 @@ class SiteFixture : public ::testing::Test {
   // The primary's bucket: file:// by default; radosgw for data tests.
   virtual BucketKind PrimaryBucket() const { return BucketKind::kFile; }
 
+  // The primary's volume: a new one, formatted, by default.
+  virtual Result<TestVolume> MakePrimary() { return MakeVolume(PrimaryBucket()); }
+
   void SetUp() override {
-    ASSERT_OK_AND_ASSIGN(primary_, MakeVolume(PrimaryBucket()));
+    ASSERT_OK_AND_ASSIGN(primary_, MakePrimary());
     keys_ = std::make_unique<TempDir>("meridian-keys");
     for (const char* k : {"primary", "m1", "m2", "intruder"}) {
       RunResult r = harness::Run({MeridianBin(), "keygen", "--out=" + keys_->Sub(k)});
