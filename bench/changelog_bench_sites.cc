@@ -215,6 +215,13 @@ Result<uint64_t> AppendSyntheticMkdirs(const std::string& primary_conninfo, uint
   // The write lock, as every mutation takes it: nothing else commits meanwhile.
   MERIDIAN_ASSIGN_OR_RETURN(auto h, c->Exec("SELECT head FROM write_lock FOR UPDATE"));
   const uint64_t head0 = static_cast<uint64_t>(h.GetInt(0, 0));
+  // `parent` is a top-level directory: the entries are its tenant's log.
+  MERIDIAN_ASSIGN_OR_RETURN(auto th,
+                            c->Exec("SELECT head, epoch FROM tenants WHERE tenant_id = $1",
+                                    {Param::Int(static_cast<int64_t>(parent))}));
+  if (th.rows() != 1) return Status::NotFound("inode " + std::to_string(parent) + " is no tenant");
+  const uint64_t tenant_head0 = static_cast<uint64_t>(th.GetInt(0, 0));
+  const uint64_t epoch = static_cast<uint64_t>(th.GetInt(0, 1));
   MERIDIAN_ASSIGN_OR_RETURN(auto pr,
                             c->Exec("SELECT mode, uid, gid, nlink FROM inodes WHERE ino = $1",
                                     {Param::Int(static_cast<int64_t>(parent))}));
@@ -226,7 +233,8 @@ Result<uint64_t> AppendSyntheticMkdirs(const std::string& primary_conninfo, uint
   constexpr int64_t kStepNs = 1000;  // entry i committed "at" t0 + i us
 
   {  // PgConn::Run expects a finished command; COPY IN is driven by hand.
-    PGresult* r = PQexec(c->raw(), "COPY changelog (pos, commit_time_ns, tenant, body) FROM STDIN");
+    PGresult* r = PQexec(c->raw(), "COPY changelog (pos, commit_time_ns, tenant, body, tenant_id, tenant_pos, epoch)"
+                               " FROM STDIN");
     const bool ok = PQresultStatus(r) == PGRES_COPY_IN;
     PQclear(r);
     if (!ok) return Status::Internal(std::string("COPY: ") + PQerrorMessage(c->raw()));
@@ -241,6 +249,9 @@ Result<uint64_t> AppendSyntheticMkdirs(const std::string& primary_conninfo, uint
     ch.pos = head0 + 1 + i;
     ch.commit_time_ns = t;
     ch.tenant = tenant;
+    ch.tenant_id = parent;
+    ch.tenant_pos = tenant_head0 + 1 + i;
+    ch.epoch = epoch;
     changelog::UpsertInode up;  // the parent: one more subdirectory, new mtime
     up.ino = parent;
     up.kind = 2;
@@ -257,7 +268,8 @@ Result<uint64_t> AppendSyntheticMkdirs(const std::string& primary_conninfo, uint
     dir.nlink = 2;
     ch.ops = {up, dir, changelog::UpsertDentry{parent, name, first + i, 2}};
     buf += std::to_string(ch.pos) + '\t' + std::to_string(t) + '\t' + tenant_hex + "\t\\\\x" +
-           Hex(changelog::EncodeChange(ch)) + '\n';
+           Hex(changelog::EncodeChange(ch)) + '\t' + std::to_string(parent) + '\t' +
+           std::to_string(ch.tenant_pos) + '\t' + std::to_string(epoch) + '\n';
     if (buf.size() > (1 << 20)) MERIDIAN_RETURN_IF_ERROR(PutCopy(c.get(), &buf));
   }
   if (!buf.empty()) MERIDIAN_RETURN_IF_ERROR(PutCopy(c.get(), &buf));
@@ -290,6 +302,9 @@ Result<uint64_t> AppendSyntheticMkdirs(const std::string& primary_conninfo, uint
               Param::Int(tl)}));
   MERIDIAN_RETURN_IF_ERROR(
       c->Run("UPDATE write_lock SET head = $1", {Param::Int(static_cast<int64_t>(head0 + n))}));
+  MERIDIAN_RETURN_IF_ERROR(c->Run("UPDATE tenants SET head = $2 WHERE tenant_id = $1",
+                                  {Param::Int(static_cast<int64_t>(parent)),
+                                   Param::Int(static_cast<int64_t>(tenant_head0 + n))}));
   MERIDIAN_RETURN_IF_ERROR(c->Commit());
   MERIDIAN_RETURN_IF_ERROR(c->Run("ANALYZE"));
   return head0 + n;
