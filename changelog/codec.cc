@@ -197,7 +197,7 @@ bool GetSetTenant(wire::Reader& r, SetTenant* o) {
     return r.Fail(start, "state",
                   "value " + std::to_string(o->state) + " is not 0 (active) or 1 (frozen)");
   }
-  return r.Varint("head", &o->head);
+  return r.Bigint("head", &o->head);
 }
 
 bool GetOp(wire::Reader& r, uint8_t frame_version, Op* op) {

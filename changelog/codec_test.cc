@@ -55,7 +55,7 @@ TEST(ChangeCodec, EveryOpRoundTrips) {
               DeleteDentry{1, std::string("\0", 1)}, FreeBlocks{{1, 2, UINT64_MAX}}, FreeBlocks{},
               SetVolume{"v", "u", "b", "e", "zstd", 4u << 20},
               SetTenant{kRootTenant, "eu-west-1", 1, kTenantActive, 0},
-              SetTenant{UINT64_MAX, std::string(255, 'x'), UINT64_MAX, kTenantFrozen, UINT64_MAX},
+              SetTenant{INT64_MAX, std::string(255, 'x'), INT64_MAX, kTenantFrozen, INT64_MAX},
               SetTenant{300, "z\xc3\xbcrich", 128, kTenantFrozen, 16384}}};
   EXPECT_TRUE(SameChange(RoundTrip(c), c));
   EXPECT_TRUE(SameChange(RoundTrip(Change{}), Change{}));  // no ops, pos 0
@@ -204,6 +204,10 @@ TEST(ChangeCodec, SetTenantIsDecodedAndChecked) {
                 "op 0 (SetTenant): epoch: value 0, expected at least 1 at offset 9");
   ExpectCorrupt(BodyWithOp(SetTenantOp(2, "eu", 3, 2, 4)),
                 "op 0 (SetTenant): state: value 2 is not 0 (active) or 1 (frozen) at offset 10");
+  ExpectCorrupt(BodyWithOp(SetTenantOp(2, "eu", 3, 0, 1ull << 63)),
+                "op 0 (SetTenant): head: value 9223372036854775808 exceeds 2^63-1 at offset 11");
+  ExpectCorrupt(BodyWithOp(SetTenantOp(2, "eu", UINT64_MAX, 0, 4)),
+                "op 0 (SetTenant): epoch: value 18446744073709551615 exceeds 2^63-1 at offset 9");
   std::string op = SetTenantOp(2, "eu", 3, 0, 4);
   op.pop_back();  // no head
   ExpectCorrupt(BodyWithOp(op), "op 0 (SetTenant): head: truncated varint at offset 11");

@@ -281,7 +281,7 @@ TEST(Frame, VersionTwoEntryLayout) {
 
 TEST(Frame, TenantFieldsRoundTripAtTheirExtremes) {
   std::vector<Change> batch;
-  const uint64_t values[] = {1, 127, 128, UINT32_MAX, UINT64_MAX};
+  const uint64_t values[] = {1, 127, 128, UINT32_MAX, INT64_MAX};
   for (size_t i = 0; i < std::size(values); ++i) {
     batch.push_back(Change{.pos = 10 + i,
                            .tenant_id = values[i],
@@ -374,6 +374,11 @@ TEST(Frame, VersionTwoEntryPrefixIsChecked) {
                 "change 0 at body offset 0: tenant_pos: value 0, expected at least 1 at offset 2");
   ExpectCorrupt(frame(Entry(change.size(), prefix(1, 1, 0) + change)),
                 "change 0 at body offset 0: epoch: value 0, expected at least 1 at offset 3");
+  // Stored as PostgreSQL bigints: 2^63 does not fit.
+  ExpectCorrupt(frame(Entry(change.size(), prefix(1, 1ull << 63, 1) + change)),
+                "tenant_pos: value 9223372036854775808 exceeds 2^63-1 at offset 2");
+  ASSERT_TRUE(
+      DecodeBatch(frame(Entry(change.size(), prefix(1, 1ull << 62, 1) + change))).ok());
   // A truncated prefix (kept at the 8-byte minimum so the count check passes).
   ExpectCorrupt(frame(Entry(change.size(), std::string("\x01\x80\x80\x80\x80\x80\x80", 7))),
                 "change 0 at body offset 0: tenant_pos: truncated varint at offset 2");

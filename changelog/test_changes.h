@@ -70,8 +70,9 @@ inline uint64_t RandomU64(std::mt19937_64& rng) {
   }
 }
 
+// 1..2^63-1: what the decoder accepts for ids, tenant positions and epochs.
 inline uint64_t RandomPositive(std::mt19937_64& rng) {
-  return std::max<uint64_t>(1, RandomU64(rng));
+  return std::max<uint64_t>(1, RandomU64(rng) >> 1);
 }
 
 // A name CheckSiteName accepts: ASCII, multi-byte UTF-8, or the longest allowed.
@@ -93,7 +94,7 @@ inline std::string RandomSiteName(std::mt19937_64& rng) {
 
 inline SetTenant RandomSetTenant(std::mt19937_64& rng) {
   return SetTenant{RandomPositive(rng), RandomSiteName(rng), RandomPositive(rng),
-                   static_cast<uint8_t>(rng() % 2), RandomU64(rng)};
+                   static_cast<uint8_t>(rng() % 2), RandomU64(rng) >> 1};
 }
 
 // `frame_version` 1: no op that version 1 lacks (SetTenant).

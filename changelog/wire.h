@@ -95,10 +95,20 @@ class Reader {
     *v = static_cast<uint32_t>(u);
     return true;
   }
-  // A varint that may not be 0 (ids, positions and epochs start at 1).
-  bool Positive(std::string_view field, uint64_t* v) {
+  // A varint a PostgreSQL bigint holds: 0..2^63-1 (tenant heads).
+  bool Bigint(std::string_view field, uint64_t* v) {
     const size_t start = pos_;
     if (!Varint(field, v)) return false;
+    if (*v > static_cast<uint64_t>(INT64_MAX)) {
+      return Fail(start, field, "value " + std::to_string(*v) + " exceeds 2^63-1");
+    }
+    return true;
+  }
+  // A Bigint that may not be 0 (tenant ids, tenant positions and epochs
+  // start at 1).
+  bool Positive(std::string_view field, uint64_t* v) {
+    const size_t start = pos_;
+    if (!Bigint(field, v)) return false;
     if (*v == 0) return Fail(start, field, "value 0, expected at least 1");
     return true;
   }
