@@ -162,6 +162,19 @@ Status Applier::ApplyNet(const NetChanges& net, uint64_t first_pos) {
         {Param::IntArray({freed.begin() + b, freed.begin() + e})});
   }));
   // Ownership records (the root's at format, every tenant's in a snapshot).
+  // None may name this site: it owns nothing it was not handed.
+  if (!net.tenants().empty()) {
+    MERIDIAN_ASSIGN_OR_RETURN(auto self, c_->Exec("SELECT name FROM site_self"));
+    for (const auto& [id, t] : net.tenants()) {
+      if (self.rows() == 1 && t.owner == self.GetBytes(0, 0)) {
+        ++rejected_;
+        return Status::FailedPrecondition(
+            "refused an ownership record that names this site (" + t.owner + ") owner of tenant " +
+            std::to_string(id) + ": two sites of one volume have the same name; give this one " +
+            "another --name and a new, empty database");
+      }
+    }
+  }
   for (const auto& [id, t] : net.tenants()) {
     MERIDIAN_RETURN_IF_ERROR(c_->Run(
         "INSERT INTO tenants (tenant_id, owner, epoch, state, head) VALUES ($1, $2, $3, $4, $5)"
@@ -228,6 +241,9 @@ Result<ApplyStats> Applier::Apply(const std::vector<changelog::Change>& changes)
       // T2: the next position of its tenant, in its current epoch. An entry
       // of a tenant this site does not carry has no row here to check.
       Status admitted = fence.Admit(ch);
+      if (!admitted.ok() && !admitted.IsNotFound() && admitted.code() != Code::kFailedPrecondition) {
+        return admitted;  // the database's error (InTransaction retries what it can)
+      }
       if (!admitted.ok() && (carried || !admitted.IsNotFound())) {
         ++rejected_;
         LOG(ERROR) << "applier: " << admitted.ToString() << "; nothing applied";

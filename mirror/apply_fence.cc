@@ -23,6 +23,19 @@ Status ApplyFence::Admit(const changelog::Change& ch) {
              .first;
   }
   Cursor& cur = it->second;
+  // Ownership records travel in the volume's first entry (the root's, at
+  // format) and in snapshots; a log entry anywhere else carrying one would
+  // rewrite who owns a tenant behind every fence.
+  for (const changelog::Op& op : ch.ops) {
+    const auto* set = std::get_if<changelog::SetTenant>(&op);
+    if (set != nullptr && !(ch.tenant_id == changelog::kRootTenant && ch.tenant_pos == 1 &&
+                            set->tenant_id == changelog::kRootTenant)) {
+      return Status::FailedPrecondition(
+          "rejected change-log entry " + std::to_string(ch.pos) +
+          ": it carries an ownership record for tenant " + std::to_string(set->tenant_id) +
+          ", which only the root's first entry and snapshots may");
+    }
+  }
   if (ch.tenant_pos != cur.head + 1 || ch.epoch != cur.epoch) {
     return Status::FailedPrecondition(
         "rejected change-log entry " + std::to_string(ch.pos) + ": tenant " +
@@ -33,13 +46,8 @@ Status ApplyFence::Admit(const changelog::Change& ch) {
   cur.head = ch.tenant_pos;
   cur.dirty = true;
   for (const changelog::Op& op : ch.ops) {
-    const auto* set = std::get_if<changelog::SetTenant>(&op);
-    if (set == nullptr) continue;
-    if (set->tenant_id == ch.tenant_id) {
-      cur.epoch = set->epoch;  // its own record: the entry's position stands
-    } else {
-      rows_[set->tenant_id] = Cursor{set->head, set->epoch, false};
-    }
+    // The root's own record (checked above): the entry's position stands.
+    if (const auto* set = std::get_if<changelog::SetTenant>(&op)) cur.epoch = set->epoch;
   }
   return Status::OK();
 }

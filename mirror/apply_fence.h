@@ -24,10 +24,11 @@ class ApplyFence {
  public:
   explicit ApplyFence(meta::PgConn* c) : c_(c) {}
 
-  // Admits `ch`: OK (its tenant's cursor moves to ch.tenant_pos; a SetTenant
-  // op it carries updates the cursors it names), NotFound when this database
-  // has no row for its tenant, or FailedPrecondition saying what was
-  // expected instead. REQUIRES: inside the applier's transaction.
+  // Admits `ch`: OK (its tenant's cursor moves to ch.tenant_pos), NotFound
+  // when this database has no row for its tenant, FailedPrecondition saying
+  // what was expected instead (a refusal), or the database's error. A
+  // SetTenant op is admitted only in the root's first entry, for the root.
+  // REQUIRES: inside the applier's transaction.
   Status Admit(const changelog::Change& ch);
 
   // Writes the advanced heads, then forgets every row read (the entries

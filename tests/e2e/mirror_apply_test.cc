@@ -82,6 +82,8 @@ class MirrorApplyTest : public ::testing::Test {
     auto c = PgConn::Connect(db->conninfo);
     EXPECT_TRUE(c.ok());
     EXPECT_OK(meta::Migrate(c->get()));
+    // Named as a mirror's daemon names it (a new database says "home").
+    EXPECT_OK((*c)->Run("UPDATE site_self SET name = 'replica'"));
     return std::move(c).value();
   }
 
@@ -266,8 +268,9 @@ TEST_F(MirrorApplyTest, EntriesOutOfTenantOrderOrEpochAreRejected) {
   std::vector<std::pair<std::string, changelog::Change>> forged;
   forged.emplace_back("skips a position", honest);
   forged.back().second.tenant_pos = 2;
-  forged.emplace_back("repeats a position", honest);
-  forged.back().second.tenant_pos = 0;
+  forged.emplace_back("carries an ownership record", honest);
+  forged.back().second.ops.push_back(
+      changelog::SetTenant{honest.tenant_id, "replica", 1, changelog::kTenantActive, 0});
   forged.emplace_back("a newer epoch", honest);
   forged.back().second.epoch = 2;
   forged.emplace_back("an unknown tenant", honest);
@@ -292,6 +295,11 @@ TEST_F(MirrorApplyTest, EntriesOutOfTenantOrderOrEpochAreRejected) {
   ASSERT_OK_AND_ASSIGN(auto rest, applier.Apply({log_.begin() + k, log_.end()}));
   EXPECT_EQ(rest.applied, log_.size() - k);
   EXPECT_EQ(Tree(replica.get(), "/"), Tree(primary_.get(), "/"));
+  // Replayed at the next global position: its tenant's position repeats.
+  changelog::Change replayed = honest;
+  replayed.pos = log_.back().pos + 1;
+  EXPECT_EQ(applier.Apply({replayed}).status().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(Tree(replica.get(), "/"), Tree(primary_.get(), "/"));
   // Every tenant's head at the replica is the primary's.
   const std::string heads =
       "SELECT string_agg(tenant_id || ':' || head, ',' ORDER BY tenant_id)"
@@ -299,6 +307,23 @@ TEST_F(MirrorApplyTest, EntriesOutOfTenantOrderOrEpochAreRejected) {
   ASSERT_OK_AND_ASSIGN(auto mine, replica->Exec(heads));
   ASSERT_OK_AND_ASSIGN(auto theirs, primary_->Exec(heads));
   EXPECT_EQ(mine.Get(0, 0), theirs.Get(0, 0));
+}
+
+// A follower that bears the owner's name would take the root (and with it
+// every tenant) for its own: the ownership record that names it is refused.
+TEST_F(MirrorApplyTest, AnOwnershipRecordNamingThisSiteIsRefused) {
+  auto replica = NewReplica();
+  ASSERT_OK_AND_ASSIGN(auto owner, primary_->Exec("SELECT owner FROM tenants WHERE tenant_id = 1"));
+  ASSERT_OK(replica->Run("UPDATE site_self SET name = $1", {meta::Param::Text(std::string(owner.Get(0, 0)))}));
+  mirror::Applier applier(replica.get(), {});
+  auto r = applier.Apply(log_);
+  EXPECT_EQ(r.status().code(), Code::kFailedPrecondition) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("same name"), std::string::npos) << r.status().ToString();
+  EXPECT_EQ(applier.rejected(), 1u);
+  ASSERT_OK_AND_ASSIGN(mirror::SiteState state, applier.State());
+  EXPECT_EQ(state.applied_pos, 0u);
+  ASSERT_OK_AND_ASSIGN(auto root, replica->Exec("SELECT owner FROM tenants WHERE tenant_id = 1"));
+  EXPECT_EQ(root.Get(0, 0), "home") << "the migration's placeholder, untouched";
 }
 
 TEST_F(MirrorApplyTest, DiffNamesWhatDiffers) {
