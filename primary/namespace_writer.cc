@@ -206,8 +206,11 @@ Result<uint64_t> NamespaceWriter::Mkdir(std::string_view path, const NewAttr& at
   }
   // A missing top-level directory is a change to the root's log, the rest a
   // change to the tenant's: two transactions (as `mkdir -p` is several
-  // mkdir(2) calls), the first a no-op when the tenant exists.
-  if (parts.size() > 1 && parents) {
+  // mkdir(2) calls). The first only when the tenant is missing, so a site
+  // that owns the tenant but not the root can still write inside it (one
+  // created meanwhile makes the first a no-op).
+  if (parts.size() > 1 && parents &&
+      meta::Catalog(c_).Lookup(meta::kRootIno, parts[0]).status().IsNotFound()) {
     MERIDIAN_RETURN_IF_ERROR(
         MkdirWalk({parts[0]}, NewAttr{0755, attr.uid, attr.gid, 0}, true).status());
   }

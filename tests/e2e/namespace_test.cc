@@ -474,6 +474,15 @@ TEST_F(NamespaceTest, OnlyTheOwnerWritesATenant) {
                        {meta::Param::Int(static_cast<int64_t>(acme.ino))}));
   ASSERT_OK(w.Mkdir("/acme/new", NewAttr{}, false).status());
   ExpectTenantLogsGapless(db_.conninfo);
+  // The root owned elsewhere: `mkdir -p` inside a tenant owned here still
+  // works (it needs no root change); a new tenant needs the root's owner.
+  ASSERT_OK(conn_->Run("UPDATE tenants SET owner = 'eu-west' WHERE tenant_id = 1"));
+  ASSERT_OK(w.Mkdir("/acme/deep/er", NewAttr{}, true).status());
+  Status new_tenant = w.Mkdir("/newt/x", NewAttr{}, true).status();
+  EXPECT_EQ(new_tenant.code(), Code::kNotOwner) << new_tenant.ToString();
+  EXPECT_NE(new_tenant.message().find("owned by site 'eu-west'"), std::string::npos)
+      << new_tenant.message();
+  ASSERT_OK(conn_->Run("UPDATE tenants SET owner = 'home' WHERE tenant_id = 1"));
   // Removing the tenant ends it: its row goes with its directory.
   ASSERT_OK(w.Remove("/acme", true).status());
   ASSERT_OK_AND_ASSIGN(row, meta::GetTenant(conn_.get(), acme.ino));
