@@ -11,18 +11,23 @@ Status ApplyFence::Admit(const changelog::Change& ch) {
   auto it = rows_.find(ch.tenant_id);
   if (it == rows_.end()) {
     MERIDIAN_ASSIGN_OR_RETURN(
-        auto r, c_->Exec("SELECT head, epoch FROM tenants WHERE tenant_id = $1 FOR UPDATE",
+        auto r, c_->Exec("SELECT t.head, t.epoch, d.name FROM tenants t LEFT JOIN dentries d"
+                         " ON d.parent = 1 AND d.ino = t.tenant_id"
+                         " WHERE t.tenant_id = $1 FOR UPDATE OF t",
                          {Param::Int(static_cast<int64_t>(ch.tenant_id))}));
     if (r.rows() == 0) {
       return Status::NotFound("change-log entry " + std::to_string(ch.pos) + " is for tenant " +
                               std::to_string(ch.tenant_id) + ", which this site does not know");
     }
     it = rows_
-             .emplace(ch.tenant_id, Cursor{static_cast<uint64_t>(r.GetInt(0, 0)),
-                                           static_cast<uint64_t>(r.GetInt(0, 1)), false})
+             .emplace(ch.tenant_id,
+                      Cursor{static_cast<uint64_t>(r.GetInt(0, 0)),
+                             static_cast<uint64_t>(r.GetInt(0, 1)), false,
+                             r.IsNull(0, 2) ? std::string() : r.GetBytes(0, 2)})
              .first;
   }
   Cursor& cur = it->second;
+  MERIDIAN_RETURN_IF_ERROR(CheckScope(ch, cur.name));
   // Ownership records travel in the volume's first entry (the root's, at
   // format) and in snapshots; a log entry anywhere else carrying one would
   // rewrite who owns a tenant behind every fence.
@@ -48,6 +53,29 @@ Status ApplyFence::Admit(const changelog::Change& ch) {
   for (const changelog::Op& op : ch.ops) {
     // The root's own record (checked above): the entry's position stands.
     if (const auto* set = std::get_if<changelog::SetTenant>(&op)) cur.epoch = set->epoch;
+  }
+  return Status::OK();
+}
+
+Status ApplyFence::CheckScope(const changelog::Change& ch, const std::string& name) {
+  auto refuse = [&](const std::string& why) {
+    return Status::FailedPrecondition("rejected change-log entry " + std::to_string(ch.pos) +
+                                      " of tenant " + std::to_string(ch.tenant_id) + ": " + why);
+  };
+  const bool root = ch.tenant_id == changelog::kRootTenant;
+  if (!root && ch.tenant != name) return refuse("its tenant name is not that directory's");
+  for (const changelog::Op& op : ch.ops) {
+    const auto* up = std::get_if<changelog::UpsertDentry>(&op);
+    const auto* del = std::get_if<changelog::DeleteDentry>(&op);
+    const auto* inode = std::get_if<changelog::UpsertInode>(&op);
+    const uint64_t parent = up ? up->parent : del ? del->parent : 0;
+    if (!root && (parent == changelog::kRootTenant ||
+                  (inode != nullptr && inode->ino == changelog::kRootTenant))) {
+      return refuse("it changes the root directory, which only the root's log may");
+    }
+    if (root && up != nullptr && up->parent != changelog::kRootTenant) {
+      return refuse("it makes an entry inside a tenant, which only that tenant's log may");
+    }
   }
   return Status::OK();
 }

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <map>
+#include <string>
 
 #include "changelog/entry.h"
 #include "common/status.h"
@@ -27,7 +28,8 @@ class ApplyFence {
   // Admits `ch`: OK (its tenant's cursor moves to ch.tenant_pos), NotFound
   // when this database has no row for its tenant, FailedPrecondition saying
   // what was expected instead (a refusal), or the database's error. A
-  // SetTenant op is admitted only in the root's first entry, for the root.
+  // SetTenant op is admitted only in the root's first entry, for the root;
+  // an entry must change only its own tenant (CheckScope).
   // REQUIRES: inside the applier's transaction.
   Status Admit(const changelog::Change& ch);
 
@@ -40,7 +42,12 @@ class ApplyFence {
   struct Cursor {
     uint64_t head = 0, epoch = 0;
     bool dirty = false;
+    std::string name;  // the tenant's top-level name here ("" for the root)
   };
+  // An entry changes only its own tenant: a tenant's entry names that
+  // tenant and leaves the root directory alone; the root's makes entries
+  // only in the root directory (it may remove a whole tenant, `rm -r`).
+  static Status CheckScope(const changelog::Change& ch, const std::string& name);
   meta::PgConn* c_;
   std::map<uint64_t, Cursor> rows_;
 };

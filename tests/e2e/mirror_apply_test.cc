@@ -277,6 +277,14 @@ TEST_F(MirrorApplyTest, EntriesOutOfTenantOrderOrEpochAreRejected) {
   forged.back().second.tenant_id = 987654321;
   forged.emplace_back("another tenant's log", honest);
   forged.back().second.tenant_id = changelog::kRootTenant;
+  // In the root's log at its right next position and epoch: still refused,
+  // for what it changes is inside a tenant.
+  ASSERT_OK_AND_ASSIGN(auto root, replica->Exec("SELECT head FROM tenants WHERE tenant_id = 1"));
+  forged.emplace_back("a tenant's changes in the root's log", honest);
+  forged.back().second.tenant_id = changelog::kRootTenant;
+  forged.back().second.tenant_pos = static_cast<uint64_t>(root.GetInt(0, 0)) + 1;
+  forged.emplace_back("another tenant's name", honest);
+  forged.back().second.tenant = "not-" + honest.tenant;
   for (size_t i = 0; i < forged.size(); ++i) {
     auto r = applier.Apply({forged[i].second});
     EXPECT_EQ(r.status().code(), Code::kFailedPrecondition) << forged[i].first;
