@@ -216,9 +216,8 @@ Result<uint64_t> AppendSyntheticMkdirs(const std::string& primary_conninfo, uint
   MERIDIAN_ASSIGN_OR_RETURN(auto h, c->Exec("SELECT head FROM write_lock FOR UPDATE"));
   const uint64_t head0 = static_cast<uint64_t>(h.GetInt(0, 0));
   // `parent` is a top-level directory: the entries are its tenant's log.
-  MERIDIAN_ASSIGN_OR_RETURN(auto th,
-                            c->Exec("SELECT head, epoch FROM tenants WHERE tenant_id = $1",
-                                    {Param::Int(static_cast<int64_t>(parent))}));
+  MERIDIAN_ASSIGN_OR_RETURN(auto th, c->Exec("SELECT head, epoch FROM tenants WHERE tenant_id = $1",
+                                             {Param::Int(static_cast<int64_t>(parent))}));
   if (th.rows() != 1) return Status::NotFound("inode " + std::to_string(parent) + " is no tenant");
   const uint64_t tenant_head0 = static_cast<uint64_t>(th.GetInt(0, 0));
   const uint64_t epoch = static_cast<uint64_t>(th.GetInt(0, 1));
@@ -233,8 +232,10 @@ Result<uint64_t> AppendSyntheticMkdirs(const std::string& primary_conninfo, uint
   constexpr int64_t kStepNs = 1000;  // entry i committed "at" t0 + i us
 
   {  // PgConn::Run expects a finished command; COPY IN is driven by hand.
-    PGresult* r = PQexec(c->raw(), "COPY changelog (pos, commit_time_ns, tenant, body, tenant_id, tenant_pos, epoch)"
-                               " FROM STDIN");
+    PGresult* r =
+        PQexec(c->raw(),
+               "COPY changelog (pos, commit_time_ns, tenant, body, tenant_id, tenant_pos, epoch)"
+               " FROM STDIN");
     const bool ok = PQresultStatus(r) == PGRES_COPY_IN;
     PQclear(r);
     if (!ok) return Status::Internal(std::string("COPY: ") + PQerrorMessage(c->raw()));

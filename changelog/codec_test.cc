@@ -46,17 +46,16 @@ TEST(ChangeCodec, EveryOpRoundTrips) {
   dir.mode = 040755;
   dir.nlink = 2;
   UpsertInode empty_file = SampleFile(9, 0);  // has_blocks with zero blocks
-  Change c{
-      .pos = 42,
-      .commit_time_ns = -5,
-      .tenant = weird,
-      .ops = {SampleFile(5, 3), symlink, dir, empty_file, DeleteInode{6},
-              UpsertDentry{1, weird, 5, 1}, UpsertDentry{1, std::string(), 2, 2},
-              DeleteDentry{1, std::string("\0", 1)}, FreeBlocks{{1, 2, UINT64_MAX}}, FreeBlocks{},
-              SetVolume{"v", "u", "b", "e", "zstd", 4u << 20},
-              SetTenant{kRootTenant, "eu-west-1", 1, kTenantActive, 0},
-              SetTenant{INT64_MAX, std::string(255, 'x'), INT64_MAX, kTenantFrozen, INT64_MAX},
-              SetTenant{300, "z\xc3\xbcrich", 128, kTenantFrozen, 16384}}};
+  Change c{.pos = 42,
+           .commit_time_ns = -5,
+           .tenant = weird,
+           .ops = {SampleFile(5, 3), symlink, dir, empty_file, DeleteInode{6},
+                   UpsertDentry{1, weird, 5, 1}, UpsertDentry{1, std::string(), 2, 2},
+                   DeleteDentry{1, std::string("\0", 1)}, FreeBlocks{{1, 2, UINT64_MAX}},
+                   FreeBlocks{}, SetVolume{"v", "u", "b", "e", "zstd", 4u << 20},
+                   SetTenant{kRootTenant, "eu-west-1", 1, kTenantActive, 0},
+                   SetTenant{INT64_MAX, std::string(255, 'x'), INT64_MAX, kTenantFrozen, INT64_MAX},
+                   SetTenant{300, "z\xc3\xbcrich", 128, kTenantFrozen, 16384}}};
   EXPECT_TRUE(SameChange(RoundTrip(c), c));
   EXPECT_TRUE(SameChange(RoundTrip(Change{}), Change{}));  // no ops, pos 0
 }

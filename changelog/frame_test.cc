@@ -377,8 +377,7 @@ TEST(Frame, VersionTwoEntryPrefixIsChecked) {
   // Stored as PostgreSQL bigints: 2^63 does not fit.
   ExpectCorrupt(frame(Entry(change.size(), prefix(1, 1ull << 63, 1) + change)),
                 "tenant_pos: value 9223372036854775808 exceeds 2^63-1 at offset 2");
-  ASSERT_TRUE(
-      DecodeBatch(frame(Entry(change.size(), prefix(1, 1ull << 62, 1) + change))).ok());
+  ASSERT_TRUE(DecodeBatch(frame(Entry(change.size(), prefix(1, 1ull << 62, 1) + change))).ok());
   // A truncated prefix (kept at the 8-byte minimum so the count check passes).
   ExpectCorrupt(frame(Entry(change.size(), std::string("\x01\x80\x80\x80\x80\x80\x80", 7))),
                 "change 0 at body offset 0: tenant_pos: truncated varint at offset 2");

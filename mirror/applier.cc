@@ -241,7 +241,8 @@ Result<ApplyStats> Applier::Apply(const std::vector<changelog::Change>& changes)
       // T2: the next position of its tenant, in its current epoch. An entry
       // of a tenant this site does not carry has no row here to check.
       Status admitted = fence.Admit(ch);
-      if (!admitted.ok() && !admitted.IsNotFound() && admitted.code() != Code::kFailedPrecondition) {
+      if (!admitted.ok() && !admitted.IsNotFound() &&
+          admitted.code() != Code::kFailedPrecondition) {
         return admitted;  // the database's error (InTransaction retries what it can)
       }
       if (!admitted.ok() && (carried || !admitted.IsNotFound())) {

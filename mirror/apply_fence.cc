@@ -20,10 +20,9 @@ Status ApplyFence::Admit(const changelog::Change& ch) {
                               std::to_string(ch.tenant_id) + ", which this site does not know");
     }
     it = rows_
-             .emplace(ch.tenant_id,
-                      Cursor{static_cast<uint64_t>(r.GetInt(0, 0)),
-                             static_cast<uint64_t>(r.GetInt(0, 1)), false,
-                             r.IsNull(0, 2) ? std::string() : r.GetBytes(0, 2)})
+             .emplace(ch.tenant_id, Cursor{static_cast<uint64_t>(r.GetInt(0, 0)),
+                                           static_cast<uint64_t>(r.GetInt(0, 1)), false,
+                                           r.IsNull(0, 2) ? std::string() : r.GetBytes(0, 2)})
              .first;
   }
   Cursor& cur = it->second;
@@ -35,10 +34,10 @@ Status ApplyFence::Admit(const changelog::Change& ch) {
     const auto* set = std::get_if<changelog::SetTenant>(&op);
     if (set != nullptr && !(ch.tenant_id == changelog::kRootTenant && ch.tenant_pos == 1 &&
                             set->tenant_id == changelog::kRootTenant)) {
-      return Status::FailedPrecondition(
-          "rejected change-log entry " + std::to_string(ch.pos) +
-          ": it carries an ownership record for tenant " + std::to_string(set->tenant_id) +
-          ", which only the root's first entry and snapshots may");
+      return Status::FailedPrecondition("rejected change-log entry " + std::to_string(ch.pos) +
+                                        ": it carries an ownership record for tenant " +
+                                        std::to_string(set->tenant_id) +
+                                        ", which only the root's first entry and snapshots may");
     }
   }
   if (ch.tenant_pos != cur.head + 1 || ch.epoch != cur.epoch) {

@@ -383,9 +383,8 @@ void Server::HandleHello(Peer& peer, const Message& m) {
   std::string name, volume;
   (void)SplitHello(m.payload, &name, &volume);  // checked when parsed
   if (!options_.volume_uuid.empty() && !volume.empty() && volume != options_.volume_uuid) {
-    LOG(ERROR) << "site-link: mirror " << name << " (key " << peer.public_key
-               << ") follows volume " << volume << ", not this primary's " << options_.volume_uuid
-               << "; refused";
+    LOG(ERROR) << "site-link: mirror " << name << " (key " << peer.public_key << ") follows volume "
+               << volume << ", not this primary's " << options_.volume_uuid << "; refused";
     DropSnapshot(peer);
     peer.hold = 0;
     SendError(peer.routing_id, m.header.session, kErrWrongVolume,

@@ -322,7 +322,8 @@ TEST_F(MirrorApplyTest, EntriesOutOfTenantOrderOrEpochAreRejected) {
 TEST_F(MirrorApplyTest, AnOwnershipRecordNamingThisSiteIsRefused) {
   auto replica = NewReplica();
   ASSERT_OK_AND_ASSIGN(auto owner, primary_->Exec("SELECT owner FROM tenants WHERE tenant_id = 1"));
-  ASSERT_OK(replica->Run("UPDATE site_self SET name = $1", {meta::Param::Text(std::string(owner.Get(0, 0)))}));
+  ASSERT_OK(replica->Run("UPDATE site_self SET name = $1",
+                         {meta::Param::Text(std::string(owner.Get(0, 0)))}));
   mirror::Applier applier(replica.get(), {});
   auto r = applier.Apply(log_);
   EXPECT_EQ(r.status().code(), Code::kFailedPrecondition) << r.status().ToString();

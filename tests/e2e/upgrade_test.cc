@@ -43,7 +43,8 @@ class UpgradeTest : public SiteFixture {
     v.dir = std::make_unique<TempDir>("meridian-upgrade");
     v.bucket_url = "file://" + v.dir->Sub("bucket");
     MERIDIAN_RETURN_IF_ERROR(Restore(v.meta_url, FixtureDir() + "/primary.sql"));
-    RunResult untar = harness::Run({"tar", "-xf", FixtureDir() + "/bucket.tar", "-C", v.dir->path()});
+    RunResult untar =
+        harness::Run({"tar", "-xf", FixtureDir() + "/bucket.tar", "-C", v.dir->path()});
     if (!untar.ok()) return Status::Internal("unpacking the bucket: " + untar.Describe());
     MERIDIAN_RETURN_IF_ERROR(MoveBucket(v.meta_url, v.bucket_url));
     return v;
@@ -82,10 +83,9 @@ TEST_F(UpgradeTest, AVolumeAndItsMirrorAtSchemaV4UpgradeInPlaceAndKeepFollowing)
   // New writes: in the old tenants, and a new tenant.
   TempDir src("meridian-upgrade-src");
   ASSERT_OK(WriteRandomFile(src.Sub("new.bin"), 70000, 3));
-  for (std::vector<std::string> args :
-       {std::vector<std::string>{"mkdir", "/acme/after"},
-        {"import", src.Sub("new.bin"), "/globex/new.bin"},
-        {"mkdir", "-p", "/neo/x"}}) {
+  for (std::vector<std::string> args : {std::vector<std::string>{"mkdir", "/acme/after"},
+                                        {"import", src.Sub("new.bin"), "/globex/new.bin"},
+                                        {"mkdir", "-p", "/neo/x"}}) {
     RunResult r = primary_.Run(args);
     ASSERT_TRUE(r.ok()) << r.Describe();
   }
