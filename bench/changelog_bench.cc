@@ -27,9 +27,10 @@
 #include "tests/harness/pg_cluster.h"
 #include "tests/harness/tcp_proxy.h"
 
-DEFINE_string(parts, "1,2,3,4",
+DEFINE_string(parts, "1,2,3,4,5",
               "which measurements to run (1 apply/commit, 2 latency, "
-              "3 catch-up, 4 snapshot bootstrap)");
+              "3 catch-up, 4 snapshot bootstrap, 5 writers in many tenants vs one)");
+DEFINE_int32(tenant_mkdirs, 8000, "part 5: mkdirs per run (split over --writers)");
 DEFINE_int32(commits, 20000, "part 1: changes committed at full speed (half mkdir, half files)");
 DEFINE_int32(writers, 4, "writer threads (connections) at the primary");
 DEFINE_string(rates, "1000,10000", "part 2: target commit rates per second");
@@ -214,6 +215,42 @@ json CommitVsApply(Env& env) {
             {"ratio_applier_vs_commit", head / applier_secs / commit_rate},
             {"ratio_mirror_site_vs_commit", head / mirror_secs / commit_rate}};
   LOG(INFO) << "part 1: " << j.dump();
+  return j;
+}
+
+// ---- 5. writers in many tenants vs one ----
+
+// The same writers making directories as fast as they can, first each in a
+// tenant of its own, then all in one tenant (each in its own directory, so
+// only the tenant's lock is shared). A tenant's writers serialize on its
+// row; writers of different tenants share only the global lock's last two
+// round trips.
+json TenantWriters(Env& env) {
+  auto p = env.Primary("p5");
+  const int W = FLAGS_writers;
+  const int64_t per_writer = FLAGS_tenant_mkdirs / W;
+  for (int w = 0; w < W; ++w) {
+    MkdirAt(p, "/own" + std::to_string(w));
+    MkdirAt(p, "/shared/w" + std::to_string(w));
+  }
+  auto rate = [&](const std::function<std::string(int)>& dir) {
+    const uint64_t head0 = HeadOf(p);
+    const double secs =
+        RunWriters(p, W, 0, [&](primary::NamespaceWriter* nw, int w, int64_t k, Clock::time_point) {
+          if (k >= per_writer) return false;
+          CHECK_OK(nw->Mkdir(dir(w) + "/d" + std::to_string(k), {0755, 0, 0, 0}, false).status());
+          return true;
+        });
+    return (HeadOf(p) - head0) / secs;
+  };
+  const double own = rate([](int w) { return "/own" + std::to_string(w); });
+  const double shared = rate([](int w) { return "/shared/w" + std::to_string(w); });
+  json j = {{"writers", W},
+            {"mkdirs_per_run", per_writer * W},
+            {"own_tenant_mkdirs_per_s", own},
+            {"one_tenant_mkdirs_per_s", shared},
+            {"ratio_own_vs_one", own / shared}};
+  LOG(INFO) << "part 5: " << j.dump();
   return j;
 }
 
@@ -462,6 +499,15 @@ void PrintTable(const json& r) {
         Fmt(a["applier_entries_per_s"]).c_str(), Fmt(a["commits_per_s"]).c_str(),
         Fmt(a["ratio_applier_vs_commit"], "%.2f").c_str());
   }
+  if (r.contains("tenant_writers")) {
+    const json& t = r["tenant_writers"];
+    std::printf(
+        "| mkdir, %d writers in %d tenants (mkdirs/s) | %s | %d writers in one tenant | %s | %s "
+        "|\n",
+        t["writers"].get<int>(), t["writers"].get<int>(), Fmt(t["own_tenant_mkdirs_per_s"]).c_str(),
+        t["writers"].get<int>(), Fmt(t["one_tenant_mkdirs_per_s"]).c_str(),
+        Fmt(t["ratio_own_vs_one"], "%.2f").c_str());
+  }
   if (r.contains("latency")) {
     const json& l = r["latency"];
     for (size_t i = 0; i < l["loopback"].size(); ++i) {
@@ -553,6 +599,7 @@ int main(int argc, char** argv) {
   if (want('2')) r["latency"] = Latency(env), save();
   if (want('3')) r["catchup"] = CatchUp(env), save();
   if (want('4')) r["bootstrap"] = Bootstrap(env), save();
+  if (want('5')) r["tenant_writers"] = TenantWriters(env), save();
   std::cout << r.dump(1) << "\n";
   PrintTable(r);
   return 0;

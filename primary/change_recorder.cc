@@ -34,16 +34,13 @@ void ChangeRecorder::Reset(std::string tenant) {
   dentries_.clear();
   blocks_.clear();
   freed_.clear();
+  change_ = changelog::Change();
   append_sql_.clear();
 }
 
-Status ChangeRecorder::Prepare(meta::PgConn* c, const EntryPositions& at) {
-  changelog::Change change;
-  change.pos = at.pos;
-  change.tenant_id = at.tenant_id;
-  change.tenant_pos = at.tenant_pos;
-  change.epoch = at.epoch;
-  change.commit_time_ns = NowUnixNs();
+Status ChangeRecorder::Collect(meta::PgConn* c) {
+  changelog::Change& change = change_;
+  change = changelog::Change();
   change.tenant = tenant_;
   // Order matters to a replica with foreign keys: inodes exist before entries
   // point at them, entries are gone before their inodes go.
@@ -106,7 +103,16 @@ Status ChangeRecorder::Prepare(meta::PgConn* c, const EntryPositions& at) {
     for (auto& op : *group) change.ops.push_back(std::move(op));
   }
   if (!freed_.empty()) change.ops.push_back(changelog::FreeBlocks{freed_});
+  return Status::OK();
+}
 
+void ChangeRecorder::Seal(const EntryPositions& at) {
+  changelog::Change& change = change_;
+  change.pos = at.pos;
+  change.tenant_id = at.tenant_id;
+  change.tenant_pos = at.tenant_pos;
+  change.epoch = at.epoch;
+  change.commit_time_ns = NowUnixNs();
   // Every value is an integer or a hex bytea literal (E'\\x...' reads the
   // same whatever standard_conforming_strings says), so the statement can go
   // in a simple-query script, before COMMIT, with no parameters.
@@ -119,7 +125,12 @@ Status ChangeRecorder::Prepare(meta::PgConn* c, const EntryPositions& at) {
       std::to_string(at.tenant_id) + ", " + std::to_string(at.tenant_pos) + ", " +
       std::to_string(at.epoch) +
       ") RETURNING pos) SELECT pg_notify('meridian_changelog', pos::text) FROM row";
-  return Status::OK();
+  if (!freed_.empty()) {  // GC waits for every mirror to acknowledge this position
+    std::string ids;
+    for (uint64_t id : freed_) ids += (ids.empty() ? "" : ",") + std::to_string(id);
+    append_sql_ += "; UPDATE deleted_blocks SET freed_pos = " + std::to_string(at.pos) +
+                   " WHERE id = ANY('{" + ids + "}'::bigint[])";
+  }
 }
 
 }  // namespace meridian::primary

@@ -2,17 +2,22 @@
 //
 // The NamespaceWriter tells it which inodes and directory entries a mutation
 // touched (and which blocks it freed). Before the transaction commits,
-// Prepare() reads back the final state of exactly those rows and encodes a
-// changelog::Change at position head+1; AppendSql() is the statement that
-// inserts it into the log and NOTIFYs listeners (the primary daemon) on
-// channel `meridian_changelog`, sent with the COMMIT in one round trip.
+// Collect() reads back the final state of exactly those rows (they stay
+// locked by the transaction that changed them, so the state is final), then
+// Seal() encodes a changelog::Change at the positions the writer took last;
+// AppendSql() is the statement that inserts it into the log, stamps the
+// blocks it freed with its position and NOTIFYs listeners (the primary
+// daemon) on channel `meridian_changelog`, sent with the COMMIT in one
+// round trip.
 //
 // Contract with the writer and the log reader (docs/metadata.md, "Write path
 // and durability"):
 // - Order: the position comes from `write_lock.head`, which every mutation
-//   increments first: the row lock makes writers commit one at a time, and a
-//   rolled-back transaction rolls its increment back too, so positions are
-//   gapless and in commit order (docs/architecture.md invariant 2).
+//   increments last, just before its entry and COMMIT: the row lock makes
+//   writers commit one at a time, and a rolled-back transaction rolls its
+//   increment back too, so positions are gapless and in commit order
+//   (docs/architecture.md invariant 2). The tenant's position comes from its
+//   `tenants` row, locked first (primary/tenant_fence.h).
 // - Durability: the transaction commits with synchronous_commit=off, so the
 //   write lock is released as soon as its commit record is in the WAL
 //   buffers, not after a WAL flush. A commit record follows every record of
@@ -71,11 +76,13 @@ class ChangeRecorder {
   bool empty() const { return inodes_.empty() && dentries_.empty() && freed_.empty(); }
 
   // Reads back the final state of the touched rows and encodes the change at
-  // `at` (already taken by the caller, in this transaction).
-  // REQUIRES: inside the mutation's transaction, holding the write lock.
-  Status Prepare(meta::PgConn* c, const EntryPositions& at);
-  // After Prepare(): one SQL statement, without parameters, that inserts the
-  // entry and NOTIFYs; the caller sends it with its COMMIT.
+  // `at` (already taken by the caller, in this transaction): Collect() then
+  // Seal(). REQUIRES: inside the mutation's transaction, after its changes;
+  // Seal() once the global position is taken (holding the write lock).
+  Status Collect(meta::PgConn* c);
+  void Seal(const EntryPositions& at);
+  // After Seal(): one SQL statement, without parameters, that inserts the
+  // entry, stamps freed blocks and NOTIFYs; the caller sends it with COMMIT.
   const std::string& AppendSql() const { return append_sql_; }
 
  private:
@@ -84,6 +91,7 @@ class ChangeRecorder {
   std::set<std::pair<uint64_t, std::string>> dentries_;
   std::map<uint64_t, std::vector<BlockRef>> blocks_;
   std::vector<uint64_t> freed_;
+  changelog::Change change_;  // Collect()ed, without positions
   std::string append_sql_;
 };
 

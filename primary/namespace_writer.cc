@@ -60,19 +60,20 @@ Status NamespaceWriter::Mutate(const std::string& tenant, const LogScope& scope,
   // run the whole transaction again on the same connection.
   Status st = meta::RetryTransaction([&]() -> Status {
     log_.Reset(tenant);
-    // In one round trip: serialize writers, take the next global position,
-    // and fence (primary/tenant_fence.h): the tenant's next position and
-    // epoch, only if this site owns it. The commit does not wait for its WAL
-    // flush, so the next writer need not wait for it either; FlushWal()
-    // below makes it durable before we acknowledge, outside the lock.
-    Result<meta::PgResult> head = c_->ExecScript(
-        "BEGIN; SET LOCAL synchronous_commit = off; UPDATE write_lock SET head = head + 1; " +
-        FenceSql(scope));
+    // First the fence (primary/tenant_fence.h), in the round trip that
+    // begins: the tenant's next position and epoch, only if this site owns
+    // it, locking the tenant's row, so the tenant's writers go one at a time
+    // and other tenants' writers do not wait. The commit does not wait for
+    // its WAL flush, so the next writer need not wait for it either;
+    // FlushWal() below makes it durable before we acknowledge, outside any
+    // lock.
+    Result<meta::PgResult> head =
+        c_->ExecScript("BEGIN; SET LOCAL synchronous_commit = off; " + FenceSql(scope));
     if (!head.ok()) {
       c_->Rollback();
       return head.status();
     }
-    if (head->IsNull(0, 1)) {  // refused: say why (a missing tenant: the body's own error)
+    if (head->IsNull(0, 0)) {  // refused: say why (a missing tenant: the body's own error)
       Status why = FenceError(c_, scope);
       if (why.IsNotFound()) {
         why = body();
@@ -87,11 +88,18 @@ Status NamespaceWriter::Mutate(const std::string& tenant, const LogScope& scope,
       changed = false;
       return Status::OK();
     }
+    if (s.ok()) s = log_.Collect(c_);
+    // Last, the global position: the write lock is held only for this round
+    // trip and the next, so entries commit one at a time, in position order.
+    Result<meta::PgResult> pos = s.ok() ? c_->Exec(
+                                              "UPDATE write_lock SET head = head + 1"
+                                              " RETURNING head")
+                                        : Result<meta::PgResult>(s);
+    s = pos.status();
     if (s.ok()) {
-      s = log_.Prepare(c_, EntryPositions{static_cast<uint64_t>(head->GetInt(0, 0)),
-                                          static_cast<uint64_t>(head->GetInt(0, 1)),
-                                          static_cast<uint64_t>(head->GetInt(0, 2)),
-                                          static_cast<uint64_t>(head->GetInt(0, 3))});
+      log_.Seal(EntryPositions{
+          static_cast<uint64_t>(pos->GetInt(0, 0)), static_cast<uint64_t>(head->GetInt(0, 0)),
+          static_cast<uint64_t>(head->GetInt(0, 1)), static_cast<uint64_t>(head->GetInt(0, 2))});
     }
     if (s.ok() && before_commit_) before_commit_();
     // The log entry and the COMMIT in one round trip (the script stops at the
@@ -155,7 +163,7 @@ Status NamespaceWriter::FreeInode(const Attr& a) {
   }
   MERIDIAN_ASSIGN_OR_RETURN(
       auto freed, c_->Exec("INSERT INTO deleted_blocks (id, stored_len, freed_pos)"
-                           " SELECT id, stored_len, (SELECT head FROM write_lock)"
+                           " SELECT id, stored_len, 0"  // the entry's position, at append
                            " FROM blocks WHERE ino = $1 ON CONFLICT DO NOTHING RETURNING id",
                            {I(a.ino)}));
   std::vector<uint64_t> ids(freed.rows());

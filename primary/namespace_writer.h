@@ -1,8 +1,10 @@
 // NamespaceWriter: every mutation of a primary site's namespace.
 //
-// Each public method is one PostgreSQL transaction that first locks the
-// `write_lock` row, so mutations commit one at a time in lock order; the change
-// log (written in that same transaction) relies on this to be gapless and in
+// Each public method is one PostgreSQL transaction that first locks its
+// tenant's row (primary/tenant_fence.h: one tenant's writers go one at a
+// time), and last, for its final two round trips, the `write_lock` row, so
+// mutations commit one at a time in global position order; the change log
+// (written in that same transaction) relies on this to be gapless and in
 // commit order. Paths are volume paths ("/tenant/dir/file"), validated with
 // common/path.h. Semantics follow POSIX: Rename is rename(2) (not mv), Remove
 // of a non-empty directory needs `recursive`. A rename across top-level

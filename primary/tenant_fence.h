@@ -2,11 +2,12 @@
 // commits only at the site that owns the tenant, in its current epoch, while
 // the tenant is not frozen.
 //
-// The check is one statement inside the mutation's own transaction, after
-// it took the write lock: it increments the tenant's `head` (the entry's
-// position in the tenant's log) only where `owner` is this site and `state`
-// is 'active', and the row lock it takes is the one a freeze must wait for.
-// No row means "refused": FenceError says why, in the same transaction.
+// The check is the first statement of the mutation's own transaction: it
+// increments the tenant's `head` (the entry's position in the tenant's log)
+// only where `owner` is this site and `state` is 'active'. The row lock it
+// takes serializes the tenant's writers (and no other tenant's), and is the
+// one a freeze must wait for. No row means "refused": FenceError says why,
+// in the same transaction.
 //
 // Which log: a mutation that changes the root directory's own entries
 // (creating, removing or replacing a top-level entry) belongs to the root
@@ -31,9 +32,9 @@ struct LogScope {
 };
 
 // The statement (no parameters, for a simple-query script) that fences and
-// takes the next positions, returning one row: (global head, tenant_id,
-// tenant head, epoch); the last three NULL when refused. REQUIRES: the write
-// lock is held (write_lock.head already incremented in this transaction).
+// takes the tenant's next position, returning one row: (tenant_id, tenant
+// head, epoch), all NULL when refused. REQUIRES: first in the mutation's
+// transaction (before the write lock: tenant row, then write lock, always).
 std::string FenceSql(const LogScope& scope);
 
 // Why the fence refused `scope`, in the refused transaction: NotOwner naming

@@ -422,6 +422,58 @@ TEST_F(NamespaceTest, ConcurrentWritersKeepEachTenantsLogGapless) {
 // Fencing at write (docs/tenants.md T1): a mutation commits only where its
 // tenant is owned, in the current epoch, while it is not frozen; a refusal
 // names the owner and changes nothing; other tenants are not affected.
+// A tenant's writers wait for each other, never for another tenant's: an
+// /acme writer held at its tenant's row (as a freeze holds it) keeps /globex
+// and the root writing, and commits after them once let go.
+TEST_F(NamespaceTest, ATenantsWritersDoNotWaitForAnotherTenants) {
+  NamespaceWriter w(conn_.get());
+  ASSERT_OK(w.Mkdir("/acme", NewAttr{}, false).status());
+  ASSERT_OK(w.Mkdir("/globex", NewAttr{}, false).status());
+  ASSERT_OK_AND_ASSIGN(meta::Attr acme, Catalog(conn_.get()).Resolve("/acme"));
+  ASSERT_OK_AND_ASSIGN(auto holder, PgConn::Connect(db_.conninfo));
+  ASSERT_OK(holder->RunScript("BEGIN; SELECT 1 FROM tenants WHERE tenant_id = " +
+                              std::to_string(acme.ino) + " FOR UPDATE"));
+  ASSERT_OK_AND_ASSIGN(auto ca, PgConn::Connect(db_.conninfo));
+  ASSERT_OK_AND_ASSIGN(auto observer, PgConn::Connect(db_.conninfo));
+  std::atomic<bool> acme_done{false}, others_done{false};
+  Status acme_st, others_st;
+  std::thread acme_writer([&] {
+    NamespaceWriter wa(ca.get());
+    acme_st = wa.Mkdir("/acme/held", NewAttr{}, false).status();
+    acme_done = true;
+  });
+  const int pid = PQbackendPID(ca->raw());
+  EXPECT_TRUE(harness::WaitUntil(
+      [&] {
+        auto r = observer->Exec("SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1",
+                                {meta::Param::Int(pid)});
+        return r.ok() && r->rows() == 1 && r->Get(0, 0) == "Lock";
+      },
+      std::chrono::seconds(30), "the /acme writer to wait for its tenant's row"));
+  std::thread others([&] {
+    NamespaceWriter wo(conn_.get());
+    for (int i = 0; i < 5 && others_st.ok(); ++i) {
+      others_st = wo.Mkdir("/globex/d" + std::to_string(i), NewAttr{}, false).status();
+    }
+    if (others_st.ok()) others_st = wo.Mkdir("/initech", NewAttr{}, false).status();
+    others_done = true;
+  });
+  EXPECT_TRUE(harness::WaitUntil([&] { return others_done.load(); }, std::chrono::seconds(30),
+                                 "/globex and the root to commit beside the held /acme writer"));
+  EXPECT_FALSE(acme_done) << "the /acme writer did not wait for its tenant's row";
+  holder->Rollback();  // let go (also if the others hung: then they finish now)
+  acme_writer.join();
+  others.join();
+  ASSERT_OK(acme_st);
+  ASSERT_OK(others_st);
+  // /acme's entry came last: it took its global position after the others.
+  EXPECT_EQ(harness::PgQueryValue(db_.conninfo,
+                                  "SELECT tenant_id FROM changelog ORDER BY pos DESC LIMIT 1")
+                .value_or(""),
+            std::to_string(acme.ino));
+  ExpectTenantLogsGapless(db_.conninfo);
+}
+
 TEST_F(NamespaceTest, OnlyTheOwnerWritesATenant) {
   NamespaceWriter w(conn_.get());
   ASSERT_OK(w.Mkdir("/acme/models", NewAttr{}, true).status());
