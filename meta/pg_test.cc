@@ -11,6 +11,8 @@
 #include <thread>
 
 #include "meta/pg.h"
+#include "meta/schema.h"
+#include "meta/tree.h"
 #include "tests/harness/pg_cluster.h"
 #include "tests/harness/status_matchers.h"
 #include "tests/harness/wait.h"
@@ -230,6 +232,20 @@ TEST(RetryTransactionTest, BackoffIsShortBoundedAndJittered) {
     EXPECT_GE(TransactionBackoff(50), microseconds(50000));
     EXPECT_LE(TransactionBackoff(50), microseconds(100000));
   }
+}
+
+// A replica whose schema is being created can show its position table
+// without its row (see SnapshotTree): position 0, an empty tree, no crash.
+TEST(SnapshotTreeTest, AReplicaWithoutItsPositionRowIsAtPositionZero) {
+  ASSERT_OK_AND_ASSIGN(auto db, harness::NewTestDatabase());
+  ASSERT_OK_AND_ASSIGN(auto c, PgConn::Connect(db.conninfo));
+  ASSERT_OK(Migrate(c.get()));
+  ASSERT_OK(c->Run("DELETE FROM site_state"));
+  uint64_t pos = 7;
+  std::vector<TreeEntry> tree{TreeEntry{}};
+  ASSERT_OK(SnapshotTree(c.get(), SitePosition::kMirrorApplied, "/", &pos, &tree));
+  EXPECT_EQ(pos, 0u);
+  EXPECT_TRUE(tree.empty());
 }
 
 }  // namespace

@@ -63,6 +63,13 @@ Status SnapshotTree(PgConn* c, SitePosition at, const std::string& path, uint64_
     // A replica whose daemon has not created its schema yet is at position 0.
     return r.status().IsNotFound() ? Status::OK() : r.status();
   }
+  // No row yet: the replica's schema was created after this transaction's
+  // snapshot was taken (PostgreSQL takes it before it resolves the table,
+  // so a migration that commits in between shows its table, empty).
+  if (r->rows() != 1) {
+    c->Rollback();
+    return Status::OK();
+  }
   *pos = r->GetInt(0, 0);
   auto t = ListTree(c, path);
   c->Rollback();
