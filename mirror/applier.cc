@@ -71,6 +71,30 @@ Status UpsertInodes(meta::PgConn* c, const std::vector<const changelog::UpsertIn
        Param::IntArray(nlink), Param::BytesArray(target)});
 }
 
+// Ownership records (the root's at format, every tenant's in a snapshot).
+// None may name this site: it owns nothing it was not handed.
+Status Applier::ApplyTenants(const NetChanges& net) {
+  if (net.tenants().empty()) return Status::OK();
+  MERIDIAN_ASSIGN_OR_RETURN(auto self, c_->Exec("SELECT name FROM site_self"));
+  for (const auto& [id, t] : net.tenants()) {
+    if (self.rows() == 1 && t.owner == self.GetBytes(0, 0)) {
+      ++rejected_;
+      return Status::FailedPrecondition(
+          "refused an ownership record that names this site (" + t.owner + ") owner of tenant " +
+          std::to_string(id) + ": two sites of one volume have the same name; give this one " +
+          "another --name and a new, empty database");
+    }
+  }
+  for (const auto& [id, t] : net.tenants()) {
+    MERIDIAN_RETURN_IF_ERROR(c_->Run(
+        "INSERT INTO tenants (tenant_id, owner, epoch, state, head) VALUES ($1, $2, $3, $4, $5)"
+        " ON CONFLICT (tenant_id) DO UPDATE SET owner = $2, epoch = $3, state = $4, head = $5",
+        {U(id), Param::Text(t.owner), U(t.epoch),
+         Param::Text(t.state == changelog::kTenantFrozen ? "frozen" : "active"), U(t.head)}));
+  }
+  return Status::OK();
+}
+
 Status Applier::ApplyNet(const NetChanges& net, uint64_t first_pos) {
   std::vector<const changelog::UpsertInode*> up_inodes;
   std::vector<int64_t> del_inodes;
@@ -161,27 +185,7 @@ Status Applier::ApplyNet(const NetChanges& net, uint64_t first_pos) {
         " SELECT DISTINCT unnest($1::bigint[]), 0 ON CONFLICT DO NOTHING",
         {Param::IntArray({freed.begin() + b, freed.begin() + e})});
   }));
-  // Ownership records (the root's at format, every tenant's in a snapshot).
-  // None may name this site: it owns nothing it was not handed.
-  if (!net.tenants().empty()) {
-    MERIDIAN_ASSIGN_OR_RETURN(auto self, c_->Exec("SELECT name FROM site_self"));
-    for (const auto& [id, t] : net.tenants()) {
-      if (self.rows() == 1 && t.owner == self.GetBytes(0, 0)) {
-        ++rejected_;
-        return Status::FailedPrecondition(
-            "refused an ownership record that names this site (" + t.owner + ") owner of tenant " +
-            std::to_string(id) + ": two sites of one volume have the same name; give this one " +
-            "another --name and a new, empty database");
-      }
-    }
-  }
-  for (const auto& [id, t] : net.tenants()) {
-    MERIDIAN_RETURN_IF_ERROR(c_->Run(
-        "INSERT INTO tenants (tenant_id, owner, epoch, state, head) VALUES ($1, $2, $3, $4, $5)"
-        " ON CONFLICT (tenant_id) DO UPDATE SET owner = $2, epoch = $3, state = $4, head = $5",
-        {U(id), Param::Text(t.owner), U(t.epoch),
-         Param::Text(t.state == changelog::kTenantFrozen ? "frozen" : "active"), U(t.head)}));
-  }
+  MERIDIAN_RETURN_IF_ERROR(ApplyTenants(net));
   if (const auto& o = net.volume()) {
     return c_->Run(
         "INSERT INTO volume (name, uuid, bucket, endpoint, block_size, compression, role)"

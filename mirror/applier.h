@@ -85,6 +85,7 @@ class Applier {
   // bulk statements, inside the caller's transaction. `first_pos`: the first
   // position of the run (recorded with queued blocks).
   Status ApplyNet(const NetChanges& net, uint64_t first_pos);
+  Status ApplyTenants(const NetChanges& net);  // ApplyNet's ownership records
 
   meta::PgConn* c_;
   std::set<std::string> include_;

@@ -3,7 +3,10 @@
 // writers. Library-level (no CLI), so failures point at the rule that broke.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <functional>
 #include <thread>
+#include <utility>
 
 #include "common/mutex.h"
 #include "meta/catalog.h"
@@ -321,38 +324,50 @@ TEST_F(NamespaceTest, RenameFollowsPosixAndStaysInsideTenants) {
   EXPECT_EQ(removed, 4u);  // d2, full, moved, sub
 }
 
+using CheckFn = std::function<void(const Status&)>;
+
+// Runs `n` threads, each with its own connection and NamespaceWriter, doing
+// body(writer, thread number, check); `check` counts a failed Status.
+// Returns the failures and the first one's text.
+std::pair<int, std::string> RaceWriters(
+    const std::string& conninfo, int n,
+    const std::function<void(NamespaceWriter&, int, const CheckFn&)>& body) {
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  Mutex mu;
+  std::string first_failure;
+  const CheckFn check = [&](const Status& s) {
+    if (s.ok()) return;
+    ++failures;
+    MutexLock l(&mu);
+    if (first_failure.empty()) first_failure = s.ToString();
+  };
+  for (int t = 0; t < n; ++t) {
+    threads.emplace_back([&, t] {
+      auto c = PgConn::Connect(conninfo);
+      if (!c.ok()) return check(c.status());
+      NamespaceWriter w(c->get());
+      body(w, t, check);
+    });
+  }
+  for (auto& th : threads) th.join();
+  return {failures.load(), first_failure};
+}
+
 TEST_F(NamespaceTest, ConcurrentWritersSerializeCleanly) {
   // 8 writers race to build the same tree and to move files about. Every
   // operation here is valid whatever the interleaving, so every one must
   // succeed: a lost serialization shows up as a duplicate-key or not-found
   // error, or as a wrong count below.
-  std::vector<std::thread> threads;
-  std::atomic<int> failures{0};
-  Mutex mu;
-  std::string first_failure;
-  for (int t = 0; t < 8; ++t) {
-    threads.emplace_back([&, t] {
-      auto c = PgConn::Connect(db_.conninfo);
-      if (!c.ok()) {
-        ++failures;
-        return;
-      }
-      NamespaceWriter w(c->get());
-      auto check = [&](const Status& s) {
-        if (s.ok()) return;
-        ++failures;
-        MutexLock l(&mu);
-        if (first_failure.empty()) first_failure = s.ToString();
-      };
-      for (int i = 0; i < 30; ++i) {
-        std::string d = "/ten/d" + std::to_string(i % 5);
-        check(w.Mkdir(d + "/x", NewAttr{}, true).status());
-        check(MakeFile(w, d + "/f" + std::to_string(t), i));
-        check(w.Rename(d + "/f" + std::to_string(t), d + "/x/g" + std::to_string(t)));
-      }
-    });
-  }
-  for (auto& th : threads) th.join();
+  auto [failures, first_failure] =
+      RaceWriters(db_.conninfo, 8, [this](NamespaceWriter& w, int t, const CheckFn& check) {
+        for (int i = 0; i < 30; ++i) {
+          std::string d = "/ten/d" + std::to_string(i % 5);
+          check(w.Mkdir(d + "/x", NewAttr{}, true).status());
+          check(MakeFile(w, d + "/f" + std::to_string(t), i));
+          check(w.Rename(d + "/f" + std::to_string(t), d + "/x/g" + std::to_string(t)));
+        }
+      });
   EXPECT_EQ(failures, 0) << first_failure;
   Catalog cat(conn_.get());
   ASSERT_OK_AND_ASSIGN(meta::Attr ten, cat.Resolve("/ten"));
@@ -392,26 +407,16 @@ void ExpectTenantLogsGapless(const std::string& conninfo) {
 
 TEST_F(NamespaceTest, ConcurrentWritersKeepEachTenantsLogGapless) {
   // 4 tenants, 2 writers each, racing: each tenant's positions stay 1..n.
-  std::vector<std::thread> threads;
-  std::atomic<int> failures{0};
-  for (int t = 0; t < 8; ++t) {
-    threads.emplace_back([&, t] {
-      auto c = PgConn::Connect(db_.conninfo);
-      if (!c.ok()) {
-        ++failures;
-        return;
-      }
-      NamespaceWriter w(c->get());
-      const std::string ten = "/t" + std::to_string(t % 4);
-      for (int i = 0; i < 20; ++i) {
-        const std::string d = ten + "/w" + std::to_string(t) + "/d" + std::to_string(i);
-        if (!w.Mkdir(d, NewAttr{}, true).ok()) ++failures;
-        if (!MakeFile(w, d + "/f", i).ok()) ++failures;
-      }
-    });
-  }
-  for (auto& th : threads) th.join();
-  EXPECT_EQ(failures, 0);
+  auto [failures, first_failure] =
+      RaceWriters(db_.conninfo, 8, [this](NamespaceWriter& w, int t, const CheckFn& check) {
+        const std::string ten = "/t" + std::to_string(t % 4);
+        for (int i = 0; i < 20; ++i) {
+          const std::string d = ten + "/w" + std::to_string(t) + "/d" + std::to_string(i);
+          check(w.Mkdir(d, NewAttr{}, true).status());
+          check(MakeFile(w, d + "/f", i));
+        }
+      });
+  EXPECT_EQ(failures, 0) << first_failure;
   ExpectTenantLogsGapless(db_.conninfo);
   ASSERT_OK_AND_ASSIGN(auto tenants, harness::PgQueryValue(db_.conninfo,
                                                            "SELECT count(DISTINCT tenant_id) FROM"
