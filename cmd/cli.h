@@ -129,6 +129,14 @@ std::vector<std::string> JsonTexts(const std::vector<std::string>& msgs);
 // or quoted like GNU ls on a terminal when it holds control characters or
 // bytes that are not UTF-8 (common/text.h QuoteNameForListing).
 std::string ListName(std::string_view name);
+
+class MetricsServer;
+// The per-tenant gauges of docs/metrics.md ("Tenants", both daemons): each
+// tenant's head, epoch and whether this site owns it, read from the site's
+// database at `conninfo` through `*conn` (connected on first use, again
+// after an error). Errors are logged, not returned: metrics are best effort.
+void SetTenantMetrics(MetricsServer* metrics, const std::string& conninfo,
+                      std::unique_ptr<meta::PgConn>* conn);
 // Prints JSON to stdout (one line). Never throws: a string that is not
 // UTF-8 that slipped past PutName/JsonText is printed with U+FFFD.
 void PrintJson(const nlohmann::json& j);

@@ -231,9 +231,12 @@ int RunMirror(const std::vector<std::string>& args) {
   if (!started.ok()) return Fail("mirror", started.status());
   std::unique_ptr<MetricsServer> metrics = std::move(started).value();
   if (metrics) {
-    o.on_tick = [&metrics](const mirror::MirrorSiteStats& st,
-                           const replicator::ReplicatorStats* repl) {
+    o.on_tick = [&metrics, url = o.site.replica_conninfo,
+                 conn = std::shared_ptr<std::unique_ptr<meta::PgConn>>(
+                     new std::unique_ptr<meta::PgConn>())](
+                    const mirror::MirrorSiteStats& st, const replicator::ReplicatorStats* repl) {
       SetMirrorMetrics(metrics.get(), st, repl);
+      SetTenantMetrics(metrics.get(), url, conn.get());
     };
   }
   if (FLAGS_json) {

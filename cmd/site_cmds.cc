@@ -122,8 +122,12 @@ int RunPrimaryDaemon(const std::vector<std::string>& args) {
   if (!started.ok()) return Fail("primary", started.status());
   std::unique_ptr<MetricsServer> metrics = std::move(started).value();
   if (metrics) {
-    o.on_tick = [&metrics](uint64_t head, const std::vector<sitelink::MirrorState>& mirrors) {
+    o.on_tick = [&metrics, url = *url,
+                 conn = std::shared_ptr<std::unique_ptr<meta::PgConn>>(
+                     new std::unique_ptr<meta::PgConn>())](
+                    uint64_t head, const std::vector<sitelink::MirrorState>& mirrors) {
       metrics->Set("meridian_changelog_head_position", "newest change-log position", head);
+      SetTenantMetrics(metrics.get(), url, conn.get());
       for (const auto& m : mirrors) {
         metrics->Set("meridian_mirror_acked_position", "position a mirror has applied", m.acked,
                      "mirror", m.name);

@@ -1,10 +1,13 @@
 // meridian tenant list: who owns each tenant (top-level directory), in which
 // epoch, how far its log is here and, at its owner, at each follower
-// (docs/tenants.md, docs/cli.md).
+// (docs/tenants.md, docs/cli.md); and the daemons' per-tenant gauges.
 #include <iostream>
 #include <map>
 
+#include <glog/logging.h>
+
 #include "cmd/cli.h"
+#include "cmd/metrics.h"
 #include "meta/tenants.h"
 
 namespace meridian::cli {
@@ -79,6 +82,35 @@ int RunTenant(const std::vector<std::string>& args) {
     PrintTenants(*j);
   }
   return kExitOk;
+}
+
+void SetTenantMetrics(MetricsServer* metrics, const std::string& conninfo,
+                      std::unique_ptr<meta::PgConn>* conn) {
+  if (*conn == nullptr) {
+    auto c = meta::PgConn::Connect(conninfo);
+    if (!c.ok()) {
+      LOG_EVERY_N(WARNING, 60) << "tenant metrics: " << c.status().ToString();
+      return;
+    }
+    *conn = std::move(c).value();
+  }
+  auto tenants = meta::ListTenants(conn->get());
+  auto self = tenants.ok() ? meta::SiteSelf(conn->get()) : Result<std::string>(tenants.status());
+  if (!self.ok()) {
+    LOG_EVERY_N(WARNING, 60) << "tenant metrics: " << self.status().ToString();
+    conn->reset();  // a lost connection: connect again next time
+    return;
+  }
+  for (const auto& t : *tenants) {
+    const std::string label = ListName("/" + t.name);  // printable, as in listings
+    metrics->Set("meridian_tenant_head_position",
+                 "newest position of the tenant's log in this site's database", t.head, "tenant",
+                 label);
+    metrics->Set("meridian_tenant_epoch", "the tenant's ownership epoch as this site knows it",
+                 t.epoch, "tenant", label);
+    metrics->Set("meridian_tenant_owned_here", "1 if this site owns the tenant", t.owner == *self,
+                 "tenant", label);
+  }
 }
 
 }  // namespace meridian::cli

@@ -299,6 +299,28 @@ TEST_F(SiteTest, DaemonsServePrometheusMetrics) {
   std::string mm = scrape(ReadFile(primary_.dir->Sub("m1.err")).value());
   EXPECT_NE(mm.find("meridian_mirror_applied_position " + head), std::string::npos) << mm;
   EXPECT_NE(mm.find("meridian_mirror_connected 1"), std::string::npos) << mm;
+  // Per tenant, at both sites: the same heads and epochs; owned at the primary only.
+  const std::string a_head =
+      harness::PgQueryValue(primary_.meta_url,
+                            "SELECT t.head FROM tenants t JOIN dentries d ON d.ino = t.tenant_id"
+                            " WHERE d.parent = 1 AND d.name = 'a'")
+          .value_or("?");
+  ASSERT_EQ(a_head, "1") << "mkdir -p /a/b/c: /a in the root's log, b/c in /a's";
+  (void)harness::WaitUntil(
+      [&] {
+        mm = scrape(ReadFile(primary_.dir->Sub("m1.err")).value_or(""));
+        return mm.find("meridian_tenant_head_position{tenant=\"/a\"} 1") != mm.npos;
+      },
+      10s, "the mirror's tenant gauges");
+  pm = scrape(primary_proc_->ReadStderr());
+  for (const char* want :
+       {"meridian_tenant_head_position{tenant=\"/a\"} 1", "meridian_tenant_epoch{tenant=\"/a\"} 1",
+        "meridian_tenant_epoch{tenant=\"/\"} 1"}) {
+    EXPECT_NE(pm.find(want), std::string::npos) << want << "\n" << pm;
+    EXPECT_NE(mm.find(want), std::string::npos) << want << "\n" << mm;
+  }
+  EXPECT_NE(pm.find("meridian_tenant_owned_here{tenant=\"/a\"} 1"), std::string::npos) << pm;
+  EXPECT_NE(mm.find("meridian_tenant_owned_here{tenant=\"/a\"} 0"), std::string::npos) << mm;
 }
 
 // SIGTERM, then a restart on the same ports as soon as it has exited (what a
