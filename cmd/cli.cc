@@ -194,6 +194,13 @@ void PutName(nlohmann::json& j, const std::string& key, std::string_view name) {
   j[key + "_b64"] = Base64Encode(name);
 }
 
+std::string GetName(const nlohmann::json& j, const std::string& key) {
+  if (j.contains(key + "_b64")) {
+    return Base64Decode(j[key + "_b64"].get<std::string>()).value_or("");
+  }
+  return j[key].get<std::string>();
+}
+
 std::string JsonText(std::string_view msg) {
   // Control characters are JSON's to escape; only bytes that are not UTF-8
   // need spelling out, and EscapeForTerminal spells them \xHH.

@@ -18,6 +18,7 @@
 #include "meta/catalog.h"
 #include "meta/pg.h"
 #include "meta/site_settings.h"
+#include "meta/site_status.h"
 #include "objstore/object_store.h"
 #include "site/volume.h"
 #include "sitelink/stream.h"
@@ -113,14 +114,17 @@ std::string MessageText(std::string_view msg);
 // Prints "meridian CMD: <message>" to stderr and returns kExitError
 // (kExitNotOwner for a NotOwner status).
 int Fail(const std::string& cmd, const Status& s);
-// The NotOwner error for a write at a site that owns no tenant (a mirror):
-// names the site that owns the volume's root and where to reach it.
-Status NotOwnerHere(meta::PgConn* c);
+// The NotOwner error for a write to `path` at a site that owns no tenant (a
+// mirror): names the tenant the change belongs to (the root's for a
+// top-level entry), its owner and where to reach it.
+Status NotOwnerHere(meta::PgConn* c, const std::string& path);
 int Usage(const std::string& cmd, const std::string& why);
 // A name or path in JSON output, losslessly (docs/cli.md, "Names in
 // output"): j[key] is the name, or, when it is not valid UTF-8, the name with
 // U+FFFD for each bad byte plus j[key + "_b64"] with the exact bytes.
 void PutName(nlohmann::json& j, const std::string& key, std::string_view name);
+// The exact bytes PutName(j, key, ...) was given (for ListName).
+std::string GetName(const nlohmann::json& j, const std::string& key);
 // A message (an error, a difference) or URL in JSON output: redacted, and
 // bytes that are not UTF-8 as \xHH.
 std::string JsonText(std::string_view msg);
@@ -129,6 +133,14 @@ std::vector<std::string> JsonTexts(const std::vector<std::string>& msgs);
 // or quoted like GNU ls on a terminal when it holds control characters or
 // bytes that are not UTF-8 (common/text.h QuoteNameForListing).
 std::string ListName(std::string_view name);
+
+// At a primary: its daemon rewrote site_daemon within kStaleLinkSeconds
+// (stopped, killed or hung otherwise), and a mirror's link is up only while
+// the daemon runs and the mirror was seen that recently (`status`, `tenant
+// list`: neither says "connected" while the daemon is not running).
+inline constexpr double kStaleLinkSeconds = 10;
+bool DaemonRunning(const std::optional<meta::SiteDaemonRow>& d);
+bool LinkUp(bool daemon_running, const meta::SiteMirrorRow& row);
 
 class MetricsServer;
 // The per-tenant gauges of docs/metrics.md ("Tenants", both daemons): each

@@ -17,7 +17,7 @@ int RunImport(const std::vector<std::string>& args) {
   if (args.size() != 2) return Usage("import", "expected LOCAL DEST");
   auto vol = OpenVolume(/*with_store=*/true);
   if (!vol.ok()) return Fail("import", vol.status());
-  if (vol->config.role != "primary") return Fail("import", NotOwnerHere(vol->conn.get()));
+  if (vol->config.role != "primary") return Fail("import", NotOwnerHere(vol->conn.get(), args[1]));
   // The bucket must be this volume's before a block goes in (marker.h).
   if (Status s = vol->writable->Claim(); !s.ok()) return Fail("import", s);
   primary::ImportOptions opts;

@@ -146,9 +146,8 @@ namespace {
 
 // A mirror's position and link, from its replica: site_state (written with
 // every applied batch) and site_link (written by the daemon about once a
-// second). A site_link row older than kStaleLink means the daemon is not
-// running (or cannot reach its replica).
-constexpr double kStaleLinkSeconds = 10;
+// second). A site_link row older than kStaleLinkSeconds means the daemon is
+// not running (or cannot reach its replica).
 
 Result<nlohmann::json> MirrorStatus(meta::PgConn* c) {
   MERIDIAN_ASSIGN_OR_RETURN(meta::MirrorPosition r, meta::ReadMirrorPosition(c));
@@ -233,12 +232,8 @@ void PrintStatus(const nlohmann::json& j) {
                       : std::string("primary daemon not running"))
               << "\n";
     for (const auto& m : j["mirrors"]) {
-      // The exact bytes for ListName: name_b64 when the name is not UTF-8.
-      const auto raw = m.contains("name_b64")
-                           ? Base64Decode(m["name_b64"].get<std::string>()).value_or("")
-                           : m["name"].get<std::string>();
-      std::cout << "  mirror " << ListName(raw) << ": acked " << m["acked_pos"] << ", "
-                << m["lag_entries"] << " entries behind, "
+      std::cout << "  mirror " << ListName(GetName(m, "name")) << ": acked " << m["acked_pos"]
+                << ", " << m["lag_entries"] << " entries behind, "
                 << (m["connected"].get<bool>() ? "connected" : "disconnected") << "\n";
     }
     return;
@@ -304,7 +299,7 @@ int RunStatus(const std::vector<std::string>& args) {
     // then no mirror is connected to it, whatever its last rows say.
     auto d = meta::ReadSiteDaemon(c);
     if (!d.ok()) return Fail("status", d.status());
-    const bool running = d->has_value() && (*d)->age_seconds < kStaleLinkSeconds;
+    const bool running = DaemonRunning(*d);
     j["daemon_running"] = running;
     if (d->has_value()) {
       j["listen"] = (*d)->endpoint;
@@ -319,7 +314,7 @@ int RunStatus(const std::vector<std::string>& args) {
       nlohmann::json one = {{"public_key", JsonText(row.public_key)},
                             {"acked_pos", acked},
                             {"lag_entries", head > acked ? head - acked : 0},
-                            {"connected", running && row.connected && seen < kStaleLinkSeconds},
+                            {"connected", LinkUp(running, row)},
                             {"last_seen_seconds_ago", seen}};
       PutName(one, "name", row.name);
       j["mirrors"].push_back(std::move(one));
@@ -388,6 +383,14 @@ int RunVerify(const std::vector<std::string>& args) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+}
+
+bool DaemonRunning(const std::optional<meta::SiteDaemonRow>& d) {
+  return d.has_value() && d->age_seconds < kStaleLinkSeconds;
+}
+
+bool LinkUp(bool daemon_running, const meta::SiteMirrorRow& row) {
+  return daemon_running && row.connected && row.last_seen_seconds < kStaleLinkSeconds;
 }
 
 }  // namespace meridian::cli

@@ -18,12 +18,16 @@ Result<nlohmann::json> TenantsJson(meta::PgConn* c) {
   MERIDIAN_ASSIGN_OR_RETURN(const std::string self, meta::SiteSelf(c));
   MERIDIAN_ASSIGN_OR_RETURN(const auto tenants, meta::ListTenants(c));
   MERIDIAN_ASSIGN_OR_RETURN(const auto followers, meta::ListFollowerPositions(c));
+  MERIDIAN_ASSIGN_OR_RETURN(const auto daemon, meta::ReadSiteDaemon(c));
+  MERIDIAN_ASSIGN_OR_RETURN(const auto mirrors, meta::ReadSiteMirrors(c));
+  std::map<std::string, bool> link_up;  // by follower name, as `status` says it
+  for (const auto& row : mirrors) link_up[row.name] = LinkUp(DaemonRunning(daemon), row);
   std::map<uint64_t, nlohmann::json> by_tenant;
   for (const auto& f : followers) {
     nlohmann::json fj;
     PutName(fj, "site", f.site);
     fj["position"] = f.position;
-    fj["connected"] = f.connected;
+    fj["connected"] = link_up[f.site];
     by_tenant[f.tenant_id].push_back(fj);
   }
   PutName(out, "site", self);
@@ -49,16 +53,17 @@ Result<nlohmann::json> TenantsJson(meta::PgConn* c) {
 }
 
 void PrintTenants(const nlohmann::json& j) {
-  std::cout << "site " << ListName(j["site"].get<std::string>()) << "\n";
+  // The exact bytes (GetName), quoted as listings quote them.
+  std::cout << "site " << ListName(GetName(j, "site")) << "\n";
   for (const auto& t : j["tenants"]) {
-    const std::string name = t["tenant"].get<std::string>();
+    const std::string name = GetName(t, "tenant");
     std::cout << "  " << (name == "/" ? std::string("/ (root)") : ListName(name)) << "  owner "
-              << ListName(t["owner"].get<std::string>())
+              << ListName(GetName(t, "owner"))
               << (t["owned_here"].get<bool>() ? " (this site)" : "") << "  epoch " << t["epoch"]
               << "  " << t["state"].get<std::string>() << "  head " << t["head"] << "\n";
     for (const auto& f : t["followers"]) {
-      std::cout << "    follower " << ListName(f["site"].get<std::string>()) << ": at "
-                << f["position"] << ", " << f["lag_entries"] << " behind, "
+      std::cout << "    follower " << ListName(GetName(f, "site")) << ": at " << f["position"]
+                << ", " << f["lag_entries"] << " behind, "
                 << (f["connected"].get<bool>() ? "connected" : "disconnected") << "\n";
     }
   }
@@ -67,6 +72,11 @@ void PrintTenants(const nlohmann::json& j) {
 }  // namespace
 
 int RunTenant(const std::vector<std::string>& args) {
+  if (!args.empty() && args[0] == "move") {
+    return Fail("tenant", Status::NotSupported(
+                              "tenant move is not built yet (docs/tenants.md says what is): "
+                              "today every tenant stays with the site that formatted the volume"));
+  }
   if (args.empty() || args[0] != "list") {
     return Usage("tenant", args.empty() ? "expected a subcommand: list"
                                         : "unknown subcommand '" + args[0] + "' (expected: list)");

@@ -15,17 +15,27 @@ DEFINE_bool(s, false, "ln: make a symbolic link (the only kind of link ln makes 
 namespace meridian::cli {
 namespace {
 
-Result<Volume> OpenPrimary() {
+// The volume, if this site writes it; `path` is what the command changes
+// first (its tenant is named when this site does not).
+Result<Volume> OpenPrimary(const std::string& path) {
   MERIDIAN_ASSIGN_OR_RETURN(Volume v, OpenVolume(false));
-  if (v.config.role != "primary") return NotOwnerHere(v.conn.get());
+  if (v.config.role != "primary") return NotOwnerHere(v.conn.get(), path);
   return v;
 }
 
 }  // namespace
 
-Status NotOwnerHere(meta::PgConn* c) {
+Status NotOwnerHere(meta::PgConn* c, const std::string& path) {
+  // The tenant whose log the change would go to: a top-level directory's
+  // for a path below one, else the root's (docs/metadata.md, "Tenants").
+  uint64_t tenant = meta::kRootTenantId;
+  auto parts = SplitPath(path);
+  if (parts.ok() && parts->size() > 1) {
+    auto top = meta::Catalog(c).Lookup(meta::kRootIno, (*parts)[0]);
+    if (top.ok() && top->kind == meta::FileKind::kDir) tenant = top->ino;
+  }
   auto self = meta::SiteSelf(c);
-  auto root = meta::GetTenant(c, meta::kRootTenantId);
+  auto root = meta::GetTenant(c, tenant);
   if (!self.ok() || !root.ok() || !*root) {
     return Status::NotOwner(
         "this database is a mirror's replica and owns no tenant: change the namespace at the "
@@ -36,7 +46,7 @@ Status NotOwnerHere(meta::PgConn* c) {
 
 int RunMkdir(const std::vector<std::string>& args) {
   if (args.empty()) return Usage("mkdir", "expected at least one PATH");
-  auto vol = OpenPrimary();
+  auto vol = OpenPrimary(args[0]);
   if (!vol.ok()) return Fail("mkdir", vol.status());
   primary::NamespaceWriter w(vol->conn.get());
   int rc = kExitOk;
@@ -49,7 +59,7 @@ int RunMkdir(const std::vector<std::string>& args) {
 
 int RunMv(const std::vector<std::string>& args) {
   if (args.size() != 2) return Usage("mv", "expected SRC DST");
-  auto vol = OpenPrimary();
+  auto vol = OpenPrimary(args[0]);
   if (!vol.ok()) return Fail("mv", vol.status());
   // mv semantics: moving onto an existing directory moves inside it.
   std::string dst = args[1];
@@ -70,7 +80,7 @@ int RunMv(const std::vector<std::string>& args) {
 
 int RunRm(const std::vector<std::string>& args) {
   if (args.empty()) return Usage("rm", "expected at least one PATH");
-  auto vol = OpenPrimary();
+  auto vol = OpenPrimary(args[0]);
   if (!vol.ok()) return Fail("rm", vol.status());
   primary::NamespaceWriter w(vol->conn.get());
   int rc = kExitOk;
@@ -90,7 +100,7 @@ int RunRm(const std::vector<std::string>& args) {
 int RunLn(const std::vector<std::string>& args) {
   if (!FLAGS_s) return Usage("ln", "only symbolic links are supported: use ln -s TARGET PATH");
   if (args.size() != 2) return Usage("ln", "expected TARGET PATH");
-  auto vol = OpenPrimary();
+  auto vol = OpenPrimary(args[1]);
   if (!vol.ok()) return Fail("ln", vol.status());
   primary::NamespaceWriter w(vol->conn.get());
   auto r = w.Symlink(args[1], args[0], primary::NewAttr{0777}, /*replace=*/false);

@@ -131,6 +131,27 @@ TEST(CliOutput, ListingsEscapeControlCharactersLikeGnuLs) {
   EXPECT_NE(missing.err.find("\\x1B]0;owned\\x07"), std::string::npos) << missing.err;
 }
 
+// `tenant list` names tenants as listings do (the exact bytes, quoted), and
+// never calls a follower connected while the primary's daemon is not running.
+TEST(CliOutput, TenantListQuotesNamesAndKnowsAStoppedDaemon) {
+  ASSERT_OK_AND_ASSIGN(TestVolume vol, MakeVolume(BucketKind::kFile));
+  ASSERT_TRUE(vol.Run({"mkdir", "/" + std::string(kBadByteName)}).ok());
+  // A follower the last daemon recorded as connected, a minute ago.
+  ASSERT_OK(harness::PgQueryValue(vol.meta_url,
+                                  "INSERT INTO site_mirrors VALUES ('key', 'eu', 0, true,"
+                                  " now() - interval '1 minute') RETURNING 1")
+                .status());
+  RunResult r = vol.Run({"tenant", "list"});
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_NE(r.out.find("  '/'$'\\377''x'  owner home (this site)"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find('\xff'), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("follower eu: at 0, 2 behind, disconnected"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find(" connected"), std::string::npos) << r.out;
+  RunResult move = vol.Run({"tenant", "move", "/x"});
+  EXPECT_EQ(move.exit_code, 1) << move.Describe();
+  EXPECT_NE(move.err.find("tenant move is not built yet"), std::string::npos) << move.err;
+}
+
 // Every command that opens a metadata database, given one with a password
 // that libpq cannot parse (libpq quotes it in its error) or cannot reach.
 TEST(CliOutput, NoCommandPrintsTheMetaPassword) {

@@ -123,8 +123,14 @@ TEST_F(SiteTest, IntrudersGetNothingSelectiveMirrorsCarryTheirTenantReplicasRefu
                                              {"import", files.Sub("w"), "/a/x"}}) {
     RunResult r = as_mirror.Run(w);
     EXPECT_EQ(r.exit_code, 3) << w[0] << ": a write where this site owns nothing";
-    EXPECT_NE(r.err.find("owned by site 'home'"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("tenant /a is owned by site 'home'"), std::string::npos) << r.err;
   }
+  // A top-level entry belongs to the root's log.
+  RunResult top = as_mirror.Run({"mkdir", "/newtop"});
+  EXPECT_EQ(top.exit_code, 3);
+  EXPECT_NE(top.err.find("the volume root (top-level entries) is owned by site 'home'"),
+            std::string::npos)
+      << top.err;
   auto pos = harness::PgQueryValue(intruder.db.conninfo, "SELECT applied_pos FROM site_state");
   EXPECT_TRUE(!pos.ok() || *pos == "0") << "the intruder received entries";
   EXPECT_TRUE(intruder.proc->IsRunning()) << "the intruder should keep trying, quietly";
